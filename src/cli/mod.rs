@@ -1,0 +1,3 @@
+//! Subcommands other than `serve`: each opens the same store the server uses.
+
+pub mod queue;

@@ -1,0 +1,463 @@
+//! One validated `Config` from `config/sync_config.json` plus the environment.
+//!
+//! Loading happens once, at start-up: nothing reads a file or an environment variable after
+//! that (tests build a `Config` from a map instead of mutating the process environment).
+//! Secrets are wrapped in [`Secret`] the moment they are read, so no `Debug` of the config
+//! can print one. A bad file or variable is an error that names the key and where it came from.
+
+mod file;
+mod secret;
+
+pub use file::*;
+pub use secret::{Secret, REDACTED};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: invalid value at `{key}`: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+}
+
+/// Credentials and endpoints of the outside world. All optional: a missing one disables
+/// the part that needs it, with a warning at start-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Secrets {
+    /// `GITHUB_WEBHOOK_SECRET`: comma-separated, so a secret can be rotated without downtime.
+    pub github_webhook: Vec<Secret>,
+    /// `RITUAL_WEBHOOK_SECRET`: Standard Webhooks keys (`whsec_…`), comma-separated.
+    pub ritual_webhook: Vec<Secret>,
+    /// `HELIX_API_TOKEN`: bearer for manual triggers, the API and MCP over HTTP.
+    pub api_token: Option<Secret>,
+    /// `GITHUB_TOKEN`.
+    pub github_token: Option<Secret>,
+    /// `DISCORD_SYNC_WEBHOOK`: the webhook URL carries its token, so it is a secret.
+    pub discord_webhook: Option<Secret>,
+    /// `NOTION_API_KEY`.
+    pub notion_api_key: Option<Secret>,
+}
+
+/// The effective configuration of one process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Where the file part came from (it may not exist: then defaults apply).
+    pub config_path: PathBuf,
+    /// `HELIX_BIND`.
+    pub bind: SocketAddr,
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `HELIX_SYNC_ENABLED`: false disables schedules, not webhooks or manual triggers.
+    pub sync_enabled: bool,
+    /// `HELIX_SYNC_MANUAL_TRIGGER`.
+    pub manual_trigger: bool,
+    /// `HELIX_WORKERS`.
+    pub workers: usize,
+    /// `EXPORT_PATH`.
+    pub export_path: PathBuf,
+    /// `EXPORT_FORMATS`: the enabled exporters, in order.
+    pub export_formats: Vec<String>,
+    /// `HEALTH_CHECK_ENABLED`.
+    pub health_check_enabled: bool,
+    /// `HEALTH_CHECK_PORT`.
+    pub health_check_port: u16,
+    /// `GITHUB_API_URL`.
+    pub github_api_url: String,
+    /// `DISCORD_API_URL`: replaces the scheme and host of the Discord webhook URL.
+    pub discord_api_url: Option<String>,
+    /// `NOTION_API_URL`.
+    pub notion_api_url: String,
+    /// `NOTION_DATABASE_ID`.
+    pub notion_database_id: Option<String>,
+    /// `GITHUB_REPOS` completed with `GITHUB_OWNER`, else the file's list.
+    pub github_repos: Vec<String>,
+    /// `UCF_STATE_SOURCE`, else the file's path.
+    pub ucf_source: Option<String>,
+    /// `AGENT_METRICS_SOURCE`, else the file's path.
+    pub agents_source: Option<String>,
+    /// `AGENT_PROFILES_DB`, else the file's.
+    pub agent_profiles_db: Option<String>,
+    /// `HELIX_LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: String,
+    /// Public base URL used in links (`HELIX_PUBLIC_URL`), e.g. in Discord embeds.
+    pub public_url: Option<String>,
+    pub secrets: Secrets,
+    pub file: FileConfig,
+}
+
+/// The formats an exporter exists for.
+pub const EXPORT_FORMATS: [&str; 4] = ["notion", "markdown", "json", "html"];
+
+impl Config {
+    /// Loads from the process environment (the only caller is `main`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(&std::env::vars().collect())
+    }
+
+    /// Loads from an explicit variable map; tests use this instead of `set_var`.
+    pub fn load(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let config_path =
+            PathBuf::from(get("HELIX_CONFIG").unwrap_or_else(|| "config/sync_config.json".into()));
+        let mut file = read_file(&config_path)?;
+
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None => Ok(default),
+                Some("1" | "true" | "yes" | "on") => Ok(true),
+                Some("0" | "false" | "no" | "off") => Ok(false),
+                Some(other) => Err(ConfigError::Env {
+                    name,
+                    message: format!("expected true or false, got {other:?}"),
+                }),
+            }
+        };
+        fn number<T: std::str::FromStr>(
+            name: &'static str,
+            value: Option<String>,
+        ) -> Result<Option<T>, ConfigError> {
+            value
+                .map(|v| {
+                    v.parse().map_err(|_| ConfigError::Env {
+                        name,
+                        message: format!("expected a number, got {v:?}"),
+                    })
+                })
+                .transpose()
+        }
+
+        let bind = get("HELIX_BIND").unwrap_or_else(|| "0.0.0.0:8080".into());
+        let bind = bind.parse().map_err(|_| ConfigError::Env {
+            name: "HELIX_BIND",
+            message: format!("expected host:port, got {bind:?}"),
+        })?;
+
+        if let Some(secs) = number::<u64>("HELIX_SYNC_INTERVAL", get("HELIX_SYNC_INTERVAL"))? {
+            if secs == 0 {
+                return Err(ConfigError::Env {
+                    name: "HELIX_SYNC_INTERVAL",
+                    message: "must be at least 1 second".into(),
+                });
+            }
+            file.sync_schedule.interval_secs = Some(secs);
+        }
+
+        let export_formats = match get("EXPORT_FORMATS") {
+            Some(list) => {
+                let formats: Vec<String> = split_list(&list);
+                if let Some(bad) = formats
+                    .iter()
+                    .find(|f| !EXPORT_FORMATS.contains(&f.as_str()))
+                {
+                    return Err(ConfigError::Env {
+                        name: "EXPORT_FORMATS",
+                        message: format!(
+                            "unknown format {bad:?}; valid: {}",
+                            EXPORT_FORMATS.join(", ")
+                        ),
+                    });
+                }
+                formats
+            }
+            None => {
+                let e = &file.exporters;
+                [
+                    ("notion", e.notion.enabled),
+                    ("markdown", e.markdown.enabled),
+                    ("json", e.json.enabled),
+                    ("html", e.html.enabled),
+                ]
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(f, _)| f.to_owned())
+                .collect()
+            }
+        };
+
+        let owner = get("GITHUB_OWNER");
+        let repos_raw = get("GITHUB_REPOS")
+            .map(|l| split_list(&l))
+            .unwrap_or_else(|| file.sources.github.repos.clone());
+        let github_repos = repos_raw
+            .into_iter()
+            .map(|r| match (r.contains('/'), &owner) {
+                (true, _) => Ok(r),
+                (false, Some(o)) => Ok(format!("{o}/{r}")),
+                (false, None) => Err(ConfigError::Env {
+                    name: "GITHUB_REPOS",
+                    message: format!("bare repository name {r:?} needs GITHUB_OWNER"),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let secrets_list = |name: &str| -> Vec<Secret> {
+            get(name)
+                .map(|v| split_list(&v).into_iter().map(Secret::new).collect())
+                .unwrap_or_default()
+        };
+        let ritual_webhook = secrets_list("RITUAL_WEBHOOK_SECRET");
+        if ritual_webhook
+            .iter()
+            .any(|s| crate::ingest::ritual::decode_key(s).is_none())
+        {
+            return Err(ConfigError::Env {
+                name: "RITUAL_WEBHOOK_SECRET",
+                message: "expected whsec_<base64> keys".into(),
+            });
+        }
+
+        let log_format = get("HELIX_LOG_FORMAT").unwrap_or_else(|| "pretty".into());
+        if !matches!(log_format.as_str(), "pretty" | "json") {
+            return Err(ConfigError::Env {
+                name: "HELIX_LOG_FORMAT",
+                message: format!("expected pretty or json, got {log_format:?}"),
+            });
+        }
+
+        Ok(Config {
+            bind,
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://data/helix-sync.db".into()),
+            sync_enabled: flag("HELIX_SYNC_ENABLED", true)?,
+            manual_trigger: flag("HELIX_SYNC_MANUAL_TRIGGER", true)?,
+            workers: number("HELIX_WORKERS", get("HELIX_WORKERS"))?
+                .unwrap_or(2)
+                .max(1),
+            export_path: PathBuf::from(get("EXPORT_PATH").unwrap_or_else(|| "./exports".into())),
+            export_formats,
+            health_check_enabled: flag("HEALTH_CHECK_ENABLED", true)?,
+            health_check_port: number("HEALTH_CHECK_PORT", get("HEALTH_CHECK_PORT"))?
+                .unwrap_or(8001),
+            github_api_url: get("GITHUB_API_URL")
+                .unwrap_or_else(|| "https://api.github.com".into()),
+            discord_api_url: get("DISCORD_API_URL"),
+            notion_api_url: get("NOTION_API_URL")
+                .unwrap_or_else(|| "https://api.notion.com".into()),
+            notion_database_id: get("NOTION_DATABASE_ID"),
+            github_repos,
+            ucf_source: get("UCF_STATE_SOURCE").or_else(|| file.sources.ucf_state.path.clone()),
+            agents_source: get("AGENT_METRICS_SOURCE")
+                .or_else(|| file.sources.agent_metrics.path.clone()),
+            agent_profiles_db: get("AGENT_PROFILES_DB")
+                .or_else(|| file.sources.agent_metrics.profiles_db.clone()),
+            log_format,
+            public_url: get("HELIX_PUBLIC_URL"),
+            secrets: Secrets {
+                github_webhook: secrets_list("GITHUB_WEBHOOK_SECRET"),
+                ritual_webhook,
+                api_token: get("HELIX_API_TOKEN").map(Secret::new),
+                github_token: get("GITHUB_TOKEN").map(Secret::new),
+                discord_webhook: get("DISCORD_SYNC_WEBHOOK").map(Secret::new),
+                notion_api_key: get("NOTION_API_KEY").map(Secret::new),
+            },
+            config_path,
+            file,
+        })
+    }
+
+    /// Start-up warnings: every part that is off because its credential is missing.
+    pub fn disabled_parts(&self) -> Vec<String> {
+        let s = &self.secrets;
+        let mut out = Vec::new();
+        if s.github_webhook.is_empty() {
+            out.push("POST /webhooks/github answers 503: GITHUB_WEBHOOK_SECRET is not set".into());
+        }
+        if s.ritual_webhook.is_empty() {
+            out.push("POST /webhooks/ritual answers 503: RITUAL_WEBHOOK_SECRET is not set".into());
+        }
+        if s.api_token.is_none() {
+            out.push(
+                "the bearer API (/api/*, /mcp) answers 503: HELIX_API_TOKEN is not set".into(),
+            );
+        }
+        if self.github_repos.is_empty() {
+            out.push("GitHub source disabled: GITHUB_REPOS is not set".into());
+        }
+        if s.discord_webhook.is_none() {
+            out.push("Discord publisher disabled: DISCORD_SYNC_WEBHOOK is not set".into());
+        }
+        if s.notion_api_key.is_none() || self.notion_database_id.is_none() {
+            out.push(
+                "Notion publisher disabled: NOTION_API_KEY or NOTION_DATABASE_ID is not set".into(),
+            );
+        }
+        out
+    }
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Reads and strictly parses the JSON file; a missing file means all defaults.
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(source) => return Err(ConfigError::Read { file, source }),
+    };
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let parsed: FileConfig =
+        serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Invalid {
+            file: file.clone(),
+            key: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    validate(&parsed).map_err(|(key, message)| ConfigError::Invalid { file, key, message })?;
+    Ok(parsed)
+}
+
+/// Checks that serde cannot express: cron syntax, the daily time, known names.
+fn validate(f: &FileConfig) -> Result<(), (String, String)> {
+    if let Some(daily) = &f.sync_schedule.daily {
+        crate::scheduler::daily_expression(daily)
+            .map_err(|m| ("sync_schedule.daily".to_owned(), m))?;
+    }
+    for (i, expr) in f.sync_schedule.cron.iter().enumerate() {
+        crate::scheduler::parse_cron(expr).map_err(|m| (format!("sync_schedule.cron[{i}]"), m))?;
+    }
+    const INCLUDES: [&str; 6] = [
+        "commits",
+        "issues",
+        "prs",
+        "releases",
+        "deployments",
+        "stats",
+    ];
+    for (i, inc) in f.sources.github.include.iter().enumerate() {
+        if !INCLUDES.contains(&inc.as_str()) {
+            return Err((
+                format!("sources.github.include[{i}]"),
+                format!("unknown {inc:?}; valid: {}", INCLUDES.join(", ")),
+            ));
+        }
+    }
+    for (i, m) in f.sources.ucf_state.metrics.iter().enumerate() {
+        if !crate::sync::snapshot::UCF_METRICS.contains(&m.as_str()) {
+            return Err((
+                format!("sources.ucf_state.metrics[{i}]"),
+                format!("unknown metric {m:?}"),
+            ));
+        }
+    }
+    if f.queue.max_attempts == 0 {
+        return Err(("queue.max_attempts".into(), "must be at least 1".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        m.entry("HELIX_CONFIG".into())
+            .or_insert_with(|| "/nonexistent/helix.json".into());
+        m
+    }
+
+    #[test]
+    fn no_environment_gives_the_embedded_defaults() {
+        let c = Config::load(&env(&[])).unwrap();
+        assert_eq!(c.bind.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.database_url, "sqlite://data/helix-sync.db");
+        assert_eq!(c.workers, 2);
+        assert!(c.sync_enabled && c.manual_trigger);
+        assert_eq!(c.export_formats, ["notion", "markdown", "json", "html"]);
+        assert!(c.github_repos.is_empty());
+        assert_eq!(c.disabled_parts().len(), 6);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(
+            &p,
+            r#"{"sync_schedule": {"hourly": true, "hourlly": false}}"#,
+        )
+        .unwrap();
+        let err = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("c.json") && msg.contains("hourlly"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, r#"{"queue": {"max_attempts": "five"}}"#).unwrap();
+        let msg = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("queue.max_attempts"), "{msg}");
+    }
+
+    #[test]
+    fn bad_cron_is_a_startup_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, r#"{"sync_schedule": {"cron": ["0 * * *"]}}"#).unwrap();
+        let msg = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sync_schedule.cron[0]"), "{msg}");
+    }
+
+    #[test]
+    fn bare_repo_names_take_the_owner() {
+        let c = Config::load(&env(&[("GITHUB_REPOS", "a, o2/b"), ("GITHUB_OWNER", "o")])).unwrap();
+        assert_eq!(c.github_repos, ["o/a", "o2/b"]);
+        assert!(Config::load(&env(&[("GITHUB_REPOS", "a")])).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = Config::load(&env(&[
+            ("GITHUB_WEBHOOK_SECRET", "gh-secret-value"),
+            ("HELIX_API_TOKEN", "api-token-value"),
+            (
+                "DISCORD_SYNC_WEBHOOK",
+                "https://discord.com/api/webhooks/1/tok",
+            ),
+        ]))
+        .unwrap();
+        let printed = format!("{c:?} {}", serde_json::to_string(&c).unwrap());
+        for s in ["gh-secret-value", "api-token-value", "webhooks/1/tok"] {
+            assert!(!printed.contains(s), "{s} leaked");
+        }
+    }
+
+    #[test]
+    fn the_shipped_config_file_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sync_config.json");
+        Config::load(&env(&[("HELIX_CONFIG", path)])).unwrap();
+    }
+}

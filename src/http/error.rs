@@ -1,0 +1,177 @@
+//! The one mapping from errors to HTTP responses.
+//!
+//! Every error body is `{"error": code, "message": text}`. Client mistakes get their 4xx;
+//! only our own failures are 5xx, and those log the cause and answer with an opaque message,
+//! so no internal detail (or secret) leaks into a response. Extractor rejections go through
+//! the same mapping via [`AppJson`], so a malformed JSON body is a JSON 400 too.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::ingest::IngestError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A feature whose secret is not set: 503 `not_configured`.
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Our fault; the cause is logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotConfigured(_) | ApiError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable `error` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::NotConfigured(_) => "not_configured",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let status = self.status();
+        let body = Json(json!({"error": self.code(), "message": self.to_string()}));
+        let mut res = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        res
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let msg = e.to_string();
+        match e {
+            IngestError::NotConfigured(_) => ApiError::NotConfigured(msg),
+            IngestError::MissingSignature(_)
+            | IngestError::InvalidSignature
+            | IngestError::InvalidTimestamp(_)
+            | IngestError::Unauthorized => ApiError::Unauthorized(msg),
+            IngestError::Forbidden(_) => ApiError::Forbidden(msg),
+            IngestError::BadRequest(_) => ApiError::BadRequest(msg),
+            IngestError::UnsupportedMediaType(_) => ApiError::UnsupportedMediaType(msg),
+            IngestError::TooLarge(_) => ApiError::PayloadTooLarge(msg),
+            IngestError::Unavailable => ApiError::Unavailable(msg),
+            IngestError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+            }
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge(b.body_text())
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// `Json` whose rejections are `ApiError`s.
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(v) = Json::<T>::from_request(req, state).await?;
+        Ok(AppJson(v))
+    }
+}
+
+/// Reads a whole body up to `limit` bytes: 413 above it (checked against `Content-Length`
+/// first, so an honest oversized request is refused before it is read).
+pub async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("body exceeds the limit of {limit} bytes"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let limited = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if limited {
+            too_large()
+        } else {
+            ApiError::BadRequest(format!("could not read the body: {e}"))
+        }
+    })
+}

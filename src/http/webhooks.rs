@@ -1,0 +1,163 @@
+//! `POST /webhooks/github` and `POST /webhooks/ritual`.
+//!
+//! Order matters and is the same for both: configured? → content type → size → signature →
+//! parse → commit → answer. Nothing is parsed before it is verified and nothing is answered
+//! 2xx before it is committed.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::error::{read_body, ApiError};
+use super::AppState;
+use crate::ingest::{github, ritual, IngestError};
+use crate::store::{now_ms, NewEvent};
+
+/// GitHub caps webhook payloads at 25 MB.
+pub const GITHUB_BODY_LIMIT: usize = 25 * 1024 * 1024;
+/// Ritual events are small documents.
+pub const RITUAL_BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/github", post(github_webhook))
+        .route("/webhooks/ritual", post(ritual_webhook))
+}
+
+fn accepted(outcome: &crate::store::IngestOutcome) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"id": outcome.id, "duplicate": outcome.duplicate})),
+    )
+        .into_response()
+}
+
+fn reject(source: &'static str, e: ApiError) -> ApiError {
+    metrics::counter!("helix_webhooks_rejected_total", "source" => source, "reason" => e.code())
+        .increment(1);
+    e
+}
+
+async fn github_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let secrets = &state.config.secrets.github_webhook;
+    let result = async {
+        if secrets.is_empty() {
+            return Err(IngestError::NotConfigured("GITHUB_WEBHOOK_SECRET").into());
+        }
+        let kind = github::body_kind(&headers)?;
+        let raw = read_body(&headers, body, GITHUB_BODY_LIMIT).await?;
+        let sig = headers
+            .get(github::SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok());
+        github::verify_signature(secrets, &raw, sig)?;
+        let delivery = github::decode(&headers, kind, &raw)?;
+        if delivery.event == "ping" {
+            let zen = delivery.payload.get("zen").cloned().unwrap_or(Value::Null);
+            return Ok((
+                StatusCode::OK,
+                Json(json!({"zen": zen, "hook_id": delivery.hook_id})),
+            )
+                .into_response());
+        }
+        let route = github::route(&delivery, &state.config.file.sync_schedule);
+        let mut kept = delivery.headers;
+        if let Some(flag) = route.default_branch {
+            kept.insert("default_branch".into(), Value::Bool(flag));
+        }
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            source: "github",
+            delivery_id: delivery.delivery_id,
+            event_type: delivery.event,
+            hook_id: delivery.hook_id,
+            repo: route.repo,
+            headers: Value::Object(kept).to_string(),
+            payload: delivery.payload_text,
+            received_at: now_ms(),
+            job: None,
+        };
+        let outcome = state.ingest.submit(event, route.job).await?;
+        Ok(accepted(&outcome))
+    }
+    .await;
+    finish("github", started, result)
+}
+
+async fn ritual_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let keys = &state.config.secrets.ritual_webhook;
+    let result = async {
+        if keys.is_empty() {
+            return Err(IngestError::NotConfigured("RITUAL_WEBHOOK_SECRET").into());
+        }
+        let ct = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+        {
+            return Err(IngestError::UnsupportedMediaType(ct.to_owned()).into());
+        }
+        let raw = read_body(&headers, body, RITUAL_BODY_LIMIT).await?;
+        let now = now_ms();
+        let id = ritual::verify(keys, &headers, &raw, now / 1000)?;
+        let envelope = ritual::decode(&raw)?;
+        let job = ritual::route(&envelope, &state.config.file.sync_schedule);
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            source: "ritual",
+            delivery_id: id,
+            event_type: envelope.event_type,
+            hook_id: None,
+            repo: None,
+            headers: Value::Object(crate::ingest::keep_headers(
+                &headers,
+                &["webhook-id", "webhook-timestamp", "user-agent"],
+            ))
+            .to_string(),
+            payload: String::from_utf8(raw.to_vec())
+                .map_err(|_| IngestError::BadRequest("body is not UTF-8".into()))?,
+            received_at: now,
+            job: None,
+        };
+        let outcome = state.ingest.submit(event, job).await?;
+        Ok(accepted(&outcome))
+    }
+    .await;
+    finish("ritual", started, result)
+}
+
+/// Counts and times one webhook request, whatever its outcome.
+fn finish(
+    source: &'static str,
+    started: std::time::Instant,
+    result: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    metrics::histogram!("helix_ingest_latency_seconds", "source" => source)
+        .record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(r) => {
+            metrics::counter!("helix_webhooks_received_total", "source" => source).increment(1);
+            Ok(r)
+        }
+        Err(e) => Err(reject(source, e)),
+    }
+}

@@ -1,0 +1,272 @@
+//! GitHub webhooks: `X-Hub-Signature-256` verification, payload decoding, event routing.
+//!
+//! The signature is an HMAC-SHA256 of the raw body (for form-encoded deliveries, of the raw
+//! form body, not of the decoded JSON). Several secrets may be configured during a rotation;
+//! any one matching is enough. `Mac::verify_slice` does the constant-time comparison.
+
+use axum::http::HeaderMap;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use super::{required_header, IngestError};
+use crate::config::{Secret, SyncSchedule};
+use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
+
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// Events that change what a repository sync would collect, and so queue one.
+const SYNC_EVENTS: [&str; 4] = ["push", "release", "issues", "pull_request"];
+const DEPLOY_EVENTS: [&str; 2] = ["deployment", "deployment_status"];
+
+/// Headers kept on the stored event.
+const KEPT_HEADERS: [&str; 7] = [
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-github-hook-installation-target-id",
+    "x-github-hook-installation-target-type",
+    "user-agent",
+    "content-type",
+];
+
+/// Checks `sha256=<hex>` against every configured secret.
+pub fn verify_signature(
+    secrets: &[Secret],
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), IngestError> {
+    let header = header.ok_or(IngestError::MissingSignature("X-Hub-Signature-256"))?;
+    let sig = header
+        .trim()
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(IngestError::InvalidSignature)?;
+    let ok = secrets.iter().any(|s| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(s.expose().as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(body);
+        mac.verify_slice(&sig).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(IngestError::InvalidSignature)
+    }
+}
+
+/// The body's media type, if it is one GitHub sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    Form,
+}
+
+/// Accepts `application/json` and `application/x-www-form-urlencoded` (with parameters).
+pub fn body_kind(headers: &HeaderMap) -> Result<BodyKind, IngestError> {
+    let raw = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(BodyKind::Json),
+        "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
+        _ => Err(IngestError::UnsupportedMediaType(raw.to_owned())),
+    }
+}
+
+/// A verified, decoded delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event: String,
+    pub delivery_id: String,
+    pub hook_id: Option<String>,
+    pub payload: Value,
+    /// The JSON text as GitHub sent it (the `payload` field for form bodies).
+    pub payload_text: String,
+    pub headers: serde_json::Map<String, Value>,
+}
+
+/// Decodes an already verified body.
+pub fn decode(headers: &HeaderMap, kind: BodyKind, body: &[u8]) -> Result<Delivery, IngestError> {
+    let event = required_header(headers, "x-github-event")?.to_owned();
+    let delivery_id = required_header(headers, "x-github-delivery")?.to_owned();
+    if delivery_id.len() > 200 {
+        return Err(IngestError::BadRequest(
+            "X-GitHub-Delivery is too long".into(),
+        ));
+    }
+    let hook_id = headers
+        .get("x-github-hook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let payload_text = match kind {
+        BodyKind::Json => std::str::from_utf8(body)
+            .map_err(|_| IngestError::BadRequest("body is not UTF-8".into()))?
+            .to_owned(),
+        BodyKind::Form => form_urlencoded::parse(body)
+            .find(|(k, _)| k == "payload")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| IngestError::BadRequest("form body has no `payload` field".into()))?,
+    };
+    let payload: Value = serde_json::from_str(&payload_text)
+        .map_err(|e| IngestError::BadRequest(format!("payload is not valid JSON: {e}")))?;
+    if !payload.is_object() {
+        return Err(IngestError::BadRequest(
+            "payload must be a JSON object".into(),
+        ));
+    }
+    Ok(Delivery {
+        event,
+        delivery_id,
+        hook_id,
+        payload,
+        payload_text,
+        headers: super::keep_headers(headers, &KEPT_HEADERS),
+    })
+}
+
+/// Where a delivery goes: the repository it concerns and the job it queues, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub repo: Option<String>,
+    /// For a push: whether it went to the repository's default branch.
+    pub default_branch: Option<bool>,
+    pub job: Option<JobPayload>,
+}
+
+pub fn route(d: &Delivery, schedule: &SyncSchedule) -> Route {
+    let repo = d
+        .payload
+        .pointer("/repository/full_name")
+        .and_then(Value::as_str)
+        .map(String::from);
+    let default_branch = (d.event == "push").then(|| {
+        let branch = d
+            .payload
+            .pointer("/repository/default_branch")
+            .and_then(Value::as_str);
+        let git_ref = d.payload.get("ref").and_then(Value::as_str);
+        matches!((branch, git_ref), (Some(b), Some(r)) if r == format!("refs/heads/{b}"))
+    });
+    let wants_sync = SYNC_EVENTS.contains(&d.event.as_str())
+        || (schedule.on_deploy && DEPLOY_EVENTS.contains(&d.event.as_str()));
+    let job = match (&repo, wants_sync) {
+        (Some(repo), true) => Some(JobPayload::Sync(SyncJob {
+            scope: SyncScope::Repo { repo: repo.clone() },
+            sources: Some(vec!["github".into()]),
+            targets: None,
+            trigger: Trigger::Webhook {
+                event: d.event.clone(),
+            },
+        })),
+        _ => None,
+    };
+    Route {
+        repo,
+        default_branch,
+        job,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(secret: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn githubs_published_test_vector() {
+        let secret = "It's a Secret to Everybody";
+        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert_eq!(sign(secret, b"Hello, World!"), header);
+        verify_signature(&[Secret::new(secret)], b"Hello, World!", Some(header)).unwrap();
+    }
+
+    #[test]
+    fn rejects_wrong_missing_and_malformed_signatures() {
+        let s = [Secret::new("k")];
+        let good = sign("k", b"body");
+        assert!(matches!(
+            verify_signature(&s, b"body", None),
+            Err(IngestError::MissingSignature(_))
+        ));
+        assert!(matches!(
+            verify_signature(&s, b"body2", Some(&good)),
+            Err(IngestError::InvalidSignature)
+        ));
+        assert!(matches!(
+            verify_signature(&s, b"body", Some("sha1=abc")),
+            Err(IngestError::InvalidSignature)
+        ));
+        assert!(matches!(
+            verify_signature(&s, b"body", Some("sha256=zz")),
+            Err(IngestError::InvalidSignature)
+        ));
+    }
+
+    #[test]
+    fn any_rotated_secret_verifies() {
+        let s = [Secret::new("old"), Secret::new("new")];
+        verify_signature(&s, b"x", Some(&sign("new", b"x"))).unwrap();
+        verify_signature(&s, b"x", Some(&sign("old", b"x"))).unwrap();
+    }
+
+    fn delivery(event: &str, payload: Value) -> Delivery {
+        Delivery {
+            event: event.into(),
+            delivery_id: "d".into(),
+            hook_id: None,
+            payload_text: payload.to_string(),
+            payload,
+            headers: Default::default(),
+        }
+    }
+
+    #[test]
+    fn routing_flags_the_default_branch_and_queues_repo_syncs() {
+        let s = SyncSchedule::default();
+        let push = |r: &str| {
+            delivery(
+                "push",
+                serde_json::json!({"ref": r, "repository": {"full_name": "o/r", "default_branch": "main"}}),
+            )
+        };
+        let main = route(&push("refs/heads/main"), &s);
+        assert_eq!(main.default_branch, Some(true));
+        assert!(
+            matches!(&main.job, Some(JobPayload::Sync(j)) if j.scope == SyncScope::Repo { repo: "o/r".into() })
+        );
+        let feature = route(&push("refs/heads/feature"), &s);
+        assert_eq!(feature.default_branch, Some(false));
+        assert!(feature.job.is_some());
+        let star = route(
+            &delivery(
+                "star",
+                serde_json::json!({"repository": {"full_name": "o/r"}}),
+            ),
+            &s,
+        );
+        assert!(star.job.is_none() && star.repo.as_deref() == Some("o/r"));
+        let deploy = delivery(
+            "deployment",
+            serde_json::json!({"repository": {"full_name": "o/r"}}),
+        );
+        assert!(route(&deploy, &s).job.is_some());
+        let no_deploy = SyncSchedule {
+            on_deploy: false,
+            ..s
+        };
+        assert!(route(&deploy, &no_deploy).job.is_none());
+    }
+}

@@ -1,0 +1,31 @@
+//! helix-sync keeps the Helix ecosystem in step: signed webhooks and schedules become queued
+//! sync jobs; a worker pool runs each as one sync cycle that collects GitHub, UCF and agent
+//! data into a snapshot, exports it and publishes it to Discord, Notion and the portal feed.
+//!
+//! Data flows one way, and the module tree follows it:
+//!
+//! - [`config`]: `config/sync_config.json` + environment → one validated `Config`.
+//! - [`http`]: the axum router, error mapping, middleware; handlers stay thin.
+//! - [`ingest`]: signature schemes and event → job routing; commits before answering.
+//! - [`queue`]: job lifecycle (lease, retry, dead letter, rescue, coalescing) over `store`.
+//! - [`worker`]: the pool that drains the queue.
+//! - [`scheduler`]: cron firings, each enqueued once.
+//! - [`sync`]: one sync cycle — sources → snapshot → exporters → publishers.
+//! - [`service`]: operations shared by the HTTP API and the MCP server.
+//! - [`store`]: the only module with SQL.
+//! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests.
+//! - [`telemetry`]: logging and metrics.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod queue;
+pub mod scheduler;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod sync;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,73 @@
+//! The `helix-sync` binary: parse the command line, load config, start telemetry, and hand
+//! over to the library. No business logic lives here.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use helix_sync::config::Config;
+use helix_sync::startup::{Application, Options};
+use helix_sync::telemetry;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "helix-sync",
+    version,
+    about = "Webhook-to-sync service for the Helix ecosystem"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server, workers and scheduler (the default).
+    Serve,
+    /// Print the effective configuration (secrets redacted); non-zero exit when invalid.
+    CheckConfig,
+    /// Create the database and apply migrations, then exit.
+    Migrate,
+    /// Inspect and manage the job queue (works whether or not the server runs).
+    Queue {
+        #[command(subcommand)]
+        command: cli::queue::QueueCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env().context("invalid configuration")?;
+    telemetry::init_logging(&config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            telemetry::metrics_handle();
+            Application::build(config, Options::default())
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::CheckConfig => {
+            println!("{}", serde_json::to_string_pretty(&config)?);
+            Ok(())
+        }
+        Command::Migrate => {
+            helix_sync::store::Store::connect(&config.database_url).await?;
+            println!("database {} is up to date", config.database_url);
+            Ok(())
+        }
+        Command::Queue { command } => cli::queue::run(&config, command).await,
+    }
+}

@@ -1,0 +1,250 @@
+//! The job lifecycle on top of `store`: enqueue, claim with a lease, heartbeat, complete,
+//! fail (retry with backoff or dead-letter), rescue, release, cancel, retry.
+//!
+//! This module decides *what* happens to a job after an outcome (retry when, or give up);
+//! it never runs a job (that is `worker`) and never writes SQL (that is `store`). Enqueue
+//! wakes idle workers through a `Notify`; workers also poll, so a wake-up lost to a race or
+//! sent by another process only costs one poll interval.
+
+pub mod job;
+
+pub use job::{JobPayload, SyncJob, SyncScope, Trigger};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Notify;
+
+use crate::config::QueueConfig;
+use crate::store::{JobRow, NewJob, Store, StoreError};
+
+/// How a job attempt ended badly; the queue turns this into retry or dead letter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt after backoff (network, 5xx, 408, 429 without a reset time).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will fail the same way again (bad credentials, other 4xx, invalid data): dead at once.
+    #[error("{0}")]
+    Permanent(String),
+    /// An upstream asked us to wait until `retry_at` (unix ms). Does not use up an attempt.
+    #[error("{message}")]
+    RateLimited { message: String, retry_at: i64 },
+}
+
+/// A claimed job with its decoded payload.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub row: JobRow,
+    pub payload: JobPayload,
+}
+
+/// What `fail` did with a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    Retrying {
+        at: i64,
+    },
+    Dead,
+    /// The lease was lost meanwhile (rescued); nothing was written.
+    Lost,
+}
+
+#[derive(Clone)]
+pub struct Queue {
+    store: Store,
+    config: QueueConfig,
+    wake: Arc<Notify>,
+}
+
+impl Queue {
+    pub fn new(store: Store, config: QueueConfig) -> Self {
+        Self {
+            store,
+            config,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// Signalled whenever a job became runnable in this process.
+    pub fn wake(&self) -> &Arc<Notify> {
+        &self.wake
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.config.lease_secs.max(1))
+    }
+
+    /// Builds the row for a payload, runnable at `run_at`.
+    pub fn new_job(&self, payload: &JobPayload, run_at: i64) -> NewJob {
+        NewJob {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: payload.kind().to_owned(),
+            payload: serde_json::to_string(payload).expect("job payloads always serialize"),
+            coalesce_key: payload.coalesce_key(),
+            priority: 0,
+            run_at,
+            max_attempts: i64::from(self.config.max_attempts),
+        }
+    }
+
+    /// Enqueues (or coalesces) a job and wakes a worker. Returns the job id.
+    pub async fn enqueue(&self, payload: &JobPayload, now: i64) -> Result<String, StoreError> {
+        let (id, created) = self.store.enqueue(&self.new_job(payload, now), now).await?;
+        if created {
+            self.notify();
+        }
+        Ok(id)
+    }
+
+    pub fn notify(&self) {
+        self.wake.notify_waiters();
+        self.wake.notify_one();
+    }
+
+    /// Claims the next runnable job. A row whose payload no longer decodes is dead-lettered
+    /// here (it can never run) and the claim moves on.
+    pub async fn claim(&self, worker: &str, now: i64) -> Result<Option<ClaimedJob>, StoreError> {
+        loop {
+            let lease_until = now + self.lease().as_millis() as i64;
+            let Some(row) = self.store.claim(worker, now, lease_until).await? else {
+                return Ok(None);
+            };
+            match serde_json::from_str::<JobPayload>(&row.payload) {
+                Ok(payload) => return Ok(Some(ClaimedJob { row, payload })),
+                Err(e) => {
+                    let msg = format!("undecodable payload of kind {}: {e}", row.kind);
+                    tracing::error!(job_id = %row.id, "{msg}");
+                    self.store
+                        .fail_job(&row.id, worker, now, &msg, None, false)
+                        .await?;
+                }
+            }
+        }
+    }
+
+    pub async fn heartbeat(
+        &self,
+        job_id: &str,
+        worker: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let until = now + self.lease().as_millis() as i64;
+        self.store.heartbeat(job_id, worker, until).await
+    }
+
+    pub async fn complete(&self, job_id: &str, worker: &str, now: i64) -> Result<bool, StoreError> {
+        self.store.complete_job(job_id, worker, now).await
+    }
+
+    /// Records a failed attempt and decides its future.
+    pub async fn fail(
+        &self,
+        job: &JobRow,
+        worker: &str,
+        now: i64,
+        error: &JobError,
+    ) -> Result<FailOutcome, StoreError> {
+        let message = truncate(&error.to_string(), 2000);
+        let (retry_at, refund) = match error {
+            JobError::Permanent(_) => (None, false),
+            JobError::RateLimited { retry_at, .. } => (Some((*retry_at).max(now)), true),
+            JobError::Retryable(_) if job.attempts >= job.max_attempts => (None, false),
+            JobError::Retryable(_) => (
+                Some(now + self.backoff(job.attempts as u32).as_millis() as i64),
+                false,
+            ),
+        };
+        let written = self
+            .store
+            .fail_job(&job.id, worker, now, &message, retry_at, refund)
+            .await?;
+        Ok(match (written, retry_at) {
+            (false, _) => FailOutcome::Lost,
+            (true, Some(at)) => FailOutcome::Retrying { at },
+            (true, None) => FailOutcome::Dead,
+        })
+    }
+
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        backoff(&self.config, attempt)
+    }
+
+    /// Returns expired leases to the queue; logs and counts each.
+    pub async fn rescue(&self, now: i64) -> Result<usize, StoreError> {
+        let ids = self.store.rescue_expired(now).await?;
+        for id in &ids {
+            tracing::warn!(job_id = %id, "rescued a job whose lease expired (its worker died or hung)");
+        }
+        if !ids.is_empty() {
+            metrics::counter!("helix_queue_rescued_total").increment(ids.len() as u64);
+            self.notify();
+        }
+        Ok(ids.len())
+    }
+}
+
+/// Exponential backoff with full jitter: uniform in `[0, min(cap, base·2^(attempt-1))]`.
+pub fn backoff(config: &QueueConfig, attempt: u32) -> Duration {
+    let base = config.backoff_base_secs.max(1) as f64;
+    let cap = config.backoff_cap_secs.max(1) as f64;
+    let ceiling = (base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32)).min(cap);
+    Duration::from_secs_f64(rand::thread_rng().gen_range(0.0..=ceiling))
+}
+
+/// Cuts a string to at most `max` bytes on a char boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_the_exponential_ceiling_and_cap() {
+        let c = QueueConfig {
+            backoff_base_secs: 2,
+            backoff_cap_secs: 10,
+            ..Default::default()
+        };
+        let ceilings = [(1, 2.0), (2, 4.0), (3, 8.0), (4, 10.0), (20, 10.0)];
+        for (attempt, ceiling) in ceilings {
+            let draws: Vec<f64> = (0..200)
+                .map(|_| backoff(&c, attempt).as_secs_f64())
+                .collect();
+            assert!(
+                draws.iter().all(|d| (0.0..=ceiling).contains(d)),
+                "attempt {attempt}"
+            );
+            // Full jitter spreads over the whole range, not just near the ceiling.
+            assert!(
+                draws.iter().any(|d| *d < ceiling / 2.0),
+                "attempt {attempt}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 100), "héllo");
+        let t = truncate(&"é".repeat(100), 10);
+        assert!(t.len() <= 10 && t.ends_with("..."));
+    }
+}

@@ -1,0 +1,178 @@
+//! The operations both the HTTP API and the MCP server offer, written once.
+//!
+//! Handlers and MCP tools are thin: they authenticate and decode, call one function here,
+//! and encode the result. Nothing here knows which of the two called it.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::http::AppState;
+use crate::ingest::manual::TriggerRequest;
+use crate::ingest::IngestError;
+use crate::store::{now_ms, EventRow, JobRow, NewEvent, RunRow, StoreError};
+
+/// Queues a manual sync; returns the job id (an existing queued job when it coalesced).
+pub async fn trigger(state: &AppState, req: TriggerRequest) -> Result<String, IngestError> {
+    if !state.config.manual_trigger {
+        return Err(IngestError::Forbidden(
+            "manual triggers are disabled (HELIX_SYNC_MANUAL_TRIGGER=false)".into(),
+        ));
+    }
+    let payload = serde_json::to_string(&req).expect("a trigger request always serializes");
+    let job = req.into_job()?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let event = NewEvent {
+        id: id.clone(),
+        source: "manual",
+        delivery_id: id,
+        event_type: "manual.trigger".into(),
+        hook_id: None,
+        repo: None,
+        headers: "{}".into(),
+        payload,
+        received_at: now_ms(),
+        job: None,
+    };
+    let outcome = state.ingest.submit(event, Some(job)).await?;
+    Ok(outcome.job_id.expect("a manual trigger always has a job"))
+}
+
+/// A job with what it covers and, once run, its run record.
+#[derive(Debug, Serialize)]
+pub struct JobDetail {
+    #[serde(flatten)]
+    pub job: JobView,
+    pub events: Vec<EventSummary>,
+    pub run: Option<RunView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub payload: Value,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub source: String,
+    pub event_type: String,
+    pub delivery_id: String,
+    pub repo: Option<String>,
+    pub received_at: String,
+}
+
+/// A run as the API and MCP show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub id: String,
+    pub job_id: Option<String>,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub sources: Value,
+    pub change_summary: Value,
+    pub exports: Value,
+    pub error: Option<String>,
+}
+
+/// RFC 3339 text of a unix-millisecond time.
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn json_or_null(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+impl From<JobRow> for JobView {
+    fn from(r: JobRow) -> Self {
+        Self {
+            payload: json_or_null(&r.payload),
+            id: r.id,
+            kind: r.kind,
+            state: r.state,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            run_at: iso(r.run_at),
+            created_at: iso(r.created_at),
+            started_at: r.started_at.map(iso),
+            finished_at: r.finished_at.map(iso),
+            last_error: r.last_error,
+        }
+    }
+}
+
+impl From<EventRow> for EventSummary {
+    fn from(e: EventRow) -> Self {
+        Self {
+            id: e.id,
+            source: e.source,
+            event_type: e.event_type,
+            delivery_id: e.delivery_id,
+            repo: e.repo,
+            received_at: iso(e.received_at),
+        }
+    }
+}
+
+impl From<RunRow> for RunView {
+    fn from(r: RunRow) -> Self {
+        Self {
+            sources: json_or_null(&r.sources),
+            change_summary: json_or_null(&r.change_summary),
+            exports: json_or_null(&r.exports),
+            id: r.id,
+            job_id: r.job_id,
+            trigger: r.trigger,
+            status: r.status,
+            started_at: iso(r.started_at),
+            finished_at: r.finished_at.map(iso),
+            duration_seconds: r.duration_ms.map(|d| d as f64 / 1000.0),
+            error: r.error,
+        }
+    }
+}
+
+pub async fn job_detail(state: &AppState, id: &str) -> Result<Option<JobDetail>, StoreError> {
+    let Some(job) = state.store.get_job(id).await? else {
+        return Ok(None);
+    };
+    let events = state
+        .store
+        .events_for_job(id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let run = state.store.run_for_job(id).await?.map(Into::into);
+    Ok(Some(JobDetail {
+        job: job.into(),
+        events,
+        run,
+    }))
+}
+
+/// The last `limit` runs (1..=100), newest first.
+pub async fn history(state: &AppState, limit: i64) -> Result<Vec<RunView>, StoreError> {
+    Ok(state
+        .store
+        .list_runs(limit.clamp(1, 100))
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}

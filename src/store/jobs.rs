@@ -1,0 +1,375 @@
+//! Job rows: enqueue with coalescing, claim with a lease, and every state transition.
+//!
+//! Each transition is one statement guarded by the state (and, for a running job, by
+//! `locked_by`), so a worker that lost its lease cannot overwrite what the rescuer did. The
+//! claim is the `UPDATE … WHERE id IN (SELECT … LIMIT 1) RETURNING *` that stands in for
+//! `FOR UPDATE SKIP LOCKED` on SQLite; it also refuses a job whose coalesce key already has
+//! a running job, which is how "one running sync per repository" holds.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use super::{NewJob, Result, Store};
+
+/// The states of a job's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    /// Failed, waiting for its retry at `run_at`.
+    Failed,
+    Succeeded,
+    Dead,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Failed,
+        JobState::Succeeded,
+        JobState::Dead,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Failed => "failed",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub coalesce_key: Option<String>,
+    pub state: String,
+    pub priority: i64,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// Depth of the queue by state, and the age of the oldest waiting job.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueueStats {
+    pub by_state: BTreeMap<String, i64>,
+    /// Milliseconds since the oldest `queued` job became runnable.
+    pub oldest_queued_age_ms: Option<i64>,
+}
+
+impl Store {
+    /// Enqueues inside an open transaction. A job with a coalesce key joins a `queued` job
+    /// with the same key if there is one; returns the job id and whether a row was created.
+    pub(super) async fn enqueue_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        job: &NewJob,
+        now: i64,
+    ) -> Result<(String, bool)> {
+        if let Some(key) = &job.coalesce_key {
+            let waiting: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE coalesce_key = ? AND state = 'queued' ORDER BY created_at LIMIT 1",
+            )
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(id) = waiting {
+                return Ok((id, false));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+        )
+        .bind(&job.id)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(&job.coalesce_key)
+        .bind(job.priority)
+        .bind(job.run_at)
+        .bind(job.max_attempts)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok((job.id.clone(), true))
+    }
+
+    /// Enqueues one job on its own (coalescing as above).
+    pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<(String, bool)> {
+        let mut tx = self.write_tx().await?;
+        let r = Self::enqueue_in(&mut tx, job, now).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Enqueues the job of a schedule firing unless that firing was enqueued before
+    /// (by this process before a restart, or by another replica). `None` = already fired.
+    pub async fn enqueue_firing(
+        &self,
+        schedule: &str,
+        fire_at: i64,
+        job: &NewJob,
+        now: i64,
+    ) -> Result<Option<(String, bool)>> {
+        let mut tx = self.write_tx().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO schedule_firings (schedule, fire_at, job_id, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (schedule, fire_at) DO NOTHING",
+        )
+        .bind(schedule)
+        .bind(fire_at)
+        .bind(&job.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(None);
+        }
+        let (id, created) = Self::enqueue_in(&mut tx, job, now).await?;
+        if id != job.id {
+            sqlx::query(
+                "UPDATE schedule_firings SET job_id = ? WHERE schedule = ? AND fire_at = ?",
+            )
+            .bind(&id)
+            .bind(schedule)
+            .bind(fire_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some((id, created)))
+    }
+
+    /// The latest firing time recorded for a schedule (for catch-up after downtime).
+    pub async fn last_firing(&self, schedule: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(fire_at) FROM schedule_firings WHERE schedule = ?")
+                .bind(schedule)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Claims the next runnable job for `worker`, holding it until `lease_until`.
+    pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
+        Ok(sqlx::query_as(
+            "UPDATE jobs SET state = 'running', locked_by = ?1, locked_until = ?2, \
+                 attempts = attempts + 1, started_at = ?3, updated_at = ?3 \
+             WHERE id IN ( \
+                 SELECT j.id FROM jobs j \
+                 WHERE j.state IN ('queued', 'failed') AND j.run_at <= ?3 \
+                   AND (j.coalesce_key IS NULL OR NOT EXISTS ( \
+                        SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.coalesce_key = j.coalesce_key)) \
+                 ORDER BY j.priority, j.run_at, j.id LIMIT 1) \
+             RETURNING *",
+        )
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Extends a lease; false when the job is no longer ours (rescued or cancelled).
+    pub async fn heartbeat(&self, id: &str, worker: &str, lease_until: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET locked_until = ? WHERE id = ? AND locked_by = ? AND state = 'running'",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Marks a running job of ours succeeded; false when we had lost it.
+    pub async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
+                 last_error = NULL, finished_at = ?, updated_at = ? \
+             WHERE id = ? AND locked_by = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Records a failure: with `retry_at`, the job waits in `failed` for its next attempt
+    /// (`refund` gives the attempt back, for waits that are not the job's fault such as a
+    /// rate limit); without, it is dead-lettered.
+    pub async fn fail_job(
+        &self,
+        id: &str,
+        worker: &str,
+        now: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        refund: bool,
+    ) -> Result<bool> {
+        let q = match retry_at {
+            Some(at) => sqlx::query(
+                "UPDATE jobs SET state = 'failed', run_at = ?, attempts = attempts - ?, last_error = ?, \
+                     locked_by = NULL, locked_until = NULL, updated_at = ? \
+                 WHERE id = ? AND locked_by = ? AND state = 'running'",
+            )
+            .bind(at)
+            .bind(i64::from(refund)),
+            None => sqlx::query(
+                "UPDATE jobs SET state = 'dead', finished_at = ?, attempts = attempts - ?, last_error = ?, \
+                     locked_by = NULL, locked_until = NULL, updated_at = ? \
+                 WHERE id = ? AND locked_by = ? AND state = 'running'",
+            )
+            .bind(now)
+            .bind(0_i64),
+        };
+        Ok(q.bind(error)
+            .bind(now)
+            .bind(id)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Returns jobs whose lease expired (their worker died) to the queue, or to the dead
+    /// letters when they have no attempts left. Returns the rescued ids.
+    pub async fn rescue_expired(&self, now: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                 finished_at = CASE WHEN attempts >= max_attempts THEN ?1 ELSE NULL END, \
+                 last_error = 'lease expired: the worker stopped heartbeating', \
+                 locked_by = NULL, locked_until = NULL, updated_at = ?1 \
+             WHERE state = 'running' AND locked_until < ?1 RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Gives back the jobs a stopping worker still holds, with their attempt refunded.
+    pub async fn release_jobs(&self, worker: &str, now: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), locked_by = NULL, \
+                 locked_until = NULL, updated_at = ? WHERE locked_by = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Cancels a job that is not running or finished. False when it was in another state.
+    pub async fn cancel_job(&self, id: &str, now: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ? \
+             WHERE id = ? AND state IN ('queued', 'failed', 'dead')",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Puts dead, cancelled or waiting jobs back to run now with fresh attempts.
+    /// `id = None` retries every dead job. Returns how many were requeued.
+    pub async fn retry_jobs(&self, id: Option<&str>, now: i64) -> Result<u64> {
+        let q = match id {
+            Some(id) => sqlx::query(
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?1, finished_at = NULL, updated_at = ?1 \
+                 WHERE id = ?2 AND state IN ('dead', 'cancelled', 'failed')",
+            )
+            .bind(now)
+            .bind(id),
+            None => sqlx::query(
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?1, finished_at = NULL, updated_at = ?1 \
+                 WHERE state = 'dead'",
+            )
+            .bind(now),
+        };
+        Ok(q.execute(&self.pool).await?.rows_affected())
+    }
+
+    pub async fn get_job(&self, id: &str) -> Result<Option<JobRow>> {
+        Ok(sqlx::query_as("SELECT * FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Newest first, optionally of one state.
+    pub async fn list_jobs(&self, state: Option<JobState>, limit: i64) -> Result<Vec<JobRow>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM jobs WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2",
+        )
+        .bind(state.map(JobState::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn queue_stats(&self, now: i64) -> Result<QueueStats> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut by_state: BTreeMap<String, i64> = JobState::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), 0))
+            .collect();
+        by_state.extend(rows);
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'queued'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(QueueStats {
+            by_state,
+            oldest_queued_age_ms: oldest.map(|t| (now - t).max(0)),
+        })
+    }
+
+    /// The earliest `run_at` of a job waiting to run, so an idle worker knows when to look.
+    pub async fn next_run_at(&self) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state IN ('queued', 'failed')")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,206 @@
+//! Sync runs and their snapshots.
+//!
+//! `finish_run` is the commit point of a sync cycle: the run's outcome, its compressed
+//! snapshot, the cursors it advanced and the delivery rows for its publish targets are
+//! written in one transaction. A run that dies before this point leaves the cursors where
+//! they were, so the next run fetches the same data again instead of skipping it.
+
+use std::io::{Read, Write};
+
+use flate2::{read::GzDecoder, write::GzEncoder, Compression};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::{CursorRow, Result, Store, StoreError};
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct RunRow {
+    pub id: String,
+    pub job_id: Option<String>,
+    pub trigger: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub status: String,
+    /// JSON: per-source results.
+    pub sources: String,
+    /// JSON: the change summary.
+    pub change_summary: String,
+    /// JSON: list of written export files.
+    pub exports: String,
+    pub error: Option<String>,
+}
+
+/// What is known when a run begins.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub id: String,
+    pub job_id: Option<String>,
+    pub trigger: String,
+    pub started_at: i64,
+}
+
+/// Everything a finished run commits at once.
+#[derive(Debug, Clone)]
+pub struct RunFinish<'a> {
+    pub id: &'a str,
+    pub finished_at: i64,
+    pub status: &'a str,
+    pub sources_json: &'a str,
+    pub change_summary_json: &'a str,
+    pub exports_json: &'a str,
+    pub error: Option<&'a str>,
+    pub schema_version: i64,
+    /// Uncompressed snapshot JSON; `None` for a run that produced none.
+    pub snapshot_json: Option<&'a [u8]>,
+    pub cursors: &'a [CursorRow],
+    /// Publish targets to create `pending` deliveries for (others are `disabled`).
+    pub targets: &'a [(&'a str, bool)],
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(data).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|e| StoreError::Corrupt(format!("snapshot is not valid gzip: {e}")))?;
+    Ok(out)
+}
+
+impl Store {
+    pub async fn start_run(&self, run: &RunStart) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sync_runs (id, job_id, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+        )
+        .bind(&run.id)
+        .bind(&run.job_id)
+        .bind(&run.trigger)
+        .bind(run.started_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The commit point of a run (see the module docs).
+    pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE sync_runs SET finished_at = ?1, duration_ms = ?1 - started_at, status = ?2, sources = ?3, \
+                 change_summary = ?4, exports = ?5, error = ?6 WHERE id = ?7",
+        )
+        .bind(f.finished_at)
+        .bind(f.status)
+        .bind(f.sources_json)
+        .bind(f.change_summary_json)
+        .bind(f.exports_json)
+        .bind(f.error)
+        .bind(f.id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(snapshot) = f.snapshot_json {
+            sqlx::query(
+                "INSERT INTO snapshots (run_id, schema_version, created_at, data) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (run_id) DO UPDATE SET data = excluded.data",
+            )
+            .bind(f.id)
+            .bind(f.schema_version)
+            .bind(f.finished_at)
+            .bind(gzip(snapshot))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for c in f.cursors {
+            Self::put_cursor_in(&mut tx, c).await?;
+        }
+        for (target, enabled) in f.targets {
+            sqlx::query(
+                "INSERT INTO deliveries (run_id, target, state, next_attempt_at, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, target) DO NOTHING",
+            )
+            .bind(f.id)
+            .bind(target)
+            .bind(if *enabled { "pending" } else { "disabled" })
+            .bind(f.finished_at)
+            .bind(f.finished_at)
+            .bind(f.finished_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_run(&self, id: &str) -> Result<Option<RunRow>> {
+        Ok(sqlx::query_as("SELECT * FROM sync_runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The most recent run of a job.
+    pub async fn run_for_job(&self, job_id: &str) -> Result<Option<RunRow>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM sync_runs WHERE job_id = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Newest first.
+    pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunRow>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The newest finished run with the given status (e.g. the last success).
+    pub async fn last_run_with_status(&self, statuses: &[&str]) -> Result<Option<RunRow>> {
+        let rows = self.list_runs(500).await?;
+        Ok(rows
+            .into_iter()
+            .find(|r| statuses.contains(&r.status.as_str())))
+    }
+
+    /// The uncompressed snapshot JSON of a run.
+    pub async fn snapshot_json(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
+        let data: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM snapshots WHERE run_id = ?")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        data.map(|d| gunzip(&d)).transpose()
+    }
+
+    /// The newest stored snapshot: `(run id, JSON)`.
+    pub async fn latest_snapshot_json(&self) -> Result<Option<(String, Vec<u8>)>> {
+        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT run_id, data FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id, d)| Ok((id, gunzip(&d)?))).transpose()
+    }
+
+    /// Snapshots of the last `n` runs, oldest first (for trend charts).
+    pub async fn recent_snapshots_json(&self, n: i64) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT run_id, data FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT ?",
+        )
+        .bind(n)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .rev()
+            .map(|(id, d)| Ok((id, gunzip(&d)?)))
+            .collect()
+    }
+}

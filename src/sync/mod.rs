@@ -1,0 +1,25 @@
+//! One sync cycle: collect → snapshot → diff → store → export → publish.
+//!
+//! `sources` fetch, `snapshot` is the normalised model, `exporters` are pure functions of a
+//! snapshot and `publishers` deliver the result. This module strings them together and is
+//! the production [`JobRunner`]; it holds no database handle of its own beyond `Store` calls.
+
+pub mod snapshot;
+
+use async_trait::async_trait;
+
+use crate::queue::{ClaimedJob, JobError};
+use crate::worker::JobRunner;
+
+/// Runs sync jobs.
+pub struct SyncRunner {}
+
+#[async_trait]
+impl JobRunner for SyncRunner {
+    async fn run(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        Err(JobError::Permanent(format!(
+            "sync cycle for job {} is not built yet",
+            job.row.id
+        )))
+    }
+}

@@ -1,0 +1,216 @@
+//! The worker pool: N tasks that claim jobs, run them through a [`JobRunner`], heartbeat
+//! their leases and report outcomes to the queue.
+//!
+//! The pool knows nothing about what a job does (sources and targets are the runner's
+//! business). A runner's panic fails that job, never the worker: each job runs in its own
+//! task. Shutdown has two steps: `stop` ends claiming and lets running jobs finish; if they
+//! outlive the grace period, `abort` cancels them and their leases are released (with the
+//! attempt refunded) so another process picks them up at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::queue::{ClaimedJob, FailOutcome, JobError, Queue};
+use crate::store::now_ms;
+
+/// Runs one job. Production wires the sync cycle; tests plug in fakes.
+#[async_trait]
+pub trait JobRunner: Send + Sync + 'static {
+    async fn run(&self, job: &ClaimedJob) -> Result<(), JobError>;
+}
+
+/// How long an idle worker waits before polling when nothing woke it.
+const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+
+#[derive(Clone)]
+pub struct WorkerPool {
+    queue: Queue,
+    runner: Arc<dyn JobRunner>,
+    prefix: String,
+}
+
+/// Handles to stop a running pool.
+pub struct PoolHandle {
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl WorkerPool {
+    pub fn new(queue: Queue, runner: Arc<dyn JobRunner>) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
+        let prefix = format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            &uuid::Uuid::now_v7().to_string()[24..]
+        );
+        Self {
+            queue,
+            runner,
+            prefix,
+        }
+    }
+
+    /// Starts `n` worker tasks.
+    pub fn spawn(&self, n: usize) -> PoolHandle {
+        let handle = PoolHandle {
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        };
+        for i in 0..n {
+            let pool = self.clone();
+            let (stop, abort) = (handle.stop.clone(), handle.abort.clone());
+            handle
+                .tracker
+                .spawn(async move { pool.work(format!("{}:{i}", pool.prefix), stop, abort).await });
+        }
+        handle.tracker.close();
+        handle
+    }
+
+    async fn work(&self, id: String, stop: CancellationToken, abort: CancellationToken) {
+        tracing::debug!(worker = %id, "worker started");
+        while !stop.is_cancelled() {
+            match self.step(&id, &abort).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(worker = %id, error = %e, "queue error; backing off"),
+            }
+            let notified = self.queue.wake().notified();
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = notified => {}
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            }
+        }
+        if let Err(e) = self.queue.store().release_jobs(&id, now_ms()).await {
+            tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
+        }
+        tracing::debug!(worker = %id, "worker stopped");
+    }
+
+    /// Rescues expired leases, then claims and runs one job. `Ok(false)` when idle.
+    async fn step(
+        &self,
+        worker: &str,
+        abort: &CancellationToken,
+    ) -> Result<bool, crate::store::StoreError> {
+        self.queue.rescue(now_ms()).await?;
+        let Some(job) = self.queue.claim(worker, now_ms()).await? else {
+            return Ok(false);
+        };
+        self.execute(worker, job, abort).await?;
+        Ok(true)
+    }
+
+    /// Runs every runnable job in this task until none is left; returns how many ran.
+    /// Tests use this to drive the queue deterministically instead of sleeping.
+    pub async fn run_pending(&self) -> Result<usize, crate::store::StoreError> {
+        let worker = format!("{}:drain", self.prefix);
+        let never = CancellationToken::new();
+        let mut n = 0;
+        while self.step(&worker, &never).await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn execute(
+        &self,
+        worker: &str,
+        job: ClaimedJob,
+        abort: &CancellationToken,
+    ) -> Result<(), crate::store::StoreError> {
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("job", job_id = %job.row.id, kind = %job.row.kind, attempt = job.row.attempts);
+        tracing::info!(parent: &span, "job started");
+        let runner = self.runner.clone();
+        let task_job = job.clone();
+        let mut task = tokio::spawn(tracing::Instrument::instrument(
+            async move { runner.run(&task_job).await },
+            span.clone(),
+        ));
+        let beat = (self.queue.lease() / 3).max(Duration::from_millis(100));
+        let result = loop {
+            tokio::select! {
+                r = &mut task => break Some(r),
+                _ = abort.cancelled() => {
+                    task.abort();
+                    let _ = (&mut task).await;
+                    break None;
+                }
+                _ = tokio::time::sleep(beat) => {
+                    if !self.queue.heartbeat(&job.row.id, worker, now_ms()).await? {
+                        tracing::warn!(parent: &span, "lease lost while running; the job was rescued elsewhere");
+                    }
+                }
+            }
+        };
+        let now = now_ms();
+        let outcome = match result {
+            None => {
+                tracing::warn!(parent: &span, "job aborted by shutdown; lease released");
+                self.queue.store().release_jobs(worker, now).await?;
+                "aborted"
+            }
+            Some(Ok(Ok(()))) => {
+                self.queue.complete(&job.row.id, worker, now).await?;
+                tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
+                "succeeded"
+            }
+            Some(Ok(Err(e))) => self.failed(worker, &job, now, &e, &span).await?,
+            Some(Err(join)) => {
+                let e = JobError::Retryable(format!("job panicked: {join}"));
+                self.failed(worker, &job, now, &e, &span).await?
+            }
+        };
+        metrics::counter!("helix_job_runs_total", "kind" => job.row.kind.clone(), "result" => outcome).increment(1);
+        metrics::histogram!("helix_job_duration_seconds", "kind" => job.row.kind.clone())
+            .record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        worker: &str,
+        job: &ClaimedJob,
+        now: i64,
+        e: &JobError,
+        span: &tracing::Span,
+    ) -> Result<&'static str, crate::store::StoreError> {
+        Ok(match self.queue.fail(&job.row, worker, now, e).await? {
+            FailOutcome::Retrying { at } => {
+                tracing::warn!(parent: span, error = %e, retry_in_ms = at - now, "job failed; will retry");
+                "retrying"
+            }
+            FailOutcome::Dead => {
+                tracing::error!(parent: span, error = %e, "job dead-lettered");
+                "dead"
+            }
+            FailOutcome::Lost => "lost",
+        })
+    }
+}
+
+impl PoolHandle {
+    /// Stops claiming, waits up to `grace` for running jobs, then aborts and releases them.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "jobs still running after the grace period; aborting them"
+            );
+            self.abort.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}
