@@ -67,6 +67,7 @@ impl Application {
             Vec::new()
         };
         let scheduler = Scheduler::new(schedules, queue.clone());
+        let (run_events, _) = tokio::sync::broadcast::channel(256);
         let runner: Arc<dyn JobRunner> = match &options.runner {
             Some(r) => r.clone(),
             None => Arc::new(crate::sync::SyncRunner {}),
@@ -79,6 +80,7 @@ impl Application {
             store,
             queue,
             started_at: chrono::Utc::now(),
+            run_events,
         };
         Ok(Self {
             listener,

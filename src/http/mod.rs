@@ -35,6 +35,8 @@ pub struct AppState {
     /// The scheduler's next firing.
     pub next_sync: watch::Receiver<Option<DateTime<Utc>>>,
     pub started_at: DateTime<Utc>,
+    /// Run started/finished notifications (for SSE).
+    pub run_events: crate::sync::RunEvents,
 }
 
 /// The whole application router.

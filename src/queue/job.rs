@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum JobPayload {
     /// One sync cycle.
     Sync(SyncJob),
+    /// Deliver one finished run to one publish target (its own retries and backoff).
+    Publish(PublishJob),
 }
 
 impl JobPayload {
@@ -18,6 +20,7 @@ impl JobPayload {
     pub fn kind(&self) -> &'static str {
         match self {
             JobPayload::Sync(_) => SyncJob::NAME,
+            JobPayload::Publish(_) => PublishJob::NAME,
         }
     }
 
@@ -25,6 +28,8 @@ impl JobPayload {
     pub fn coalesce_key(&self) -> Option<String> {
         match self {
             JobPayload::Sync(s) => Some(s.coalesce_key()),
+            // One delivery per (run, target): never merged, and targets never wait on each other.
+            JobPayload::Publish(p) => Some(format!("publish:{}:{}", p.run_id, p.target)),
         }
     }
 }
@@ -96,6 +101,17 @@ impl SyncJob {
         part("targets", &self.targets);
         key
     }
+}
+
+/// Publish run `run_id` to `target` (its `deliveries` row holds the state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishJob {
+    pub run_id: String,
+    pub target: String,
+}
+
+impl PublishJob {
+    pub const NAME: &'static str = "publish";
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 pub mod job;
 
-pub use job::{JobPayload, SyncJob, SyncScope, Trigger};
+pub use job::{JobPayload, PublishJob, SyncJob, SyncScope, Trigger};
 
 use std::sync::Arc;
 use std::time::Duration;

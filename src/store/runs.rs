@@ -56,6 +56,9 @@ pub struct RunFinish<'a> {
     pub cursors: &'a [CursorRow],
     /// Publish targets to create `pending` deliveries for (others are `disabled`).
     pub targets: &'a [(&'a str, bool)],
+    /// Jobs enqueued in the same transaction (one publish job per enabled target), so a
+    /// crash can never leave a stored run without the jobs that deliver it.
+    pub jobs: &'a [super::NewJob],
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
@@ -130,6 +133,9 @@ impl Store {
             .bind(f.finished_at)
             .execute(&mut *tx)
             .await?;
+        }
+        for job in f.jobs {
+            Self::enqueue_in(&mut tx, job, f.finished_at).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -23,3 +23,14 @@ impl JobRunner for SyncRunner {
         )))
     }
 }
+
+/// Progress of runs, broadcast to live listeners (the status page's SSE stream).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    Started { run_id: String, trigger: String },
+    Finished { run_id: String, status: String },
+}
+
+/// Sender side of the run-event bus; sending with no listener is fine.
+pub type RunEvents = tokio::sync::broadcast::Sender<RunEvent>;
