@@ -70,7 +70,15 @@ impl Application {
         let (run_events, _) = tokio::sync::broadcast::channel(256);
         let runner: Arc<dyn JobRunner> = match &options.runner {
             Some(r) => r.clone(),
-            None => Arc::new(crate::sync::SyncRunner {}),
+            None => Arc::new(crate::sync::SyncRunner {
+                deps: crate::sync::SyncDeps {
+                    config: config.clone(),
+                    store: store.clone(),
+                    queue: queue.clone(),
+                    http: crate::sync::SyncDeps::http_client(),
+                    run_events: run_events.clone(),
+                },
+            }),
         };
         let pool = WorkerPool::new(queue.clone(), runner);
         let state = AppState {

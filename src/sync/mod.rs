@@ -1,26 +1,62 @@
 //! One sync cycle: collect → snapshot → diff → store → export → publish.
 //!
 //! `sources` fetch, `snapshot` is the normalised model, `exporters` are pure functions of a
-//! snapshot and `publishers` deliver the result. This module strings them together and is
-//! the production [`JobRunner`]; it holds no database handle of its own beyond `Store` calls.
+//! snapshot and `publishers` deliver a stored run. `cycle` strings the first half together;
+//! each publish target then runs as its own `publish` job. [`SyncRunner`] is the production
+//! [`JobRunner`]: it only dispatches on the job's kind. Nothing here holds a database handle
+//! beyond `Store` calls.
 
+pub mod cycle;
+pub mod exporters;
+pub mod publishers;
 pub mod snapshot;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::queue::{ClaimedJob, JobError};
+use crate::config::Config;
+use crate::queue::{ClaimedJob, JobError, JobPayload, Queue};
+use crate::store::Store;
 use crate::worker::JobRunner;
 
-/// Runs sync jobs.
-pub struct SyncRunner {}
+/// Everything a sync or publish job needs; cheap to clone.
+#[derive(Clone)]
+pub struct SyncDeps {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub queue: Queue,
+    /// Shared outbound HTTP client (connection pooling across jobs).
+    pub http: reqwest::Client,
+    pub run_events: RunEvents,
+}
+
+impl SyncDeps {
+    /// The outbound client every source and publisher uses.
+    pub fn http_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .user_agent(concat!("helix-sync/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("a client with static settings builds")
+    }
+}
+
+/// Runs `sync` and `publish` jobs.
+pub struct SyncRunner {
+    pub deps: SyncDeps,
+}
 
 #[async_trait]
 impl JobRunner for SyncRunner {
     async fn run(&self, job: &ClaimedJob) -> Result<(), JobError> {
-        Err(JobError::Permanent(format!(
-            "sync cycle for job {} is not built yet",
-            job.row.id
-        )))
+        match &job.payload {
+            JobPayload::Sync(sync) => cycle::run(&self.deps, Some(&job.row.id), sync)
+                .await
+                .map(|_| ()),
+            JobPayload::Publish(publish) => publishers::deliver(&self.deps, publish).await,
+        }
     }
 }
 
