@@ -113,6 +113,19 @@ impl From<IngestError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::BadRequest(m) => ApiError::BadRequest(m),
+            S::NotFound(m) => ApiError::NotFound(m),
+            S::Ingest(e) => e.into(),
+            S::Store(e) => e.into(),
+            S::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())

@@ -11,6 +11,24 @@ use crate::ingest::manual::TriggerRequest;
 use crate::ingest::IngestError;
 use crate::store::{now_ms, EventRow, JobRow, NewEvent, RunRow, StoreError};
 
+pub mod export;
+
+/// Why a shared operation failed; the HTTP edge and the MCP server each map it once.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The caller's input is wrong (names the argument).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
 /// Queues a manual sync; returns the job id (an existing queued job when it coalesced).
 pub async fn trigger(state: &AppState, req: TriggerRequest) -> Result<String, IngestError> {
     if !state.config.manual_trigger {
