@@ -26,11 +26,15 @@ pub trait JobRunner: Send + Sync + 'static {
 /// How long an idle worker waits before polling when nothing woke it.
 const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 
+/// The pool's notion of "now" in unix ms; tests move it instead of sleeping.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 #[derive(Clone)]
 pub struct WorkerPool {
     queue: Queue,
     runner: Arc<dyn JobRunner>,
     prefix: String,
+    clock: Clock,
 }
 
 /// Handles to stop a running pool.
@@ -52,7 +56,18 @@ impl WorkerPool {
             queue,
             runner,
             prefix,
+            clock: Arc::new(now_ms),
         }
+    }
+
+    /// The same pool reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     /// Starts `n` worker tasks.
@@ -88,7 +103,7 @@ impl WorkerPool {
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
             }
         }
-        if let Err(e) = self.queue.store().release_jobs(&id, now_ms()).await {
+        if let Err(e) = self.queue.store().release_jobs(&id, self.now()).await {
             tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
         }
         tracing::debug!(worker = %id, "worker stopped");
@@ -100,8 +115,8 @@ impl WorkerPool {
         worker: &str,
         abort: &CancellationToken,
     ) -> Result<bool, crate::store::StoreError> {
-        self.queue.rescue(now_ms()).await?;
-        let Some(job) = self.queue.claim(worker, now_ms()).await? else {
+        self.queue.rescue(self.now()).await?;
+        let Some(job) = self.queue.claim(worker, self.now()).await? else {
             return Ok(false);
         };
         self.execute(worker, job, abort).await?;
@@ -145,13 +160,13 @@ impl WorkerPool {
                     break None;
                 }
                 _ = tokio::time::sleep(beat) => {
-                    if !self.queue.heartbeat(&job.row.id, worker, now_ms()).await? {
+                    if !self.queue.heartbeat(&job.row.id, worker, self.now()).await? {
                         tracing::warn!(parent: &span, "lease lost while running; the job was rescued elsewhere");
                     }
                 }
             }
         };
-        let now = now_ms();
+        let now = self.now();
         let outcome = match result {
             None => {
                 tracing::warn!(parent: &span, "job aborted by shutdown; lease released");

@@ -1,8 +1,11 @@
 //! Integration tests: one binary, one module per capability. Every test spawns the real
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
+mod fake_runner;
 mod helpers;
 
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod queue;
+mod scheduler;
