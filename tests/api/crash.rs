@@ -1,0 +1,117 @@
+//! The real binary under load: SIGKILL loses no acknowledged event; SIGTERM drains and exits 0.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use helix_sync::store::Store;
+
+use crate::helpers::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `helix-sync serve` on a free port with its own database; waits until it answers.
+async fn start_binary(dir: &std::path::Path) -> (Child, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_helix-sync"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HELIX_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", format!("sqlite://{}/crash.db", dir.display()))
+        .env("HELIX_CONFIG", "/nonexistent.json")
+        .env("EXPORT_PATH", dir.join("exports"))
+        .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
+        .env("HELIX_SYNC_ENABLED", "false")
+        .env("HEALTH_CHECK_ENABLED", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the binary did not start");
+}
+
+async fn post(client: &reqwest::Client, base: &str, delivery: &str, body: &[u8]) -> Option<u16> {
+    let res = client
+        .post(format!("{base}/webhooks/github"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "push")
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", github_signature(GITHUB_SECRET, body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .ok()?;
+    Some(res.status().as_u16())
+}
+
+#[tokio::test]
+async fn sigkill_under_load_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = start_binary(dir.path()).await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let body = serde_json::to_vec(&push_payload("o/r", "main", "load")).unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let (acked, base, body) = (acked.clone(), base.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0.. {
+                let id = format!("t{t}-{i}");
+                match post(&client, &base, &id, &body).await {
+                    Some(202) => acked.lock().unwrap().push(id),
+                    Some(other) => panic!("unexpected status {other}"),
+                    None => return, // the server is gone
+                }
+            }
+        }));
+    }
+    // Kill it mid-stream, once a good number of events were acknowledged.
+    while acked.lock().unwrap().len() < 500 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    let store = Store::connect(&format!("sqlite://{}/crash.db", dir.path().display())).await.unwrap();
+    let stored: HashSet<String> = store.delivery_ids("github").await.unwrap().into_iter().collect();
+    let missing: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(missing.is_empty(), "{} of {} acknowledged events lost: {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]);
+    store.close().await;
+
+    // And it starts again on the same database, with every event still there.
+    let (mut again, base) = start_binary(dir.path()).await;
+    let client = reqwest::Client::new();
+    assert_eq!(post(&client, &base, &acked[0], &body).await, Some(202));
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = start_binary(dir.path()).await;
+    let body = serde_json::to_vec(&push_payload("o/r", "main", "x")).unwrap();
+    let client = reqwest::Client::new();
+    assert_eq!(post(&client, &base, "before-term", &body).await, Some(202));
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(0), "graceful exit");
+}
