@@ -7,6 +7,7 @@
 //! outlive the grace period, `abort` cancels them and their leases are released (with the
 //! attempt refunded) so another process picks them up at once.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ pub trait JobRunner: Send + Sync + 'static {
 /// How long an idle worker waits before polling when nothing woke it.
 const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 
+/// How often a busy pool looks for expired leases.
+const RESCUE_EVERY_MS: i64 = 1000;
+
 /// The pool's notion of "now" in unix ms; tests move it instead of sleeping.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -35,6 +39,8 @@ pub struct WorkerPool {
     runner: Arc<dyn JobRunner>,
     prefix: String,
     clock: Clock,
+    /// When this pool last looked for expired leases (unix ms).
+    last_rescue: Arc<AtomicI64>,
 }
 
 /// Handles to stop a running pool.
@@ -57,7 +63,18 @@ impl WorkerPool {
             runner,
             prefix,
             clock: Arc::new(now_ms),
+            last_rescue: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// True at most once per `RESCUE_EVERY_MS` per pool (and again after an idle poll).
+    fn rescue_due(&self, now: i64) -> bool {
+        let last = self.last_rescue.load(Ordering::Relaxed);
+        (now - last >= RESCUE_EVERY_MS || now < last)
+            && self
+                .last_rescue
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// The same pool reading time from `clock`.
@@ -109,14 +126,19 @@ impl WorkerPool {
         tracing::debug!(worker = %id, "worker stopped");
     }
 
-    /// Rescues expired leases, then claims and runs one job. `Ok(false)` when idle.
+    /// Claims and runs one job. `Ok(false)` when there was nothing to run.
     async fn step(
         &self,
         worker: &str,
         abort: &CancellationToken,
     ) -> Result<bool, crate::store::StoreError> {
-        self.queue.rescue(self.now()).await?;
-        let Some(job) = self.queue.claim(worker, self.now()).await? else {
+        // Rescue is a write: under load it runs once a second, when idle on every poll.
+        let now = self.now();
+        if self.rescue_due(now) {
+            self.queue.rescue(now).await?;
+        }
+        let Some(job) = self.queue.claim(worker, now).await? else {
+            self.last_rescue.store(0, Ordering::Relaxed);
             return Ok(false);
         };
         self.execute(worker, job, abort).await?;

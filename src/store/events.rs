@@ -145,10 +145,12 @@ impl Store {
 
     /// Every stored delivery id of a source (for the crash check and audits).
     pub async fn delivery_ids(&self, source: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT delivery_id FROM events WHERE source = ?")
-            .bind(source)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT delivery_id FROM events WHERE source = ?")
+                .bind(source)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Number of stored events (for tests, stats and the crash check).

@@ -10,7 +10,11 @@ use helix_sync::store::Store;
 use crate::helpers::*;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `helix-sync serve` on a free port with its own database; waits until it answers.
@@ -21,7 +25,10 @@ async fn start_binary(dir: &std::path::Path) -> (Child, String) {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HELIX_BIND", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", format!("sqlite://{}/crash.db", dir.display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/crash.db", dir.display()),
+        )
         .env("HELIX_CONFIG", "/nonexistent.json")
         .env("EXPORT_PATH", dir.join("exports"))
         .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
@@ -88,10 +95,23 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
         t.await.unwrap();
     }
     let acked: Vec<String> = acked.lock().unwrap().clone();
-    let store = Store::connect(&format!("sqlite://{}/crash.db", dir.path().display())).await.unwrap();
-    let stored: HashSet<String> = store.delivery_ids("github").await.unwrap().into_iter().collect();
+    let store = Store::connect(&format!("sqlite://{}/crash.db", dir.path().display()))
+        .await
+        .unwrap();
+    let stored: HashSet<String> = store
+        .delivery_ids("github")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let missing: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
-    assert!(missing.is_empty(), "{} of {} acknowledged events lost: {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged events lost: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
     store.close().await;
 
     // And it starts again on the same database, with every event still there.
@@ -110,8 +130,14 @@ async fn sigterm_drains_and_exits_zero() {
     let body = serde_json::to_vec(&push_payload("o/r", "main", "x")).unwrap();
     let client = reqwest::Client::new();
     assert_eq!(post(&client, &base, "before-term", &body).await, Some(202));
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "graceful exit");
 }
