@@ -177,7 +177,7 @@ impl Store {
 
     /// Claims the next runnable job for `worker`, holding it until `lease_until`.
     pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
-        Ok(sqlx::query_as(
+        let claimed = sqlx::query_as(
             "UPDATE jobs SET state = 'running', locked_by = ?1, locked_until = ?2, \
                  attempts = attempts + 1, started_at = ?3, updated_at = ?3 \
              WHERE id IN ( \
@@ -192,7 +192,14 @@ impl Store {
         .bind(lease_until)
         .bind(now)
         .fetch_optional(&self.pool)
-        .await?)
+        .await;
+        match claimed {
+            Ok(row) => Ok(row),
+            // Another process started a job with the same key between our check and our
+            // write; the unique index refused the second one. Nothing to claim this time.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Extends a lease; false when the job is no longer ours (rescued or cancelled).
