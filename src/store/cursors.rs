@@ -4,7 +4,7 @@
 //! flight), so a failed run cannot move them.
 
 use serde::Serialize;
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
 use super::{Result, Store};
 
@@ -23,7 +23,7 @@ pub struct CursorRow {
 impl Store {
     pub async fn cursors_for(&self, repo: &str) -> Result<Vec<CursorRow>> {
         Ok(
-            sqlx::query_as("SELECT * FROM cursors WHERE repo = ? ORDER BY resource")
+            sqlx::query_as("SELECT * FROM cursors WHERE repo = $1 ORDER BY resource")
                 .bind(repo)
                 .fetch_all(&self.pool)
                 .await?,
@@ -31,11 +31,11 @@ impl Store {
     }
 
     pub(super) async fn put_cursor_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         c: &CursorRow,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO cursors (repo, resource, position, etag, updated_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO cursors (repo, resource, position, etag, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (repo, resource) DO UPDATE SET position = excluded.position, \
                  etag = excluded.etag, updated_at = excluded.updated_at",
         )

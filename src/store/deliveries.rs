@@ -29,7 +29,7 @@ pub struct DeliveryRow {
 impl Store {
     pub async fn deliveries_for_run(&self, run_id: &str) -> Result<Vec<DeliveryRow>> {
         Ok(
-            sqlx::query_as("SELECT * FROM deliveries WHERE run_id = ? ORDER BY target")
+            sqlx::query_as("SELECT * FROM deliveries WHERE run_id = $1 ORDER BY target")
                 .bind(run_id)
                 .fetch_all(&self.pool)
                 .await?,
@@ -38,7 +38,7 @@ impl Store {
 
     pub async fn get_delivery(&self, run_id: &str, target: &str) -> Result<Option<DeliveryRow>> {
         Ok(
-            sqlx::query_as("SELECT * FROM deliveries WHERE run_id = ? AND target = ?")
+            sqlx::query_as("SELECT * FROM deliveries WHERE run_id = $1 AND target = $2")
                 .bind(run_id)
                 .bind(target)
                 .fetch_optional(&self.pool)
@@ -49,8 +49,8 @@ impl Store {
     /// Saves a delivery's new state after an attempt.
     pub async fn update_delivery(&self, d: &DeliveryRow) -> Result<()> {
         sqlx::query(
-            "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, \
-                 external_id = ?, progress = ?, updated_at = ? WHERE run_id = ? AND target = ?",
+            "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, last_error = $4, \
+                 external_id = $5, progress = $6, updated_at = $7 WHERE run_id = $8 AND target = $9",
         )
         .bind(&d.state)
         .bind(d.attempts)
@@ -69,9 +69,10 @@ impl Store {
     /// The most recent delivery of each target (for health).
     pub async fn latest_deliveries(&self) -> Result<Vec<DeliveryRow>> {
         Ok(sqlx::query_as(
-            "SELECT d.* FROM deliveries d WHERE d.updated_at = \
-                 (SELECT MAX(updated_at) FROM deliveries x WHERE x.target = d.target) \
-             GROUP BY d.target ORDER BY d.target",
+            "SELECT * FROM deliveries d WHERE NOT EXISTS ( \
+                 SELECT 1 FROM deliveries x WHERE x.target = d.target AND \
+                     (x.updated_at > d.updated_at OR (x.updated_at = d.updated_at AND x.run_id > d.run_id))) \
+             ORDER BY d.target",
         )
         .fetch_all(&self.pool)
         .await?)

@@ -72,7 +72,7 @@ impl Store {
         for ev in batch {
             let inserted = sqlx::query(
                 "INSERT INTO events (id, source, delivery_id, event_type, hook_id, repo, headers, payload, received_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source, delivery_id) DO NOTHING",
             )
             .bind(&ev.id)
             .bind(ev.source)
@@ -89,7 +89,7 @@ impl Store {
                 == 1;
             if !inserted {
                 let (id, job_id): (String, Option<String>) = sqlx::query_as(
-                    "SELECT id, job_id FROM events WHERE source = ? AND delivery_id = ?",
+                    "SELECT id, job_id FROM events WHERE source = $1 AND delivery_id = $2",
                 )
                 .bind(ev.source)
                 .bind(&ev.delivery_id)
@@ -106,7 +106,7 @@ impl Store {
             let (job_id, job_created) = match &ev.job {
                 Some(job) => {
                     let (id, created) = Self::enqueue_in(&mut tx, job, ev.received_at).await?;
-                    sqlx::query("UPDATE events SET job_id = ? WHERE id = ?")
+                    sqlx::query("UPDATE events SET job_id = $1 WHERE id = $2")
                         .bind(&id)
                         .bind(&ev.id)
                         .execute(&mut *tx)
@@ -127,7 +127,7 @@ impl Store {
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<EventRow>> {
-        Ok(sqlx::query_as("SELECT * FROM events WHERE id = ?")
+        Ok(sqlx::query_as("SELECT * FROM events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -136,7 +136,7 @@ impl Store {
     /// The events a job covers, oldest first.
     pub async fn events_for_job(&self, job_id: &str) -> Result<Vec<EventRow>> {
         Ok(
-            sqlx::query_as("SELECT * FROM events WHERE job_id = ? ORDER BY received_at, id")
+            sqlx::query_as("SELECT * FROM events WHERE job_id = $1 ORDER BY received_at, id")
                 .bind(job_id)
                 .fetch_all(&self.pool)
                 .await?,
@@ -146,7 +146,7 @@ impl Store {
     /// Every stored delivery id of a source (for the crash check and audits).
     pub async fn delivery_ids(&self, source: &str) -> Result<Vec<String>> {
         Ok(
-            sqlx::query_scalar("SELECT delivery_id FROM events WHERE source = ?")
+            sqlx::query_scalar("SELECT delivery_id FROM events WHERE source = $1")
                 .bind(source)
                 .fetch_all(&self.pool)
                 .await?,

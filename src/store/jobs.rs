@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
 use super::{NewJob, Result, Store};
 
@@ -80,17 +80,28 @@ pub struct QueueStats {
     pub oldest_queued_age_ms: Option<i64>,
 }
 
+/// The claim: one statement, lease included (see the module docs).
+const CLAIM: &str = "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+         attempts = attempts + 1, started_at = $3, updated_at = $3 \
+     WHERE id IN ( \
+         SELECT j.id FROM jobs j \
+         WHERE j.state IN ('queued', 'failed') AND j.run_at <= $3 \
+           AND (j.coalesce_key IS NULL OR NOT EXISTS ( \
+                SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.coalesce_key = j.coalesce_key)) \
+         ORDER BY j.priority, j.run_at, j.id LIMIT 1 {lock}) \
+     RETURNING *";
+
 impl Store {
     /// Enqueues inside an open transaction. A job with a coalesce key joins a `queued` job
     /// with the same key if there is one; returns the job id and whether a row was created.
     pub(super) async fn enqueue_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         job: &NewJob,
         now: i64,
     ) -> Result<(String, bool)> {
         if let Some(key) = &job.coalesce_key {
             let waiting: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM jobs WHERE coalesce_key = ? AND state = 'queued' ORDER BY created_at LIMIT 1",
+                "SELECT id FROM jobs WHERE coalesce_key = $1 AND state = 'queued' ORDER BY created_at LIMIT 1",
             )
             .bind(key)
             .fetch_optional(&mut **tx)
@@ -101,7 +112,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)",
         )
         .bind(&job.id)
         .bind(&job.kind)
@@ -136,7 +147,7 @@ impl Store {
     ) -> Result<Option<(String, bool)>> {
         let mut tx = self.write_tx().await?;
         let fresh = sqlx::query(
-            "INSERT INTO schedule_firings (schedule, fire_at, job_id, created_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO schedule_firings (schedule, fire_at, job_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (schedule, fire_at) DO NOTHING",
         )
         .bind(schedule)
@@ -153,7 +164,7 @@ impl Store {
         let (id, created) = Self::enqueue_in(&mut tx, job, now).await?;
         if id != job.id {
             sqlx::query(
-                "UPDATE schedule_firings SET job_id = ? WHERE schedule = ? AND fire_at = ?",
+                "UPDATE schedule_firings SET job_id = $1 WHERE schedule = $2 AND fire_at = $3",
             )
             .bind(&id)
             .bind(schedule)
@@ -168,7 +179,7 @@ impl Store {
     /// The latest firing time recorded for a schedule (for catch-up after downtime).
     pub async fn last_firing(&self, schedule: &str) -> Result<Option<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT MAX(fire_at) FROM schedule_firings WHERE schedule = ?")
+            sqlx::query_scalar("SELECT MAX(fire_at) FROM schedule_firings WHERE schedule = $1")
                 .bind(schedule)
                 .fetch_one(&self.pool)
                 .await?,
@@ -177,22 +188,18 @@ impl Store {
 
     /// Claims the next runnable job for `worker`, holding it until `lease_until`.
     pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
-        let claimed = sqlx::query_as(
-            "UPDATE jobs SET state = 'running', locked_by = ?1, locked_until = ?2, \
-                 attempts = attempts + 1, started_at = ?3, updated_at = ?3 \
-             WHERE id IN ( \
-                 SELECT j.id FROM jobs j \
-                 WHERE j.state IN ('queued', 'failed') AND j.run_at <= ?3 \
-                   AND (j.coalesce_key IS NULL OR NOT EXISTS ( \
-                        SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.coalesce_key = j.coalesce_key)) \
-                 ORDER BY j.priority, j.run_at, j.id LIMIT 1) \
-             RETURNING *",
-        )
-        .bind(worker)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await;
+        // PostgreSQL: lock the candidate row and skip rows other replicas hold, so
+        // concurrent claims never wait on each other. SQLite serialises writers anyway.
+        let sql = match self.backend {
+            super::Backend::Sqlite => CLAIM.replace("{lock}", ""),
+            super::Backend::Postgres => CLAIM.replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
+        };
+        let claimed = sqlx::query_as(&sql)
+            .bind(worker)
+            .bind(lease_until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await;
         match claimed {
             Ok(row) => Ok(row),
             // Another process started a job with the same key between our check and our
@@ -205,7 +212,7 @@ impl Store {
     /// Extends a lease; false when the job is no longer ours (rescued or cancelled).
     pub async fn heartbeat(&self, id: &str, worker: &str, lease_until: i64) -> Result<bool> {
         Ok(sqlx::query(
-            "UPDATE jobs SET locked_until = ? WHERE id = ? AND locked_by = ? AND state = 'running'",
+            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'",
         )
         .bind(lease_until)
         .bind(id)
@@ -220,8 +227,8 @@ impl Store {
     pub async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
         Ok(sqlx::query(
             "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
-                 last_error = NULL, finished_at = ?, updated_at = ? \
-             WHERE id = ? AND locked_by = ? AND state = 'running'",
+                 last_error = NULL, finished_at = $1, updated_at = $2 \
+             WHERE id = $3 AND locked_by = $4 AND state = 'running'",
         )
         .bind(now)
         .bind(now)
@@ -247,16 +254,16 @@ impl Store {
     ) -> Result<bool> {
         let q = match retry_at {
             Some(at) => sqlx::query(
-                "UPDATE jobs SET state = 'failed', run_at = ?, attempts = attempts - ?, last_error = ?, \
-                     locked_by = NULL, locked_until = NULL, updated_at = ? \
-                 WHERE id = ? AND locked_by = ? AND state = 'running'",
+                "UPDATE jobs SET state = 'failed', run_at = $1, attempts = attempts - $2, last_error = $3, \
+                     locked_by = NULL, locked_until = NULL, updated_at = $4 \
+                 WHERE id = $5 AND locked_by = $6 AND state = 'running'",
             )
             .bind(at)
             .bind(i64::from(refund)),
             None => sqlx::query(
-                "UPDATE jobs SET state = 'dead', finished_at = ?, attempts = attempts - ?, last_error = ?, \
-                     locked_by = NULL, locked_until = NULL, updated_at = ? \
-                 WHERE id = ? AND locked_by = ? AND state = 'running'",
+                "UPDATE jobs SET state = 'dead', finished_at = $1, attempts = attempts - $2, last_error = $3, \
+                     locked_by = NULL, locked_until = NULL, updated_at = $4 \
+                 WHERE id = $5 AND locked_by = $6 AND state = 'running'",
             )
             .bind(now)
             .bind(0_i64),
@@ -276,10 +283,10 @@ impl Store {
     pub async fn rescue_expired(&self, now: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-                 finished_at = CASE WHEN attempts >= max_attempts THEN ?1 ELSE NULL END, \
+                 finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
                  last_error = 'lease expired: the worker stopped heartbeating', \
-                 locked_by = NULL, locked_until = NULL, updated_at = ?1 \
-             WHERE state = 'running' AND locked_until < ?1 RETURNING id",
+                 locked_by = NULL, locked_until = NULL, updated_at = $1 \
+             WHERE state = 'running' AND locked_until < $1 RETURNING id",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -289,8 +296,8 @@ impl Store {
     /// Gives back the jobs a stopping worker still holds, with their attempt refunded.
     pub async fn release_jobs(&self, worker: &str, now: i64) -> Result<u64> {
         Ok(sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), locked_by = NULL, \
-                 locked_until = NULL, updated_at = ? WHERE locked_by = ? AND state = 'running'",
+            "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, locked_by = NULL, \
+                 locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND state = 'running'",
         )
         .bind(now)
         .bind(worker)
@@ -302,8 +309,8 @@ impl Store {
     /// Cancels a job that is not running or finished. False when it was in another state.
     pub async fn cancel_job(&self, id: &str, now: i64) -> Result<bool> {
         Ok(sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ? \
-             WHERE id = ? AND state IN ('queued', 'failed', 'dead')",
+            "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $2 \
+             WHERE id = $3 AND state IN ('queued', 'failed', 'dead')",
         )
         .bind(now)
         .bind(now)
@@ -319,13 +326,13 @@ impl Store {
     pub async fn retry_jobs(&self, id: Option<&str>, now: i64) -> Result<u64> {
         let q = match id {
             Some(id) => sqlx::query(
-                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?1, finished_at = NULL, updated_at = ?1 \
-                 WHERE id = ?2 AND state IN ('dead', 'cancelled', 'failed')",
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, finished_at = NULL, updated_at = $1 \
+                 WHERE id = $2 AND state IN ('dead', 'cancelled', 'failed')",
             )
             .bind(now)
             .bind(id),
             None => sqlx::query(
-                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?1, finished_at = NULL, updated_at = ?1 \
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, finished_at = NULL, updated_at = $1 \
                  WHERE state = 'dead'",
             )
             .bind(now),
@@ -334,7 +341,7 @@ impl Store {
     }
 
     pub async fn get_job(&self, id: &str) -> Result<Option<JobRow>> {
-        Ok(sqlx::query_as("SELECT * FROM jobs WHERE id = ?")
+        Ok(sqlx::query_as("SELECT * FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -343,7 +350,7 @@ impl Store {
     /// Newest first, optionally of one state.
     pub async fn list_jobs(&self, state: Option<JobState>, limit: i64) -> Result<Vec<JobRow>> {
         Ok(sqlx::query_as(
-            "SELECT * FROM jobs WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2",
+            "SELECT * FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(state.map(JobState::as_str))
         .bind(limit)

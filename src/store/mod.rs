@@ -5,8 +5,13 @@
 //! HTTP or about what a job does. Times are unix milliseconds; the caller passes `now` in
 //! wherever a decision depends on time, so tests can move the clock.
 //!
+//! Two backends share every query through sqlx's `Any` driver: SQLite (the embedded
+//! default) and PostgreSQL (several replicas on one queue). Queries are written once with
+//! `$N` placeholders, which both accept; the few places where the dialects differ (how a
+//! write transaction starts, `FOR UPDATE SKIP LOCKED` in the claim) branch on [`Backend`].
+//!
 //! SQLite runs in WAL mode with `synchronous=FULL`: a commit is on disk when it returns,
-//! which is what lets ingest answer 2xx only after the commit. Write transactions start
+//! which is what lets ingest answer 2xx only after the commit. Its write transactions start
 //! with `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing with
 //! `SQLITE_BUSY` when one upgrades a read lock.
 
@@ -22,12 +27,12 @@ pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
 
-use std::path::Path;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,46 +53,83 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Which database a `Store` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+    url: Arc<str>,
 }
+
+/// The PostgreSQL channel that carries "a job became runnable" between replicas.
+const JOBS_CHANNEL: &str = "helix_jobs";
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        if !url.starts_with("sqlite:") {
+        sqlx::any::install_default_drivers();
+        let (backend, url, max) = if url.starts_with("sqlite:") {
+            prepare_sqlite_dir(url)?;
+            let url = if url.contains("mode=") {
+                url.to_owned()
+            } else {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            };
+            (Backend::Sqlite, url, 8)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            (Backend::Postgres, url.to_owned(), 16)
+        } else {
             return Err(StoreError::Scheme(
                 url.split(':').next().unwrap_or("").to_owned(),
             ));
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() && dir != Path::new(":memory:") {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
             .min_connections(1)
-            .connect_with(options)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // sqlx's SQLite defaults are already WAL + synchronous=FULL + foreign
+                        // keys; state them anyway, they are what durability rests on.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            backend,
+            url: url.into(),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
         Ok(())
     }
 
@@ -100,13 +142,55 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn write_tx(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Tells other processes that jobs became runnable (PostgreSQL `NOTIFY`; on SQLite all
+    /// workers share one process and its in-memory wake-up).
+    pub async fn notify_jobs(&self) {
+        if self.backend == Backend::Postgres {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(JOBS_CHANNEL)
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %e, "NOTIFY failed; other replicas will find the job by polling");
+            }
+        }
+    }
+
+    /// Forwards other replicas' `NOTIFY`s to `wake` until the process ends (PostgreSQL only;
+    /// workers poll as well, so a dropped listener costs latency, never a job).
+    pub fn listen_jobs(&self, wake: Arc<Notify>) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(mut l) => {
+                        if l.listen(JOBS_CHANNEL).await.is_ok() {
+                            while l.recv().await.is_ok() {
+                                wake.notify_waiters();
+                                wake.notify_one();
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "LISTEN connection failed; retrying"),
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
     }
 
     /// Reads a small durable fact.
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?)
@@ -115,7 +199,7 @@ impl Store {
     /// Writes a small durable fact.
     pub async fn kv_set(&self, key: &str, value: &str, now: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) \
+            "INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
         .bind(key)
@@ -125,6 +209,25 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Creates the directory of a SQLite database file.
+fn prepare_sqlite_dir(url: &str) -> Result<()> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Current wall-clock time in unix milliseconds.

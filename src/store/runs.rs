@@ -78,7 +78,7 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
 impl Store {
     pub async fn start_run(&self, run: &RunStart) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sync_runs (id, job_id, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+            "INSERT INTO sync_runs (id, job_id, trigger, started_at, status) VALUES ($1, $2, $3, $4, 'running')",
         )
         .bind(&run.id)
         .bind(&run.job_id)
@@ -93,8 +93,8 @@ impl Store {
     pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "UPDATE sync_runs SET finished_at = ?1, duration_ms = ?1 - started_at, status = ?2, sources = ?3, \
-                 change_summary = ?4, exports = ?5, error = ?6 WHERE id = ?7",
+            "UPDATE sync_runs SET finished_at = $1, duration_ms = $1 - started_at, status = $2, sources = $3, \
+                 change_summary = $4, exports = $5, error = $6 WHERE id = $7",
         )
         .bind(f.finished_at)
         .bind(f.status)
@@ -107,7 +107,7 @@ impl Store {
         .await?;
         if let Some(snapshot) = f.snapshot_json {
             sqlx::query(
-                "INSERT INTO snapshots (run_id, schema_version, created_at, data) VALUES (?, ?, ?, ?) \
+                "INSERT INTO snapshots (run_id, schema_version, created_at, data) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (run_id) DO UPDATE SET data = excluded.data",
             )
             .bind(f.id)
@@ -123,7 +123,7 @@ impl Store {
         for (target, enabled) in f.targets {
             sqlx::query(
                 "INSERT INTO deliveries (run_id, target, state, next_attempt_at, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, target) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, target) DO NOTHING",
             )
             .bind(f.id)
             .bind(target)
@@ -142,7 +142,7 @@ impl Store {
     }
 
     pub async fn get_run(&self, id: &str) -> Result<Option<RunRow>> {
-        Ok(sqlx::query_as("SELECT * FROM sync_runs WHERE id = ?")
+        Ok(sqlx::query_as("SELECT * FROM sync_runs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -151,7 +151,7 @@ impl Store {
     /// The most recent run of a job.
     pub async fn run_for_job(&self, job_id: &str) -> Result<Option<RunRow>> {
         Ok(sqlx::query_as(
-            "SELECT * FROM sync_runs WHERE job_id = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+            "SELECT * FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
         )
         .bind(job_id)
         .fetch_optional(&self.pool)
@@ -161,7 +161,7 @@ impl Store {
     /// Newest first.
     pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunRow>> {
         Ok(
-            sqlx::query_as("SELECT * FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT ?")
+            sqlx::query_as("SELECT * FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1")
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?,
@@ -179,7 +179,7 @@ impl Store {
     /// The uncompressed snapshot JSON of a run.
     pub async fn snapshot_json(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
         let data: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT data FROM snapshots WHERE run_id = ?")
+            sqlx::query_scalar("SELECT data FROM snapshots WHERE run_id = $1")
                 .bind(run_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -199,7 +199,7 @@ impl Store {
     /// Snapshots of the last `n` runs, oldest first (for trend charts).
     pub async fn recent_snapshots_json(&self, n: i64) -> Result<Vec<(String, Vec<u8>)>> {
         let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT run_id, data FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT ?",
+            "SELECT run_id, data FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT $1",
         )
         .bind(n)
         .fetch_all(&self.pool)
