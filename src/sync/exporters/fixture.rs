@@ -130,7 +130,7 @@ fn repo(name: &str, r: usize, items: usize, now: DateTime<Utc>) -> RepoData {
     let pick = |list: &[&'static str], i: usize| list[(i * 7 + r * 3) % list.len()];
     let commits = (0..n_commits)
         .map(|i| {
-            let sha = format!("{:040x}", (r as u128 + 1) * 0x9e37_79b9_7f4a_7c15 + i as u128);
+            let sha = fake_sha(r * 1_000_003 + i);
             Commit {
                 message: format!(
                     "{} {} (#{})\n\nDetails for change {i} in {name}.",
@@ -199,7 +199,7 @@ fn repo(name: &str, r: usize, items: usize, now: DateTime<Utc>) -> RepoData {
             id: 70_000 + i as u64,
             environment: ["production", "staging"][i % 2].into(),
             git_ref: "main".into(),
-            sha: format!("{:040x}", 0xdead_beef_u128 * (i as u128 + 1)),
+            sha: fake_sha(7_000_000 + r * 1000 + i),
             creator: pick(&AUTHORS, i).into(),
             state: Some(["success", "failure", "in_progress"][i % 3].into()),
             created_at: at(i * 12),
@@ -229,6 +229,18 @@ fn repo(name: &str, r: usize, items: usize, now: DateTime<Utc>) -> RepoData {
         releases,
         deployments,
     }
+}
+
+/// A 40-hex-digit id that looks like a git sha (splitmix64 of `n`).
+fn fake_sha(n: usize) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b, c) = (mix(n as u64), mix(n as u64 ^ 0xffff), mix(n as u64 ^ 0xabcdef));
+    format!("{a:016x}{b:016x}{:08x}", c as u32)
 }
 
 fn repo_changes(data: &RepoData) -> RepoChanges {

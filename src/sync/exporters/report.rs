@@ -52,11 +52,13 @@ pub fn ucf_target(metric: &str) -> Option<(f64, bool)> {
 /// Good at or past the target; Warning within 80 % of it (150 % for lower-is-better).
 pub fn grade(metric: &str, value: f64) -> Option<Grade> {
     let (target, lower) = ucf_target(metric)?;
+    // Boundaries are inclusive; the epsilon keeps `0.8 × 0.8` from missing `0.64`.
+    const EPS: f64 = 1e-9;
     Some(match lower {
-        false if value >= target => Grade::Good,
-        false if value >= 0.8 * target => Grade::Warning,
-        true if value <= target => Grade::Good,
-        true if value <= 1.5 * target => Grade::Warning,
+        false if value >= target - EPS => Grade::Good,
+        false if value >= 0.8 * target - EPS => Grade::Warning,
+        true if value <= target + EPS => Grade::Good,
+        true if value <= 1.5 * target + EPS => Grade::Warning,
         _ => Grade::Critical,
     })
 }
