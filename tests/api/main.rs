@@ -6,3 +6,5 @@ mod helpers;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+
+mod export_api;
