@@ -13,9 +13,7 @@ use super::ServiceError;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::store::{RunRow, Store};
-use crate::sync::exporters::{
-    self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS,
-};
+use crate::sync::exporters::{self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS};
 use crate::sync::snapshot::{ChangeSummary, Snapshot};
 
 /// Exports run `run_id`'s snapshot (the latest run's when `None`) in `format` and `scope`.
@@ -99,8 +97,9 @@ pub async fn export_from_store(
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no run {id}")))?;
     let json = json.ok_or_else(|| ServiceError::NotFound(format!("run {id} has no snapshot")))?;
-    let snapshot: Snapshot = serde_json::from_slice(&json)
-        .map_err(|e| ServiceError::Internal(format!("stored snapshot of {id} is unreadable: {e}")))?;
+    let snapshot: Snapshot = serde_json::from_slice(&json).map_err(|e| {
+        ServiceError::Internal(format!("stored snapshot of {id} is unreadable: {e}"))
+    })?;
     // A run that recorded no summary (the column defaults to `{}`) simply has no changes.
     let changes: ChangeSummary = match row.change_summary.trim() {
         "" | "{}" | "null" => ChangeSummary::default(),

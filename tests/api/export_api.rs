@@ -49,7 +49,12 @@ async fn seed_two(app: &TestApp) -> (String, String) {
     run.started_at += chrono::Duration::hours(1);
     run.finished_at = run.finished_at.map(|f| f + chrono::Duration::hours(1));
     snapshot.taken_at += chrono::Duration::hours(1);
-    snapshot.ucf.as_mut().unwrap().metrics.insert("harmony".into(), 0.91);
+    snapshot
+        .ucf
+        .as_mut()
+        .unwrap()
+        .metrics
+        .insert("harmony".into(), 0.91);
     seed(app, &run, &snapshot, &changes).await;
     (first, run.id)
 }
@@ -62,9 +67,19 @@ async fn get(app: &TestApp, path: &str) -> reqwest::Response {
 async fn export_requires_the_bearer_token_but_the_schema_is_public() {
     let app = spawn_app().await;
     seed_two(&app).await;
-    let res = app.client.get(app.url("/api/export/json")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/export/json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 401).await, "unauthorized");
-    let res = app.client.get(app.url("/api/schema/export.json")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/schema/export.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/schema+json");
     let schema: serde_json::Value = res.json().await.unwrap();
@@ -96,10 +111,16 @@ async fn each_format_answers_with_its_content_type_and_a_valid_document() {
             assert_eq!(res.status(), 200, "{format} {scope}");
             assert_eq!(res.headers()["content-type"], content_type);
             let body = res.text().await.unwrap();
-            assert!(body.contains(&latest), "{format}/{scope} is about the latest run");
+            assert!(
+                body.contains(&latest),
+                "{format}/{scope} is about the latest run"
+            );
             if format == "json" {
                 let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-                assert!(validator.is_valid(&doc), "{scope} export matches the schema");
+                assert!(
+                    validator.is_valid(&doc),
+                    "{scope} export matches the schema"
+                );
                 assert_eq!(doc["scope"], scope);
             }
         }
@@ -124,11 +145,17 @@ async fn a_run_can_be_chosen_and_errors_name_the_valid_values() {
     let res = get(&app, "/api/export/pdf").await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
-    assert!(body["message"].as_str().unwrap().contains("notion, markdown, json, html"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("notion, markdown, json, html"));
     let res = get(&app, "/api/export/json?scope=everything").await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
-    assert!(body["message"].as_str().unwrap().contains("full, ucf, agents, repos"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("full, ucf, agents, repos"));
     let res = get(&app, "/api/export/json?run=nope").await;
     assert_eq!(error_code(res, 404).await, "not_found");
 }
@@ -157,8 +184,15 @@ async fn the_cli_writes_the_same_bytes_as_the_api() {
         }
         let api = get(&app, &query).await.bytes().await.unwrap();
         let out = cmd.arg("-o").arg("-").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stdout == api.as_ref(), "{format}/{scope}: CLI and API bytes differ");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == api.as_ref(),
+            "{format}/{scope}: CLI and API bytes differ"
+        );
     }
     let out = assert_cmd::Command::cargo_bin("helix-sync")
         .unwrap()
@@ -187,7 +221,10 @@ async fn exported_html_passes_the_nu_checker_and_renders_in_chromium() {
     let html = get(&app, "/api/export/html").await.bytes().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let (file, png) = (dir.path().join("report.html"), dir.path().join("report.png"));
+    let (file, png) = (
+        dir.path().join("report.html"),
+        dir.path().join("report.png"),
+    );
     std::fs::write(&file, &html).unwrap();
     let script = format!("{}/scripts/check-html.sh", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("bash")
@@ -209,7 +246,10 @@ async fn exported_html_passes_the_nu_checker_and_renders_in_chromium() {
             eprintln!("HTML checks passed; screenshot at {}", keep.display());
         }
         Some(77) if !required => {
-            eprintln!("SKIP exported_html_passes_the_nu_checker: {}", stderr.trim());
+            eprintln!(
+                "SKIP exported_html_passes_the_nu_checker: {}",
+                stderr.trim()
+            );
         }
         Some(77) => panic!("HELIX_REQUIRE_TOOLS=1 but a tool is missing: {stderr}"),
         _ => panic!("HTML check failed:\n{stdout}\n{stderr}"),

@@ -239,7 +239,11 @@ fn fake_sha(n: usize) -> String {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     };
-    let (a, b, c) = (mix(n as u64), mix(n as u64 ^ 0xffff), mix(n as u64 ^ 0xabcdef));
+    let (a, b, c) = (
+        mix(n as u64),
+        mix(n as u64 ^ 0xffff),
+        mix(n as u64 ^ 0xabcdef),
+    );
     format!("{a:016x}{b:016x}{:08x}", c as u32)
 }
 
@@ -259,11 +263,28 @@ fn repo_changes(data: &RepoData) -> RepoChanges {
             })
             .collect(),
         issues_opened: data.issues.iter().take(1).map(|i| i.number).collect(),
-        issues_closed: data.issues.iter().skip(2).take(1).map(|i| i.number).collect(),
+        issues_closed: data
+            .issues
+            .iter()
+            .skip(2)
+            .take(1)
+            .map(|i| i.number)
+            .collect(),
         prs_opened: data.pulls.iter().take(1).map(|p| p.number).collect(),
         prs_closed: Vec::new(),
-        prs_merged: data.pulls.iter().skip(2).take(1).map(|p| p.number).collect(),
-        new_releases: data.releases.iter().take(1).map(|r| r.tag.clone()).collect(),
+        prs_merged: data
+            .pulls
+            .iter()
+            .skip(2)
+            .take(1)
+            .map(|p| p.number)
+            .collect(),
+        new_releases: data
+            .releases
+            .iter()
+            .take(1)
+            .map(|r| r.tag.clone())
+            .collect(),
         new_deployments: data.deployments.iter().take(1).map(|d| d.id).collect(),
     }
 }
@@ -295,32 +316,66 @@ fn ucf() -> UcfState {
 
 fn agents() -> Vec<AgentData> {
     let rows = [
-        ("Kael", "🜂", "Ethical Reasoning", "consciousness", true, 214, 201),
-        ("Lumina", "🌕", "Emotional Intelligence", "consciousness", true, 180, 171),
-        ("Vega", "✨", "Strategic Navigation", "operational", true, 342, 309),
+        (
+            "Kael",
+            "🜂",
+            "Ethical Reasoning",
+            "consciousness",
+            true,
+            214,
+            201,
+        ),
+        (
+            "Lumina",
+            "🌕",
+            "Emotional Intelligence",
+            "consciousness",
+            true,
+            180,
+            171,
+        ),
+        (
+            "Vega",
+            "✨",
+            "Strategic Navigation",
+            "operational",
+            true,
+            342,
+            309,
+        ),
         ("Shadow", "🌑", "Archivist", "memory", false, 75, 75),
-        ("Oracle", "🔮", "Pattern Recognition", "integration", true, 128, 97),
+        (
+            "Oracle",
+            "🔮",
+            "Pattern Recognition",
+            "integration",
+            true,
+            128,
+            97,
+        ),
         ("Echo", "📡", "Signal Relay", "operational", true, 0, 0),
     ];
     rows.iter()
         .enumerate()
-        .map(|(i, (name, emoji, role, layer, active, total, ok))| AgentData {
-            name: name.to_string(),
-            emoji: Some(emoji.to_string()),
-            role: Some(role.to_string()),
-            layer: Some(layer.to_string()),
-            capabilities: vec!["reflection".into(), "planning".into()],
-            active: *active,
-            memory_size: Some(1000 + 317 * i as u64),
-            last_heartbeat: Some(format!("2026-11-25T21:1{i}:00Z")),
-            tasks_total: *total,
-            tasks_succeeded: *ok,
-            success_rate: (*total > 0).then(|| *ok as f64 / *total as f64),
-            mean_duration_secs: (*total > 0).then(|| 1.5 + i as f64 * 0.75),
-            collaborations: 12 * i as u64,
-            harmony_impact: Some(0.01 * i as f64 - 0.02),
-            last_active: Some(format!("2026-11-25T20:{:02}:00Z", 10 + 7 * i)),
-        })
+        .map(
+            |(i, (name, emoji, role, layer, active, total, ok))| AgentData {
+                name: name.to_string(),
+                emoji: Some(emoji.to_string()),
+                role: Some(role.to_string()),
+                layer: Some(layer.to_string()),
+                capabilities: vec!["reflection".into(), "planning".into()],
+                active: *active,
+                memory_size: Some(1000 + 317 * i as u64),
+                last_heartbeat: Some(format!("2026-11-25T21:1{i}:00Z")),
+                tasks_total: *total,
+                tasks_succeeded: *ok,
+                success_rate: (*total > 0).then(|| *ok as f64 / *total as f64),
+                mean_duration_secs: (*total > 0).then_some(1.5 + i as f64 * 0.75),
+                collaborations: 12 * i as u64,
+                harmony_impact: Some(0.01 * i as f64 - 0.02),
+                last_active: Some(format!("2026-11-25T20:{:02}:00Z", 10 + 7 * i)),
+            },
+        )
         .collect()
 }
 

@@ -57,7 +57,12 @@ fn every_format_and_scope_matches_its_golden_file() {
 }
 
 /// The fixture with hostile strings in every kind of text field.
-pub fn hostile() -> (Snapshot, ChangeSummary, super::RunInfo, Vec<super::HistoryPoint>) {
+pub fn hostile() -> (
+    Snapshot,
+    ChangeSummary,
+    super::RunInfo,
+    Vec<super::HistoryPoint>,
+) {
     let (mut snapshot, changes, run, history) = fixture::snapshot(2, 12);
     let repo = snapshot.repos.values_mut().next().unwrap();
     repo.commits[0].message =
@@ -98,7 +103,11 @@ fn hostile_strings_cannot_break_any_format() {
     assert!(md.contains("Fix \\| pipe &lt;script&gt;"));
 
     let html = get("html");
-    assert_eq!(html.matches("<script").count(), 1, "only our own script tag");
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "only our own script tag"
+    );
     assert!(!html.contains("<img") && !html.contains("<b>") && !html.contains("]]>"));
     assert!(!html.contains("href=\"javascript"));
     assert!(html.contains("🦀🔥") && html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
@@ -111,8 +120,14 @@ fn hostile_strings_cannot_break_any_format() {
     }))
     .unwrap();
     // Strings round-trip exactly (floats may differ in the last bit through serde_json's parser).
-    assert!(back.repos == snapshot.repos, "repositories round-trip exactly");
-    assert!(back.sources == snapshot.sources && back.ucf.unwrap().phase == snapshot.ucf.as_ref().unwrap().phase);
+    assert!(
+        back.repos == snapshot.repos,
+        "repositories round-trip exactly"
+    );
+    assert!(
+        back.sources == snapshot.sources
+            && back.ucf.unwrap().phase == snapshot.ucf.as_ref().unwrap().phase
+    );
     assert!(back.agents.keys().eq(snapshot.agents.keys()));
 
     let notion: Value = serde_json::from_str(&get("notion")).unwrap();

@@ -172,8 +172,16 @@ pub fn export(
         }
     }
     let keep = history.len().saturating_sub(trend_runs.max(1));
-    let names: Vec<&str> = r.ucf.iter().flat_map(|u| u.metrics.iter().map(|m| m.name)).collect();
-    let trends = if scope.has_ucf() { trends(&names, &history[keep..]) } else { Vec::new() };
+    let names: Vec<&str> = r
+        .ucf
+        .iter()
+        .flat_map(|u| u.metrics.iter().map(|m| m.name))
+        .collect();
+    let trends = if scope.has_ucf() {
+        trends(&names, &history[keep..])
+    } else {
+        Vec::new()
+    };
     let html = ENV
         .get_template("report.html")
         .and_then(|t| {
@@ -210,7 +218,11 @@ mod tests {
             history: &history,
         };
         let html = String::from_utf8(export(&input, Scope::Full, 30).unwrap().bytes).unwrap();
-        assert_eq!(html.matches("class=\"gauge ").count(), 6, "one gauge per metric");
+        assert_eq!(
+            html.matches("class=\"gauge ").count(),
+            6,
+            "one gauge per metric"
+        );
         assert_eq!(html.matches("<polyline").count(), 6, "one trend per metric");
         assert!(!html.contains("src=\"http") && !html.contains("href=\"//"));
         assert!(html.contains("prefers-color-scheme: dark"));

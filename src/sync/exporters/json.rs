@@ -147,7 +147,10 @@ mod tests {
         let compact = export(&opts(false, false), &input, Scope::Full).unwrap();
         assert!(!compact.bytes.contains(&b'\n'));
         let gz = export(&opts(false, true), &input, Scope::Full).unwrap();
-        assert_eq!((gz.extension, gz.content_type), ("json.gz", "application/gzip"));
+        assert_eq!(
+            (gz.extension, gz.content_type),
+            ("json.gz", "application/gzip")
+        );
         let again = export(&opts(false, true), &input, Scope::Full).unwrap();
         assert_eq!(gz.bytes, again.bytes, "gzip output is deterministic");
         let mut plain = Vec::new();

@@ -263,8 +263,18 @@ fn repos(w: &mut Writer, r: &Report<'_>) {
             w.showing(repo.commits.len(), repo.commits_total, "commits");
         }
         for (title, rows, total, what) in [
-            ("Open issues", &repo.open_issues, repo.open_issues_total, "open issues"),
-            ("Open pull requests", &repo.open_pulls, repo.open_pulls_total, "open pull requests"),
+            (
+                "Open issues",
+                &repo.open_issues,
+                repo.open_issues_total,
+                "open issues",
+            ),
+            (
+                "Open pull requests",
+                &repo.open_pulls,
+                repo.open_pulls_total,
+                "open pull requests",
+            ),
         ] {
             w.heading(4, title, false);
             if rows.is_empty() {
@@ -310,7 +320,11 @@ fn repos(w: &mut Writer, r: &Report<'_>) {
                     &d.created,
                 ]);
             }
-            w.showing(repo.deployments.len(), repo.deployments_total, "deployments");
+            w.showing(
+                repo.deployments.len(),
+                repo.deployments_total,
+                "deployments",
+            );
         }
     }
 }
@@ -342,7 +356,13 @@ fn ucf(w: &mut Writer, r: &Report<'_>) {
             None => "—",
         };
         let delta = m.delta_text.as_deref().unwrap_or("—");
-        w.row(&[&escape(m.name), &m.value_text, &m.target_text, status, delta]);
+        w.row(&[
+            &escape(m.name),
+            &m.value_text,
+            &m.target_text,
+            status,
+            delta,
+        ]);
     }
     w.body.push('\n');
 }
@@ -358,9 +378,18 @@ fn agents(w: &mut Writer, r: &Report<'_>) {
     if r.agents.is_empty() {
         return;
     }
-    w.table_head(&["Agent", "Role", "Layer", "Active", "Tasks", "Success", "Collaborations", "Last active"]);
+    w.table_head(&[
+        "Agent",
+        "Role",
+        "Layer",
+        "Active",
+        "Tasks",
+        "Success",
+        "Collaborations",
+        "Last active",
+    ]);
     for a in &r.agents {
-        let name = escape(&format!("{} {}", a.emoji, a.name).trim_start().to_owned());
+        let name = escape(format!("{} {}", a.emoji, a.name).trim_start());
         let tasks = a.tasks_total.to_string();
         let collab = a.collaborations.to_string();
         w.row(&[
@@ -454,11 +483,25 @@ fn changes(w: &mut Writer, r: &Report<'_>) {
 
 fn sources(w: &mut Writer, r: &Report<'_>) {
     w.heading(2, "Sources", true);
-    w.table_head(&["Source", "Status", "Items", "Requests", "Not modified", "Error"]);
+    w.table_head(&[
+        "Source",
+        "Status",
+        "Items",
+        "Requests",
+        "Not modified",
+        "Error",
+    ]);
     for s in &r.sources {
         let nums = [s.items, s.requests, s.not_modified].map(|n| n.to_string());
         let err = s.error.as_deref().map(escape).unwrap_or_default();
-        w.row(&[&escape(s.name), &escape(s.status), &nums[0], &nums[1], &nums[2], &err]);
+        w.row(&[
+            &escape(s.name),
+            &escape(s.status),
+            &nums[0],
+            &nums[1],
+            &nums[2],
+            &err,
+        ]);
     }
     w.body.push('\n');
 }

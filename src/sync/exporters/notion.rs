@@ -106,7 +106,10 @@ fn block(kind: &str, body: Value) -> Value {
 }
 
 fn heading(level: u8, text: &str) -> Value {
-    block(&format!("heading_{level}"), json!({ "rich_text": rich(text) }))
+    block(
+        &format!("heading_{level}"),
+        json!({ "rich_text": rich(text) }),
+    )
 }
 
 fn paragraph(text: Rich) -> Value {
@@ -178,9 +181,15 @@ pub fn blocks(r: &Report<'_>) -> Vec<Value> {
     let mut b = Vec::new();
     b.push(paragraph(
         Rich::default()
-            .text(&format!("Run {} · trigger {} · status ", r.run_id, r.trigger))
+            .text(&format!(
+                "Run {} · trigger {} · status ",
+                r.run_id, r.trigger
+            ))
             .bold(r.status)
-            .text(&format!(" · generated {} · scope {}", r.generated_at, r.scope)),
+            .text(&format!(
+                " · generated {} · scope {}",
+                r.generated_at, r.scope
+            )),
     ));
     b.push(heading(2, "Summary"));
     let rows = r
@@ -195,7 +204,9 @@ pub fn blocks(r: &Report<'_>) -> Vec<Value> {
     if r.show_ucf {
         b.push(heading(2, "UCF metrics"));
         match &r.ucf {
-            None => b.push(paragraph(Rich::default().text("No UCF state was collected."))),
+            None => b.push(paragraph(
+                Rich::default().text("No UCF state was collected."),
+            )),
             Some(u) => {
                 let mut line = Rich::default().text("Status ").bold(u.status);
                 if let Some(p) = u.phase {
@@ -216,7 +227,11 @@ pub fn blocks(r: &Report<'_>) -> Vec<Value> {
                         ])
                     })
                     .collect();
-                table(&mut b, &["Metric", "Value", "Target", "Status", "Change"], rows);
+                table(
+                    &mut b,
+                    &["Metric", "Value", "Target", "Status", "Change"],
+                    rows,
+                );
             }
         }
     }
@@ -229,7 +244,11 @@ pub fn blocks(r: &Report<'_>) -> Vec<Value> {
         .sources
         .iter()
         .map(|s| {
-            let err = s.error.as_deref().map(|e| format!(" · {e}")).unwrap_or_default();
+            let err = s
+                .error
+                .as_deref()
+                .map(|e| format!(" · {e}"))
+                .unwrap_or_default();
             format!(
                 "{}: {} · {} items · {} requests · {} not modified{err}",
                 s.name, s.status, s.items, s.requests, s.not_modified
@@ -262,14 +281,22 @@ fn repos(b: &mut Vec<Value>, r: &Report<'_>) {
                 ])
             })
             .collect();
-        let heading = format!("Recent commits ({} of {})", repo.commits.len(), repo.commits_total);
+        let heading = format!(
+            "Recent commits ({} of {})",
+            repo.commits.len(),
+            repo.commits_total
+        );
         b.push(paragraph(Rich::default().bold(&heading)));
         if !repo.commits.is_empty() {
             table(b, &["Commit", "Message", "Author", "Date"], rows);
         }
         for (title, list, total) in [
             ("Open issues", &repo.open_issues, repo.open_issues_total),
-            ("Open pull requests", &repo.open_pulls, repo.open_pulls_total),
+            (
+                "Open pull requests",
+                &repo.open_pulls,
+                repo.open_pulls_total,
+            ),
         ] {
             let heading = format!("{title} ({} of {total})", list.len());
             b.push(paragraph(Rich::default().bold(&heading)));
@@ -278,7 +305,10 @@ fn repos(b: &mut Vec<Value>, r: &Report<'_>) {
                 b.push(bullet(
                     Rich::default()
                         .link(&format!("#{}", i.number), i.url)
-                        .text(&format!(" {}{draft} — {} · updated {}", i.title, i.author, i.updated)),
+                        .text(&format!(
+                            " {}{draft} — {} · updated {}",
+                            i.title, i.author, i.updated
+                        )),
                 ));
             }
         }
@@ -287,7 +317,14 @@ fn repos(b: &mut Vec<Value>, r: &Report<'_>) {
             let rows = repo
                 .releases
                 .iter()
-                .map(|x| cells([Rich::default().link(x.tag, x.url).done(), rich(&x.name), rich(x.kind), rich(&x.published)]))
+                .map(|x| {
+                    cells([
+                        Rich::default().link(x.tag, x.url).done(),
+                        rich(&x.name),
+                        rich(x.kind),
+                        rich(&x.published),
+                    ])
+                })
                 .collect();
             table(b, &["Tag", "Name", "Kind", "Published"], rows);
         }
@@ -336,34 +373,59 @@ fn agents(b: &mut Vec<Value>, r: &Report<'_>) {
             ])
         })
         .collect();
-    table(b, &["Agent", "Role", "Layer", "Active", "Tasks", "Success", "Last active"], rows);
+    table(
+        b,
+        &[
+            "Agent",
+            "Role",
+            "Layer",
+            "Active",
+            "Tasks",
+            "Success",
+            "Last active",
+        ],
+        rows,
+    );
 }
 
 fn changes(b: &mut Vec<Value>, r: &Report<'_>) {
     b.push(heading(2, "Changes"));
     let c = &r.changes;
     if c.empty {
-        b.push(paragraph(Rich::default().text("No changes since the previous run.")));
+        b.push(paragraph(
+            Rich::default().text("No changes since the previous run."),
+        ));
         return;
     }
     for rc in &c.repos {
         let mut line = Rich::default().bold(rc.repo);
         if rc.new_commits > 0 {
-            line = line.text(&format!(": {} new commit(s) by {}", rc.new_commits, rc.authors));
+            line = line.text(&format!(
+                ": {} new commit(s) by {}",
+                rc.new_commits, rc.authors
+            ));
         }
         b.push(bullet(line));
         for l in &rc.commits {
-            b.push(bullet(Rich::default().link(&l.label, &l.url).text(&format!(" {}", l.text))));
+            b.push(bullet(
+                Rich::default()
+                    .link(&l.label, &l.url)
+                    .text(&format!(" {}", l.text)),
+            ));
         }
         for (what, refs) in &rc.refs {
             let mut line = Rich::default().text(&format!("{what}: "));
             for (i, l) in refs.iter().enumerate() {
-                line = line.text(if i > 0 { ", " } else { "" }).link(&l.label, &l.url);
+                line = line
+                    .text(if i > 0 { ", " } else { "" })
+                    .link(&l.label, &l.url);
             }
             b.push(bullet(line));
         }
         if !rc.releases.is_empty() {
-            b.push(bullet(Rich::default().text(&format!("New releases: {}", rc.releases.join(", ")))));
+            b.push(bullet(
+                Rich::default().text(&format!("New releases: {}", rc.releases.join(", "))),
+            ));
         }
     }
     for d in &c.ucf {
@@ -374,11 +436,15 @@ fn changes(b: &mut Vec<Value>, r: &Report<'_>) {
     }
     for (what, names) in [("Activated", c.activated), ("Deactivated", c.deactivated)] {
         if !names.is_empty() {
-            b.push(bullet(Rich::default().text(&format!("{what}: {}", names.join(", ")))));
+            b.push(bullet(
+                Rich::default().text(&format!("{what}: {}", names.join(", "))),
+            ));
         }
     }
     for (name, delta) in &c.task_deltas {
-        b.push(bullet(Rich::default().text(&format!("{name}: {delta} tasks"))));
+        b.push(bullet(
+            Rich::default().text(&format!("{name}: {delta} tasks")),
+        ));
     }
 }
 

@@ -309,7 +309,9 @@ pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
                     value_text: number(value),
                     target: target.map(|t| t.0),
                     target_text: target
-                        .map(|(t, lower)| format!("{} {}", if lower { "≤" } else { "≥" }, number(t)))
+                        .map(|(t, lower)| {
+                            format!("{} {}", if lower { "≤" } else { "≥" }, number(t))
+                        })
                         .unwrap_or_default(),
                     lower_is_better: target.is_some_and(|t| t.1),
                     grade: g,
@@ -373,10 +375,17 @@ pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
                     .sum::<u64>()
                     .to_string(),
             ),
-            ("Open issues", repos.iter().map(open).sum::<usize>().to_string()),
+            (
+                "Open issues",
+                repos.iter().map(open).sum::<usize>().to_string(),
+            ),
             (
                 "Open pull requests",
-                repos.iter().map(|r| r.open_pulls_total).sum::<usize>().to_string(),
+                repos
+                    .iter()
+                    .map(|r| r.open_pulls_total)
+                    .sum::<usize>()
+                    .to_string(),
             ),
         ]);
     }

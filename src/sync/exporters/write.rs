@@ -22,7 +22,10 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
 
 /// Writes `bytes` to `path` through a temporary sibling and a rename.
 fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("export");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
@@ -39,7 +42,13 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
 /// The run id as it may appear in a file name.
 fn file_safe(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -141,7 +150,10 @@ mod tests {
                 ],
                 "retention keeps two, no temporary file is left"
             );
-            assert_eq!(fs::read(format_dir.join(format!("latest.{ext}"))).unwrap(), on_disk);
+            assert_eq!(
+                fs::read(format_dir.join(format!("latest.{ext}"))).unwrap(),
+                on_disk
+            );
         }
     }
 

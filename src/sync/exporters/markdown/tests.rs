@@ -75,14 +75,25 @@ fn check_structure(md: &str) -> Parsed {
     assert!(p.html.is_empty(), "no raw HTML: {:?}", p.html);
     let mut slugger = Slugger::default();
     let anchors: HashSet<String> = p.headings.iter().map(|h| slugger.slug(h)).collect();
-    let toc: Vec<&String> = p.links.iter().filter(|l| l.starts_with('#') && l.len() > 1).collect();
+    let toc: Vec<&String> = p
+        .links
+        .iter()
+        .filter(|l| l.starts_with('#') && l.len() > 1)
+        .collect();
     assert!(toc.len() >= 4, "the contents list links the sections");
     for link in toc {
-        assert!(anchors.contains(&link[1..]), "anchor {link} resolves to a heading");
+        assert!(
+            anchors.contains(&link[1..]),
+            "anchor {link} resolves to a heading"
+        );
     }
     for (columns, rows) in &p.tables {
         for row in rows {
-            assert_eq!(row.len(), *columns, "every row has the header's cell count: {row:?}");
+            assert_eq!(
+                row.len(),
+                *columns,
+                "every row has the header's cell count: {row:?}"
+            );
         }
     }
     p
@@ -96,10 +107,19 @@ fn every_scope_parses_with_working_anchors_and_square_tables() {
         assert!(!p.tables.is_empty(), "{scope:?} has a summary table");
     }
     let p = parse(&render_fixture(&fx, Scope::Full));
-    assert!(p.headings.contains(&"helix-collective/helix-core".to_owned()));
+    assert!(p
+        .headings
+        .contains(&"helix-collective/helix-core".to_owned()));
     let commits = p.tables.iter().find(|t| t.1[0][0] == "Commit").unwrap();
-    assert_eq!(commits.1.len(), 1 + report::COMMITS_SHOWN, "header + capped commit rows");
-    let ucf = p.tables.iter().find(|t| t.1[0] == ["Metric", "Value", "Target", "Status", "Change"]);
+    assert_eq!(
+        commits.1.len(),
+        1 + report::COMMITS_SHOWN,
+        "header + capped commit rows"
+    );
+    let ucf = p
+        .tables
+        .iter()
+        .find(|t| t.1[0] == ["Metric", "Value", "Target", "Status", "Change"]);
     assert_eq!(ucf.unwrap().1.len(), 7, "six UCF metrics");
 }
 
@@ -110,13 +130,25 @@ fn hostile_text_stays_inside_its_cell() {
     let p = check_structure(&md);
     let cells: Vec<&String> = p.tables.iter().flat_map(|t| t.1.iter().flatten()).collect();
     let wanted = "Fix | pipe <script>alert(1)</script> ]]> `tick` 🦀🔥 *bold* [x](javascript:alert(1)) & &lt; $x$";
-    assert!(cells.iter().any(|c| *c == wanted), "the commit subject is one cell, verbatim");
+    assert!(
+        cells.iter().any(|c| *c == wanted),
+        "the commit subject is one cell, verbatim"
+    );
     assert!(cells.iter().any(|c| c.contains("<b>Agent|X</b> ]]> 🦀")));
-    assert!(cells.iter().any(|c| c == &"role `with` | pipes and newline"));
+    assert!(cells
+        .iter()
+        .any(|c| c == &"role `with` | pipes and newline"));
     let long = cells.iter().find(|c| c.starts_with("🦀A🦀A")).unwrap();
-    assert_eq!(long.chars().count(), report::TEXT_MAX + 1, "a 10 KB subject is cut with an ellipsis");
+    assert_eq!(
+        long.chars().count(),
+        report::TEXT_MAX + 1,
+        "a 10 KB subject is cut with an ellipsis"
+    );
     for link in &p.links {
-        assert!(link.starts_with("https://") || link.starts_with('#'), "link {link}");
+        assert!(
+            link.starts_with("https://") || link.starts_with('#'),
+            "link {link}"
+        );
     }
 }
 
@@ -124,7 +156,10 @@ fn hostile_text_stays_inside_its_cell() {
 fn slugs_match_github() {
     let mut s = Slugger::default();
     assert_eq!(s.slug("UCF metrics"), "ucf-metrics");
-    assert_eq!(s.slug("helix-collective/helix-core"), "helix-collectivehelix-core");
+    assert_eq!(
+        s.slug("helix-collective/helix-core"),
+        "helix-collectivehelix-core"
+    );
     assert_eq!(s.slug("Recent commits"), "recent-commits");
     assert_eq!(s.slug("Recent commits"), "recent-commits-1");
     assert_eq!(s.slug("Recent commits-1"), "recent-commits-1-1");
@@ -136,5 +171,8 @@ fn escape_neutralises_markdown_and_html() {
     assert_eq!(escape("a|b"), "a\\|b");
     assert_eq!(escape("<script>"), "&lt;script&gt;");
     assert_eq!(escape("`x`\nnext"), "\\`x\\` next");
-    assert_eq!(escape("[l](u) *e* _u_ ~s~"), "\\[l\\](u) \\*e\\* \\_u\\_ \\~s\\~");
+    assert_eq!(
+        escape("[l](u) *e* _u_ ~s~"),
+        "\\[l\\](u) \\*e\\* \\_u\\_ \\~s\\~"
+    );
 }

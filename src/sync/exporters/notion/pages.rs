@@ -30,7 +30,13 @@ fn float(n: Option<f64>) -> Value {
 /// Notion rejects commas in select option names and names over 100 characters.
 fn select(name: Option<&str>) -> Value {
     let clean = name
-        .map(|n| n.replace(',', " ").trim().chars().take(100).collect::<String>())
+        .map(|n| {
+            n.replace(',', " ")
+                .trim()
+                .chars()
+                .take(100)
+                .collect::<String>()
+        })
         .filter(|n| !n.is_empty());
     match clean {
         Some(n) => json!({ "select": { "name": n } }),
@@ -73,7 +79,11 @@ pub fn databases() -> Value {
     let n = || json!({ "number": { "format": "number" } });
     let t = || json!({ "rich_text": {} });
     let d = || json!({ "date": {} });
-    let ucf_status = options(&[("HARMONIC", "green"), ("COHERENT", "yellow"), ("FRAGMENTED", "red")]);
+    let ucf_status = options(&[
+        ("HARMONIC", "green"),
+        ("COHERENT", "yellow"),
+        ("FRAGMENTED", "red"),
+    ]);
     let mut ucf = Map::new();
     ucf.insert("Name".into(), json!({ "title": {} }));
     ucf.insert("Sync ID".into(), t());
@@ -143,7 +153,10 @@ pub fn run_properties(input: &ExportInput<'_>, r: &Report<'_>) -> Value {
     let duration = run
         .finished_at
         .map(|f| (f - run.started_at).num_milliseconds() as f64 / 1000.0);
-    let harmony = s.ucf.as_ref().and_then(|u| u.metrics.get("harmony").copied());
+    let harmony = s
+        .ucf
+        .as_ref()
+        .and_then(|u| u.metrics.get("harmony").copied());
     json!({
         "Name": title(&format!("Helix Sync {}", r.generated_at)),
         "Sync ID": text(&run.id),
