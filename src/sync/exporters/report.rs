@@ -7,6 +7,13 @@
 
 use serde::Serialize;
 
+mod changes;
+mod repos;
+use changes::changes_view;
+pub use changes::{ChangesView, Link, RepoChangeView, UcfDeltaRow};
+use repos::repo_view;
+pub use repos::{CommitRow, DeploymentRow, IssueRow, ReleaseRow, RepoView};
+
 use super::{ExportInput, Scope};
 use crate::sync::snapshot::{AgentTotals, RepoData, UCF_METRICS};
 
@@ -128,72 +135,6 @@ pub struct Report<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct RepoView<'a> {
-    pub name: &'a str,
-    pub url: String,
-    pub description: Option<String>,
-    pub stars: Option<u64>,
-    pub forks: Option<u64>,
-    pub default_branch: Option<&'a str>,
-    pub top_language: Option<&'a str>,
-    pub pushed_at: Option<String>,
-    pub commits: Vec<CommitRow<'a>>,
-    pub commits_total: usize,
-    pub open_issues: Vec<IssueRow<'a>>,
-    pub open_issues_total: usize,
-    pub open_pulls: Vec<IssueRow<'a>>,
-    pub open_pulls_total: usize,
-    pub releases: Vec<ReleaseRow<'a>>,
-    pub releases_total: usize,
-    pub deployments: Vec<DeploymentRow<'a>>,
-    pub deployments_total: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CommitRow<'a> {
-    pub short: &'a str,
-    pub message: String,
-    pub author: &'a str,
-    pub date: String,
-    /// Sortable form of `date`.
-    pub stamp: i64,
-    pub url: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct IssueRow<'a> {
-    pub number: u64,
-    pub title: String,
-    pub author: &'a str,
-    pub labels: String,
-    pub draft: bool,
-    pub updated: String,
-    pub stamp: i64,
-    pub url: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ReleaseRow<'a> {
-    pub tag: &'a str,
-    pub name: String,
-    pub kind: &'static str,
-    pub published: String,
-    pub url: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeploymentRow<'a> {
-    pub id: u64,
-    pub environment: &'a str,
-    pub git_ref: &'a str,
-    pub sha: &'a str,
-    pub creator: &'a str,
-    pub state: &'a str,
-    pub created: String,
-    pub url: &'a str,
-}
-
-#[derive(Debug, Serialize)]
 pub struct UcfView<'a> {
     pub status: &'a str,
     pub phase: Option<&'a str>,
@@ -231,46 +172,6 @@ pub struct AgentRow<'a> {
     pub harmony_impact: Option<f64>,
     pub harmony_text: String,
     pub last_active: &'a str,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct ChangesView<'a> {
-    pub empty: bool,
-    pub repos: Vec<RepoChangeView<'a>>,
-    pub ucf: Vec<UcfDeltaRow<'a>>,
-    pub activated: &'a [String],
-    pub deactivated: &'a [String],
-    /// `(agent, "+3")`.
-    pub task_deltas: Vec<(&'a str, String)>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RepoChangeView<'a> {
-    pub repo: &'a str,
-    pub new_commits: u64,
-    pub authors: String,
-    pub commits: Vec<Link>,
-    /// `(what, links)`, e.g. `("Issues opened", [#12])`; empty groups left out.
-    pub refs: Vec<(&'static str, Vec<Link>)>,
-    pub releases: &'a [String],
-    pub deployments: &'a [u64],
-}
-
-/// A reference to something on GitHub: `label` (`#12`, `abc1234`), optional text and URL.
-#[derive(Debug, Serialize)]
-pub struct Link {
-    pub label: String,
-    pub text: String,
-    pub url: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UcfDeltaRow<'a> {
-    pub metric: &'a str,
-    pub before: String,
-    pub after: String,
-    pub delta: String,
-    pub direction: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -439,190 +340,6 @@ fn repo_url(r: &RepoData) -> String {
         .as_ref()
         .map(|s| s.html_url.clone())
         .unwrap_or_else(|| format!("https://github.com/{}", r.full_name))
-}
-
-fn repo_view(r: &RepoData) -> RepoView<'_> {
-    let stats = r.stats.as_ref();
-    let open_issues: Vec<_> = r.issues.iter().filter(|i| i.state == "open").collect();
-    let open_pulls: Vec<_> = r.pulls.iter().filter(|p| p.state == "open").collect();
-    RepoView {
-        name: &r.full_name,
-        url: repo_url(r),
-        description: stats
-            .and_then(|s| s.description.as_deref())
-            .map(|d| one_line(d, TEXT_MAX)),
-        stars: stats.map(|s| s.stars),
-        forks: stats.map(|s| s.forks),
-        default_branch: stats.map(|s| s.default_branch.as_str()),
-        top_language: stats.and_then(|s| {
-            s.languages
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(l, _)| l.as_str())
-        }),
-        pushed_at: stats.and_then(|s| s.pushed_at.as_ref()).map(date),
-        commits: r
-            .commits
-            .iter()
-            .take(COMMITS_SHOWN)
-            .map(|c| CommitRow {
-                short: c.sha.get(..7).unwrap_or(&c.sha),
-                message: one_line(&c.message, TEXT_MAX),
-                author: &c.author,
-                date: date(&c.date),
-                stamp: c.date.timestamp(),
-                url: &c.url,
-            })
-            .collect(),
-        commits_total: r.commits.len(),
-        open_issues_total: open_issues.len(),
-        open_issues: open_issues
-            .iter()
-            .take(ISSUES_SHOWN)
-            .map(|i| IssueRow {
-                number: i.number,
-                title: one_line(&i.title, TEXT_MAX),
-                author: &i.author,
-                labels: i.labels.join(", "),
-                draft: false,
-                updated: date(&i.updated_at),
-                stamp: i.updated_at.timestamp(),
-                url: &i.url,
-            })
-            .collect(),
-        open_pulls_total: open_pulls.len(),
-        open_pulls: open_pulls
-            .iter()
-            .take(PULLS_SHOWN)
-            .map(|p| IssueRow {
-                number: p.number,
-                title: one_line(&p.title, TEXT_MAX),
-                author: &p.author,
-                labels: String::new(),
-                draft: p.draft,
-                updated: date(&p.updated_at),
-                stamp: p.updated_at.timestamp(),
-                url: &p.url,
-            })
-            .collect(),
-        releases_total: r.releases.len(),
-        releases: r
-            .releases
-            .iter()
-            .take(RELEASES_SHOWN)
-            .map(|x| ReleaseRow {
-                tag: &x.tag,
-                name: one_line(&x.name, TEXT_MAX),
-                kind: match (x.draft, x.prerelease) {
-                    (true, _) => "draft",
-                    (_, true) => "pre-release",
-                    _ => "release",
-                },
-                published: date(x.published_at.as_ref().unwrap_or(&x.created_at)),
-                url: &x.url,
-            })
-            .collect(),
-        deployments_total: r.deployments.len(),
-        deployments: r
-            .deployments
-            .iter()
-            .take(DEPLOYMENTS_SHOWN)
-            .map(|d| DeploymentRow {
-                id: d.id,
-                environment: &d.environment,
-                git_ref: &d.git_ref,
-                sha: d.sha.get(..7).unwrap_or(&d.sha),
-                creator: &d.creator,
-                state: d.state.as_deref().unwrap_or("unknown"),
-                created: date(&d.created_at),
-                url: &d.url,
-            })
-            .collect(),
-    }
-}
-
-fn changes_view<'a>(input: &ExportInput<'a>) -> ChangesView<'a> {
-    let c = input.changes;
-    let repos = c
-        .repos
-        .iter()
-        .filter(|(_, rc)| !rc.is_empty())
-        .map(|(name, rc)| {
-            let data = input.snapshot.repos.get(name);
-            let base = data
-                .map(repo_url)
-                .unwrap_or_else(|| format!("https://github.com/{name}"));
-            let issue_url = |n: u64| {
-                data.and_then(|d| d.issues.iter().find(|i| i.number == n))
-                    .map_or_else(|| format!("{base}/issues/{n}"), |i| i.url.clone())
-            };
-            let pull_url = |n: u64| {
-                data.and_then(|d| d.pulls.iter().find(|p| p.number == n))
-                    .map_or_else(|| format!("{base}/pull/{n}"), |p| p.url.clone())
-            };
-            let links = |ns: &[u64], url: &dyn Fn(u64) -> String| -> Vec<Link> {
-                ns.iter()
-                    .map(|n| Link {
-                        label: format!("#{n}"),
-                        text: String::new(),
-                        url: url(*n),
-                    })
-                    .collect()
-            };
-            let refs = [
-                ("Issues opened", links(&rc.issues_opened, &issue_url)),
-                ("Issues closed", links(&rc.issues_closed, &issue_url)),
-                ("Pull requests opened", links(&rc.prs_opened, &pull_url)),
-                ("Pull requests merged", links(&rc.prs_merged, &pull_url)),
-                ("Pull requests closed", links(&rc.prs_closed, &pull_url)),
-            ]
-            .into_iter()
-            .filter(|(_, l)| !l.is_empty())
-            .collect();
-            let commits = rc
-                .commit_lines
-                .iter()
-                .map(|(short, line)| Link {
-                    label: short.clone(),
-                    text: one_line(line, TEXT_MAX),
-                    url: data
-                        .and_then(|d| d.commits.iter().find(|c| c.sha.starts_with(short.as_str())))
-                        .map_or_else(|| format!("{base}/commit/{short}"), |c| c.url.clone()),
-                })
-                .collect();
-            RepoChangeView {
-                repo: name,
-                new_commits: rc.new_commits,
-                authors: rc.authors.join(", "),
-                commits,
-                refs,
-                releases: &rc.new_releases,
-                deployments: &rc.new_deployments,
-            }
-        })
-        .collect();
-    ChangesView {
-        empty: c.is_empty(),
-        repos,
-        ucf: c
-            .ucf
-            .iter()
-            .map(|d| UcfDeltaRow {
-                metric: &d.metric,
-                before: number(d.before),
-                after: number(d.after),
-                delta: signed(d.delta),
-                direction: &d.direction,
-            })
-            .collect(),
-        activated: &c.agents_activated,
-        deactivated: &c.agents_deactivated,
-        task_deltas: c
-            .task_deltas
-            .iter()
-            .map(|(k, v)| (k.as_str(), format!("{v:+}")))
-            .collect(),
-    }
 }
 
 #[cfg(test)]
