@@ -29,6 +29,8 @@ enum Command {
     CheckConfig,
     /// Create the database and apply migrations, then exit.
     Migrate,
+    /// Export a stored run (the latest by default) to a file or standard output.
+    Export(cli::export::ExportArgs),
     /// Inspect and manage the job queue (works whether or not the server runs).
     Queue {
         #[command(subcommand)]
@@ -69,5 +71,6 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Queue { command } => cli::queue::run(&config, command).await,
+        Command::Export(args) => cli::export::run(&config, args).await,
     }
 }

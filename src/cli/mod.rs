@@ -1,3 +1,4 @@
 //! Subcommands other than `serve`: each opens the same store the server uses.
 
+pub mod export;
 pub mod queue;

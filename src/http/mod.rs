@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod webhooks;
 
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router())
         .merge(api::router())
+        .merge(export::router())
         .merge(health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

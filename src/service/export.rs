@@ -1,18 +1,149 @@
-//! Producing an export on demand (issue 5 builds it): the API's `GET /api/export/{format}`,
-//! the CLI's `export` and the MCP `helix-export` tool all call [`export`].
+//! Producing an export on demand: the API's `GET /api/export/{format}`, the CLI's `export` and
+//! the MCP `helix-export` tool all end in [`export_from_store`], so they return the same bytes
+//! for the same run.
+//!
+//! It loads the run's stored snapshot, its change summary (from the run row) and the UCF
+//! history of the runs up to it, then calls the pure `exporters::export`. It never writes
+//! files (that is the sync cycle's `write_exports`) and never reads the clock.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
 
 use super::ServiceError;
+use crate::config::Config;
 use crate::http::AppState;
-use crate::sync::exporters::{Artifact, Scope};
+use crate::store::{RunRow, Store};
+use crate::sync::exporters::{self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS};
+use crate::sync::snapshot::{ChangeSummary, Snapshot};
 
 /// Exports run `run_id`'s snapshot (the latest run's when `None`) in `format` and `scope`.
 pub async fn export(
-    _state: &AppState,
+    state: &AppState,
     format: &str,
-    _scope: Scope,
-    _run_id: Option<&str>,
+    scope: Scope,
+    run_id: Option<&str>,
 ) -> Result<Artifact, ServiceError> {
-    Err(ServiceError::BadRequest(format!(
-        "format {format:?}: exporters are not built yet"
-    )))
+    export_from_store(&state.config, &state.store, format, scope, run_id).await
+}
+
+/// Parses a scope name, naming the valid ones when it is wrong.
+pub fn parse_scope(name: &str) -> Result<Scope, ServiceError> {
+    Scope::parse(name).ok_or_else(|| {
+        ServiceError::BadRequest(format!(
+            "unknown scope {name:?}; valid: {}",
+            Scope::NAMES.join(", ")
+        ))
+    })
+}
+
+fn check_format(format: &str) -> Result<(), ServiceError> {
+    if FORMATS.contains(&format) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!(
+            "unknown format {format:?}; valid: {}",
+            FORMATS.join(", ")
+        )))
+    }
+}
+
+fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn run_info(row: &RunRow) -> RunInfo {
+    RunInfo {
+        id: row.id.clone(),
+        trigger: row.trigger.clone(),
+        status: row.status.clone(),
+        started_at: time(row.started_at),
+        finished_at: row.finished_at.map(time),
+    }
+}
+
+/// Only what a trend point needs; the rest of each snapshot is skipped while parsing.
+#[derive(Deserialize)]
+struct TrendOnly {
+    taken_at: chrono::DateTime<chrono::Utc>,
+    ucf: Option<UcfOnly>,
+}
+
+#[derive(Deserialize)]
+struct UcfOnly {
+    metrics: BTreeMap<String, f64>,
+}
+
+/// The same as [`export`], for callers without an `AppState` (the CLI).
+pub async fn export_from_store(
+    config: &Config,
+    store: &Store,
+    format: &str,
+    scope: Scope,
+    run_id: Option<&str>,
+) -> Result<Artifact, ServiceError> {
+    check_format(format)?;
+    let (id, json) = match run_id {
+        Some(id) => {
+            let json = store.snapshot_json(id).await?;
+            (id.to_owned(), json)
+        }
+        None => match store.latest_snapshot_json().await? {
+            Some((id, json)) => (id, Some(json)),
+            None => return Err(ServiceError::NotFound("no run has a snapshot yet".into())),
+        },
+    };
+    let row = store
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("no run {id}")))?;
+    let json = json.ok_or_else(|| ServiceError::NotFound(format!("run {id} has no snapshot")))?;
+    let snapshot: Snapshot = serde_json::from_slice(&json).map_err(|e| {
+        ServiceError::Internal(format!("stored snapshot of {id} is unreadable: {e}"))
+    })?;
+    // A run that recorded no summary (the column defaults to `{}`) simply has no changes.
+    let changes: ChangeSummary = match row.change_summary.trim() {
+        "" | "{}" | "null" => ChangeSummary::default(),
+        text => serde_json::from_str(text).map_err(|e| {
+            ServiceError::Internal(format!("change summary of {id} is unreadable: {e}"))
+        })?,
+    };
+    let history = history(config, store, &snapshot).await?;
+    let run = run_info(&row);
+    let input = ExportInput {
+        run: &run,
+        snapshot: &snapshot,
+        changes: &changes,
+        history: &history,
+    };
+    exporters::export(config, format, &input, scope).map_err(|e| match e {
+        exporters::ExportError::UnknownFormat(_) => ServiceError::BadRequest(e.to_string()),
+        other => ServiceError::Internal(other.to_string()),
+    })
+}
+
+/// UCF values of the stored runs up to this snapshot, oldest first (for trend charts).
+async fn history(
+    config: &Config,
+    store: &Store,
+    snapshot: &Snapshot,
+) -> Result<Vec<HistoryPoint>, ServiceError> {
+    let n = i64::from(config.file.exporters.html.trend_runs.max(1));
+    let mut points = Vec::new();
+    for (run_id, json) in store.recent_snapshots_json(n).await? {
+        let Ok(t) = serde_json::from_slice::<TrendOnly>(&json) else {
+            continue;
+        };
+        // Newer runs than the exported one do not belong in its trend.
+        if t.taken_at > snapshot.taken_at {
+            continue;
+        }
+        if let Some(u) = t.ucf {
+            points.push(HistoryPoint {
+                run_id,
+                at: t.taken_at,
+                ucf: u.metrics,
+            });
+        }
+    }
+    Ok(points)
 }

@@ -10,3 +10,4 @@ mod ingest_manual;
 mod ingest_ritual;
 mod queue;
 mod scheduler;
+mod export_api;

@@ -1,13 +1,35 @@
-//! Exporters (issue 5 builds them): pure functions from a snapshot to an artifact, one file
-//! per format, plus the writer that puts artifacts under `EXPORT_PATH` atomically.
+//! Exporters: pure functions from a snapshot to an artifact, one file per format, plus the
+//! writer that puts artifacts under `EXPORT_PATH` atomically.
+//!
+//! [`export`] is the single entry point every caller uses (the sync cycle through
+//! [`write_exports`], the HTTP API, the CLI and MCP through `service::export`), so the same
+//! input always yields the same bytes wherever it is asked for. An exporter never does I/O and
+//! never reads the wall clock: `generated_at` comes from the run, so output is golden-testable.
+//! The scope is applied once, here, before any format sees the snapshot (`scope.rs`); the
+//! human-readable formats share one view model (`report.rs`) so they cannot disagree.
+
+pub mod fixture;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod notion;
+pub mod report;
+pub mod scope;
+mod write;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::snapshot::{ChangeSummary, Snapshot};
 use crate::config::Config;
+
+/// The formats an exporter exists for, in the order they are written.
+pub const FORMATS: [&str; 4] = crate::config::EXPORT_FORMATS;
+
+/// The JSON Schema the `json` export conforms to (served at `GET /api/schema/export.json`).
+pub const EXPORT_SCHEMA: &str = include_str!("../../../schemas/export.schema.json");
 
 /// Which part of the snapshot an export covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -20,6 +42,37 @@ pub enum Scope {
     Repos,
 }
 
+impl Scope {
+    /// Every scope's name, for error messages and CLI help.
+    pub const NAMES: [&'static str; 4] = ["full", "ucf", "agents", "repos"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Scope::Full),
+            "ucf" => Some(Scope::Ucf),
+            "agents" => Some(Scope::Agents),
+            "repos" => Some(Scope::Repos),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn has_repos(self) -> bool {
+        matches!(self, Scope::Full | Scope::Repos)
+    }
+
+    pub fn has_ucf(self) -> bool {
+        matches!(self, Scope::Full | Scope::Ucf)
+    }
+
+    pub fn has_agents(self) -> bool {
+        matches!(self, Scope::Full | Scope::Agents)
+    }
+}
+
 /// The run an export belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -28,6 +81,20 @@ pub struct RunInfo {
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl RunInfo {
+    /// The export's timestamp: when the run finished (or started, while it runs). Never the
+    /// wall clock, so exporting the same run twice gives the same bytes.
+    pub fn generated_at(&self) -> DateTime<Utc> {
+        self.finished_at.unwrap_or(self.started_at)
+    }
+
+    /// [`Self::generated_at`] as RFC 3339 with whole seconds.
+    pub fn generated_at_text(&self) -> String {
+        self.generated_at()
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
 }
 
 /// One past run's UCF values, for trend charts (oldest first in a slice).
@@ -68,7 +135,7 @@ pub struct ExportFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("unknown export format {0:?}")]
+    #[error("unknown export format {0:?}; valid: notion, markdown, json, html")]
     UnknownFormat(String),
     #[error("cannot write export {path}: {source}")]
     Write {
@@ -79,20 +146,65 @@ pub enum ExportError {
     Invalid(String),
 }
 
-/// Produces one format for a scope.
+/// Produces one format for a scope. Pure: same input, same bytes.
 pub fn export(
-    _config: &Config,
+    config: &Config,
     format: &str,
-    _input: &ExportInput<'_>,
-    _scope: Scope,
+    input: &ExportInput<'_>,
+    scope: Scope,
 ) -> Result<Artifact, ExportError> {
-    Err(ExportError::UnknownFormat(format.to_owned()))
+    let scoped = scope::apply(input, scope);
+    let input = scoped.input(input.run);
+    let exporters = &config.file.exporters;
+    match format {
+        "json" => json::export(&exporters.json, &input, scope),
+        "markdown" => markdown::export(&input, scope),
+        "html" => html::export(&input, scope, exporters.html.trend_runs as usize),
+        "notion" => notion::export(&input, scope),
+        other => Err(ExportError::UnknownFormat(other.to_owned())),
+    }
 }
 
 /// Writes every enabled format (full scope) under `EXPORT_PATH`; returns the files.
 pub fn write_exports(
-    _config: &Config,
-    _input: &ExportInput<'_>,
+    config: &Config,
+    input: &ExportInput<'_>,
 ) -> Result<Vec<ExportFile>, ExportError> {
-    Ok(Vec::new())
+    config
+        .export_formats
+        .iter()
+        .map(|format| {
+            let artifact = export(config, format, input, Scope::Full)?;
+            write::write_artifact(
+                &config.export_path,
+                &artifact,
+                input.run,
+                config.file.exports.retention as usize,
+            )
+        })
+        .collect()
 }
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A `Config` for exporter tests: the repository's own `sync_config.json`.
+
+    use crate::config::Config;
+
+    pub fn config() -> Config {
+        config_with(&[])
+    }
+
+    pub fn config_with(extra: &[(&str, &str)]) -> Config {
+        let mut env: std::collections::HashMap<String, String> = [(
+            "HELIX_CONFIG".to_owned(),
+            format!("{}/config/sync_config.json", env!("CARGO_MANIFEST_DIR")),
+        )]
+        .into();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::load(&env).expect("the repository config is valid")
+    }
+}
+
+#[cfg(test)]
+mod golden;

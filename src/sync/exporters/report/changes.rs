@@ -1,0 +1,132 @@
+//! The change-summary part of the report: what changed since the previous run, with every
+//! issue, pull request and commit resolved to a link (from the snapshot when it knows the
+//! item, else built from the repository URL). Raw text only; formats escape.
+
+use serde::Serialize;
+
+use super::{number, one_line, repo_url, signed, TEXT_MAX};
+use crate::sync::exporters::ExportInput;
+
+#[derive(Debug, Default, Serialize)]
+pub struct ChangesView<'a> {
+    pub empty: bool,
+    pub repos: Vec<RepoChangeView<'a>>,
+    pub ucf: Vec<UcfDeltaRow<'a>>,
+    pub activated: &'a [String],
+    pub deactivated: &'a [String],
+    /// `(agent, "+3")`.
+    pub task_deltas: Vec<(&'a str, String)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RepoChangeView<'a> {
+    pub repo: &'a str,
+    pub new_commits: u64,
+    pub authors: String,
+    pub commits: Vec<Link>,
+    /// `(what, links)`, e.g. `("Issues opened", [#12])`; empty groups left out.
+    pub refs: Vec<(&'static str, Vec<Link>)>,
+    pub releases: &'a [String],
+    pub deployments: &'a [u64],
+}
+
+/// A reference to something on GitHub: `label` (`#12`, `abc1234`), optional text and URL.
+#[derive(Debug, Serialize)]
+pub struct Link {
+    pub label: String,
+    pub text: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UcfDeltaRow<'a> {
+    pub metric: &'a str,
+    pub before: String,
+    pub after: String,
+    pub delta: String,
+    pub direction: &'a str,
+}
+
+pub(super) fn changes_view<'a>(input: &ExportInput<'a>) -> ChangesView<'a> {
+    let c = input.changes;
+    let repos = c
+        .repos
+        .iter()
+        .filter(|(_, rc)| !rc.is_empty())
+        .map(|(name, rc)| {
+            let data = input.snapshot.repos.get(name);
+            let base = data
+                .map(repo_url)
+                .unwrap_or_else(|| format!("https://github.com/{name}"));
+            let issue_url = |n: u64| {
+                data.and_then(|d| d.issues.iter().find(|i| i.number == n))
+                    .map_or_else(|| format!("{base}/issues/{n}"), |i| i.url.clone())
+            };
+            let pull_url = |n: u64| {
+                data.and_then(|d| d.pulls.iter().find(|p| p.number == n))
+                    .map_or_else(|| format!("{base}/pull/{n}"), |p| p.url.clone())
+            };
+            let links = |ns: &[u64], url: &dyn Fn(u64) -> String| -> Vec<Link> {
+                ns.iter()
+                    .map(|n| Link {
+                        label: format!("#{n}"),
+                        text: String::new(),
+                        url: url(*n),
+                    })
+                    .collect()
+            };
+            let refs = [
+                ("Issues opened", links(&rc.issues_opened, &issue_url)),
+                ("Issues closed", links(&rc.issues_closed, &issue_url)),
+                ("Pull requests opened", links(&rc.prs_opened, &pull_url)),
+                ("Pull requests merged", links(&rc.prs_merged, &pull_url)),
+                ("Pull requests closed", links(&rc.prs_closed, &pull_url)),
+            ]
+            .into_iter()
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+            let commits = rc
+                .commit_lines
+                .iter()
+                .map(|(short, line)| Link {
+                    label: short.clone(),
+                    text: one_line(line, TEXT_MAX),
+                    url: data
+                        .and_then(|d| d.commits.iter().find(|c| c.sha.starts_with(short.as_str())))
+                        .map_or_else(|| format!("{base}/commit/{short}"), |c| c.url.clone()),
+                })
+                .collect();
+            RepoChangeView {
+                repo: name,
+                new_commits: rc.new_commits,
+                authors: rc.authors.join(", "),
+                commits,
+                refs,
+                releases: &rc.new_releases,
+                deployments: &rc.new_deployments,
+            }
+        })
+        .collect();
+    ChangesView {
+        empty: c.is_empty(),
+        repos,
+        ucf: c
+            .ucf
+            .iter()
+            .map(|d| UcfDeltaRow {
+                metric: &d.metric,
+                before: number(d.before),
+                after: number(d.after),
+                delta: signed(d.delta),
+                direction: &d.direction,
+            })
+            .collect(),
+        activated: &c.agents_activated,
+        deactivated: &c.agents_deactivated,
+        task_deltas: c
+            .task_deltas
+            .iter()
+            .map(|(k, v)| (k.as_str(), format!("{v:+}")))
+            .collect(),
+    }
+}
