@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod error;
+pub mod feed;
 pub mod health;
 pub mod webhooks;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(api::router())
         .merge(health::router())
+        .merge(feed::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())
