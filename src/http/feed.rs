@@ -30,9 +30,10 @@ pub fn router() -> Router<AppState> {
         .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
         .allow_headers([axum::http::header::IF_NONE_MATCH])
         .expose_headers([axum::http::header::ETAG]);
-    Router::new()
-        .route("/api/sync/latest.json", get(latest))
-        .layer(cors)
+    // OPTIONS needs a route of its own: the app-wide method-not-allowed fallback would
+    // otherwise answer the preflight before the CORS layer sees it. The layer answers it.
+    let route = get(latest).options(|| async { StatusCode::NO_CONTENT });
+    Router::new().route("/api/sync/latest.json", route.layer(cors))
 }
 
 async fn latest(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

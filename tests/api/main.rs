@@ -6,3 +6,10 @@ mod helpers;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+
+mod fakes;
+mod publish_discord;
+mod publish_feed;
+mod publish_flow;
+mod publish_notion;
+mod publish_support;
