@@ -191,8 +191,11 @@ pub async fn deliver_with(
         store.record_delivery(&outcome).await.map_err(retry)?;
         return Ok(());
     }
-    let cx = context(deps, job, &delivery).await?;
-    let result = publisher.publish(&cx).await;
+    // A run that cannot be loaded is recorded on the delivery like any other failure.
+    let result = match context(deps, job, &delivery).await {
+        Ok(cx) => publisher.publish(&cx).await,
+        Err(e) => Err(e),
+    };
     let max_attempts = i64::from(deps.config.file.queue.max_attempts);
     let message = result.as_ref().err().map(ToString::to_string);
     outcome.now = now_ms();
@@ -230,25 +233,23 @@ async fn context<'a>(
     deps: &'a SyncDeps,
     job: &PublishJob,
     delivery: &crate::store::DeliveryRow,
-) -> Result<PublishContext<'a>, JobError> {
+) -> Result<PublishContext<'a>, PublishError> {
     let run_id = job.run_id.as_str();
-    let retry = |e: StoreError| JobError::Retryable(format!("store: {e}"));
     let row = deps
         .store
         .get_run(run_id)
-        .await
-        .map_err(retry)?
-        .ok_or_else(|| JobError::Permanent(format!("run {run_id} does not exist")))?;
+        .await?
+        .ok_or_else(|| PublishError::Permanent(format!("run {run_id} does not exist")))?;
     let bytes = deps
         .store
         .snapshot_json(run_id)
-        .await
-        .map_err(retry)?
-        .ok_or_else(|| JobError::Permanent(format!("run {run_id} has no snapshot")))?;
-    let snapshot: Snapshot = serde_json::from_slice(&bytes)
-        .map_err(|e| JobError::Permanent(format!("snapshot of run {run_id} is unreadable: {e}")))?;
+        .await?
+        .ok_or_else(|| PublishError::Permanent(format!("run {run_id} has no snapshot")))?;
+    let snapshot: Snapshot = serde_json::from_slice(&bytes).map_err(|e| {
+        PublishError::Permanent(format!("snapshot of run {run_id} is unreadable: {e}"))
+    })?;
     let changes: ChangeSummary = serde_json::from_str(&row.change_summary).map_err(|e| {
-        JobError::Permanent(format!("change summary of run {run_id} is unreadable: {e}"))
+        PublishError::Permanent(format!("change summary of run {run_id} is unreadable: {e}"))
     })?;
     // The export list is informational: a malformed one must not block publishing.
     let exports = serde_json::from_str(&row.exports).unwrap_or_default();
