@@ -91,11 +91,7 @@ async fn a_failing_discord_does_not_republish_notion() {
     assert_eq!(h.delivery("run-2", "discord").await.state, "failed");
     let notion_requests = h.notion.requests().len();
 
-    for _ in 0..3 {
-        h.make_retries_due().await;
-        h.app.run_pending_jobs().await;
-    }
-    let d = h.delivery("run-2", "discord").await;
+    let d = h.retry_until_settled("run-2", "discord").await;
     assert_eq!((d.state.as_str(), d.attempts), ("succeeded", 4), "{d:?}");
     assert_eq!(h.discord.messages().len(), 1);
     assert_eq!(

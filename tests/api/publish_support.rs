@@ -100,7 +100,9 @@ pub async fn harness(setup: Setup) -> Harness {
         }
     }
     let file = json!({
-        "queue": {"max_attempts": 5, "backoff_base_secs": 1, "backoff_cap_secs": 1, "lease_secs": 60},
+        // Retries wait (a jittered) hour, so a failed job never runs again inside the same
+        // `run_pending_jobs`; tests make them due by hand.
+        "queue": {"max_attempts": 5, "backoff_base_secs": 3600, "backoff_cap_secs": 3600, "lease_secs": 60},
         "publishers": publishers,
     });
     let path = config_dir.path().join("sync_config.json");
@@ -296,6 +298,19 @@ impl Harness {
             .await
             .unwrap()
             .unwrap()
+    }
+
+    /// Retries until `target`'s delivery of `run_id` is no longer `failed` (at most 10 times).
+    pub async fn retry_until_settled(&self, run_id: &str, target: &str) -> DeliveryRow {
+        for _ in 0..10 {
+            let d = self.delivery(run_id, target).await;
+            if d.state != "failed" {
+                return d;
+            }
+            self.make_retries_due().await;
+            self.app.run_pending_jobs().await;
+        }
+        panic!("{target} delivery of {run_id} never settled");
     }
 
     /// Makes every waiting retry due now (the test's stand-in for time passing).
