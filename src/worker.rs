@@ -145,6 +145,12 @@ impl WorkerPool {
         Ok(true)
     }
 
+    /// Runs the next runnable job in this task, if any; returns whether one ran.
+    pub async fn run_one(&self) -> Result<bool, crate::store::StoreError> {
+        self.step(&format!("{}:drain", self.prefix), &CancellationToken::new())
+            .await
+    }
+
     /// Runs every runnable job in this task until none is left; returns how many ran.
     /// Tests use this to drive the queue deterministically instead of sleeping.
     pub async fn run_pending(&self) -> Result<usize, crate::store::StoreError> {

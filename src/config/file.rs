@@ -239,6 +239,8 @@ pub struct NotionPublisher {
     pub repos_database_id: Option<String>,
     pub ucf_database_id: Option<String>,
     pub agents_database_id: Option<String>,
+    /// Client-side request rate (average requests per second; Notion allows 3).
+    pub requests_per_second: f64,
 }
 
 impl Default for NotionPublisher {
@@ -249,6 +251,7 @@ impl Default for NotionPublisher {
             repos_database_id: None,
             ucf_database_id: None,
             agents_database_id: None,
+            requests_per_second: 3.0,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod error;
 pub mod export;
+pub mod feed;
 pub mod health;
 pub mod webhooks;
 
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(export::router())
         .merge(health::router())
+        .merge(feed::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())

@@ -78,3 +78,65 @@ impl Store {
         .await?)
     }
 }
+
+/// The outcome of one delivery attempt (see [`Store::record_delivery`]).
+#[derive(Debug, Clone)]
+pub struct DeliveryOutcome<'a> {
+    pub run_id: &'a str,
+    pub target: &'a str,
+    /// The new state: `succeeded`, `failed`, `dead` or `disabled`.
+    pub state: &'a str,
+    /// Whether this attempt counts (a rate-limit wait does not, as in the queue).
+    pub count_attempt: bool,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<&'a str>,
+    /// Kept as it was when `None`.
+    pub external_id: Option<&'a str>,
+    pub now: i64,
+}
+
+impl Store {
+    /// Records how an attempt ended. `progress` is not touched: the publisher saved it as
+    /// it went ([`Store::save_delivery_progress`]) and this write must not roll it back.
+    pub async fn record_delivery(&self, o: &DeliveryOutcome<'_>) -> Result<()> {
+        sqlx::query(
+            "UPDATE deliveries SET state = $1, attempts = attempts + $2, next_attempt_at = $3, \
+                 last_error = $4, external_id = COALESCE($5, external_id), updated_at = $6 \
+             WHERE run_id = $7 AND target = $8",
+        )
+        .bind(o.state)
+        .bind(i64::from(o.count_attempt))
+        .bind(o.next_attempt_at)
+        .bind(o.last_error)
+        .bind(o.external_id)
+        .bind(o.now)
+        .bind(o.run_id)
+        .bind(o.target)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Saves a delivery's resume point (and its external id once known) mid-attempt.
+    pub async fn save_delivery_progress(
+        &self,
+        run_id: &str,
+        target: &str,
+        progress: &str,
+        external_id: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE deliveries SET progress = $1, external_id = COALESCE($2, external_id), updated_at = $3 \
+             WHERE run_id = $4 AND target = $5",
+        )
+        .bind(progress)
+        .bind(external_id)
+        .bind(now)
+        .bind(run_id)
+        .bind(target)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -22,7 +22,7 @@ mod jobs;
 mod runs;
 
 pub use cursors::CursorRow;
-pub use deliveries::DeliveryRow;
+pub use deliveries::{DeliveryOutcome, DeliveryRow};
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use runs::{gzip, RunFinish, RunRow, RunStart};

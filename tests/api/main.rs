@@ -5,9 +5,15 @@ mod crash;
 mod fake_runner;
 mod helpers;
 
+mod export_api;
+mod fakes;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod publish_discord;
+mod publish_feed;
+mod publish_flow;
+mod publish_notion;
+mod publish_support;
 mod queue;
 mod scheduler;
-mod export_api;

@@ -1,0 +1,236 @@
+//! The Discord message for a run: a content line with the configured role mentions and one
+//! rich embed (status colour, quick stats, change summary, exports, version footer), cut
+//! to Discord's limits. Pure: no I/O.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::super::limits::{self, discord as lim, truncate};
+use super::super::stats::{change_lines, QuickStats};
+use super::super::PublishContext;
+use crate::config::Config;
+
+#[derive(Debug, Serialize)]
+struct Embed {
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    description: String,
+    color: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<String>,
+    fields: Vec<Field>,
+    footer: Footer,
+}
+
+#[derive(Debug, Serialize)]
+struct Field {
+    name: String,
+    value: String,
+    inline: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Footer {
+    text: String,
+}
+
+impl Embed {
+    fn text_len(&self) -> usize {
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|f| limits::chars(&f.name) + limits::chars(&f.value))
+            .sum();
+        limits::chars(&self.title)
+            + limits::chars(&self.description)
+            + limits::chars(&self.footer.text)
+            + fields
+    }
+
+    /// Cuts every part to its limit, then the description and, if need be, trailing
+    /// fields until the whole embed is within the 6,000-character total.
+    fn fit(&mut self) {
+        self.title = truncate(&self.title, lim::TITLE);
+        self.description = truncate(&self.description, lim::DESCRIPTION);
+        self.footer.text = truncate(&self.footer.text, lim::FOOTER);
+        self.fields.truncate(lim::FIELDS);
+        for f in &mut self.fields {
+            f.name = truncate(&f.name, lim::FIELD_NAME);
+            f.value = truncate(&f.value, lim::FIELD_VALUE);
+        }
+        let over = self.text_len().saturating_sub(lim::EMBED_TOTAL);
+        if over > 0 {
+            let keep = limits::chars(&self.description).saturating_sub(over).max(1);
+            self.description = truncate(&self.description, keep);
+        }
+        while self.text_len() > lim::EMBED_TOTAL && self.fields.pop().is_some() {}
+    }
+}
+
+fn colour(status: &str) -> u32 {
+    match status {
+        "succeeded" => 0x2ECC71,
+        "partial" => 0xF1C40F,
+        "failed" => 0xE74C3C,
+        _ => 0x95A5A6,
+    }
+}
+
+/// Role ids that are real snowflakes; anything else (`everyone`, names) is dropped so a
+/// config typo can never ping everyone.
+fn mention_roles(config: &Config) -> Vec<String> {
+    config
+        .file
+        .publishers
+        .discord
+        .mention_roles
+        .iter()
+        .map(|r| r.trim().trim_start_matches("<@&").trim_end_matches('>'))
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
+/// The webhook body for a run, within every limit.
+pub(super) fn message(cx: &PublishContext<'_>) -> Value {
+    let run = &cx.run;
+    let stats = QuickStats::of(&cx.snapshot, &cx.changes);
+    let lines = change_lines(&cx.changes, 5);
+    let description = if lines.is_empty() {
+        "No changes since the last run.".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    let g = &stats.github;
+    let ucf = match &stats.ucf {
+        Some(u) => match u.harmony {
+            Some(h) => format!("harmony {h:.3}\n{}", u.status),
+            None => u.status.clone(),
+        },
+        None => "no data".into(),
+    };
+    let a = &stats.agents;
+    let mut fields = vec![
+        Field {
+            name: "GitHub".into(),
+            value: format!(
+                "{} repos · {} new commits\n★ {} · {} open issues",
+                g.repos, g.new_commits, g.stars, g.open_issues
+            ),
+            inline: true,
+        },
+        Field {
+            name: "UCF".into(),
+            value: ucf,
+            inline: true,
+        },
+        Field {
+            name: "Agents".into(),
+            value: format!("{}/{} active\n{} tasks", a.active, a.agents, a.tasks_total),
+            inline: true,
+        },
+    ];
+    let failing: Vec<String> = cx
+        .snapshot
+        .sources
+        .iter()
+        .filter(|(_, s)| s.status == "error")
+        .map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed")))
+        .collect();
+    if !failing.is_empty() {
+        fields.push(Field {
+            name: "Source errors".into(),
+            value: failing.join("\n"),
+            inline: false,
+        });
+    }
+    if !cx.exports.is_empty() {
+        let files: Vec<String> = cx
+            .exports
+            .iter()
+            .map(|e| format!("`{}` {}", e.format, e.path))
+            .collect();
+        fields.push(Field {
+            name: "Exports".into(),
+            value: files.join("\n"),
+            inline: false,
+        });
+    }
+    let public = cx
+        .config()
+        .public_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/'));
+    let mut embed = Embed {
+        title: format!("Helix sync {}: {}", run.status, run.trigger),
+        url: public.map(|u| format!("{u}/?run={}", run.id)),
+        description,
+        color: colour(&run.status),
+        timestamp: run.finished_at.map(|t| t.to_rfc3339()),
+        fields,
+        footer: Footer {
+            text: format!("helix-sync v{} · run {}", env!("CARGO_PKG_VERSION"), run.id),
+        },
+    };
+    embed.fit();
+    let roles = mention_roles(cx.config());
+    let mentions: String = roles.iter().map(|r| format!("<@&{r}> ")).collect();
+    let content = format!(
+        "{mentions}Helix sync run `{}` {} ({} new commits)",
+        run.id, run.status, g.new_commits
+    );
+    json!({
+        "content": truncate(&content, lim::CONTENT),
+        "embeds": [embed],
+        // Nothing is pinged unless listed here: never @everyone, only the configured roles.
+        "allowed_mentions": {"parse": [], "roles": roles},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_embed_fits_every_limit() {
+        let mut e = Embed {
+            title: "t".repeat(400),
+            url: None,
+            description: "d".repeat(9000),
+            color: 0,
+            timestamp: None,
+            fields: (0..30)
+                .map(|i| Field {
+                    name: format!("{i}").repeat(300),
+                    value: "v".repeat(2000),
+                    inline: true,
+                })
+                .collect(),
+            footer: Footer {
+                text: "f".repeat(3000),
+            },
+        };
+        e.fit();
+        assert!(e.text_len() <= lim::EMBED_TOTAL);
+        assert!(e.fields.len() <= lim::FIELDS);
+        assert!(limits::chars(&e.title) <= lim::TITLE);
+        assert!(e
+            .fields
+            .iter()
+            .all(|f| limits::chars(&f.value) <= lim::FIELD_VALUE));
+    }
+
+    #[test]
+    fn only_numeric_roles_are_mentioned() {
+        let mut c =
+            Config::load(&[("HELIX_CONFIG".to_owned(), "/nonexistent".to_owned())].into()).unwrap();
+        c.file.publishers.discord.mention_roles = vec![
+            "123".into(),
+            "<@&456>".into(),
+            "everyone".into(),
+            "@here".into(),
+        ];
+        assert_eq!(mention_roles(&c), ["123", "456"]);
+    }
+}

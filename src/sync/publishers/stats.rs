@@ -1,0 +1,196 @@
+//! The quick numbers every target shows about a run (Discord's inline fields, the portal
+//! feed's `stats`), computed once from the snapshot and change summary so the targets agree.
+//! Also the one-line-per-change text rendering of a change summary. Pure; no I/O.
+
+use serde::Serialize;
+
+use crate::sync::snapshot::{harmony_status, ChangeSummary, Snapshot};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuickStats {
+    pub github: GithubStats,
+    /// `None` when the run has no UCF state.
+    pub ucf: Option<UcfStats>,
+    pub agents: AgentStats,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GithubStats {
+    pub repos: u64,
+    pub stars: u64,
+    pub forks: u64,
+    pub open_issues: u64,
+    pub new_commits: u64,
+    pub prs_merged: u64,
+    pub new_releases: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UcfStats {
+    pub harmony: Option<f64>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgentStats {
+    pub agents: u64,
+    pub active: u64,
+    pub tasks_total: u64,
+    pub tasks_succeeded: u64,
+}
+
+impl QuickStats {
+    pub fn of(snapshot: &Snapshot, changes: &ChangeSummary) -> Self {
+        let mut github = GithubStats {
+            repos: snapshot.repos.len() as u64,
+            ..Default::default()
+        };
+        for stats in snapshot.repos.values().filter_map(|r| r.stats.as_ref()) {
+            github.stars += stats.stars;
+            github.forks += stats.forks;
+            github.open_issues += stats.open_issues;
+        }
+        for c in changes.repos.values() {
+            github.new_commits += c.new_commits;
+            github.prs_merged += c.prs_merged.len() as u64;
+            github.new_releases += c.new_releases.len() as u64;
+        }
+        let ucf = snapshot.ucf.as_ref().map(|u| {
+            let harmony = u.metrics.get("harmony").copied();
+            UcfStats {
+                harmony,
+                status: harmony
+                    .map(|h| harmony_status(h).to_owned())
+                    .unwrap_or_else(|| u.status.clone()),
+            }
+        });
+        let t = &snapshot.agent_totals;
+        QuickStats {
+            github,
+            ucf,
+            agents: AgentStats {
+                agents: t.agents,
+                active: t.active,
+                tasks_total: t.tasks_total,
+                tasks_succeeded: t.tasks_succeeded,
+            },
+        }
+    }
+}
+
+fn numbers(prefix: &str, list: &[u64]) -> String {
+    let items: Vec<String> = list.iter().map(|n| format!("#{n}")).collect();
+    format!("{prefix} {}", items.join(", "))
+}
+
+/// The change summary as short Markdown lines, most important first: per repository its
+/// new commits (with up to `commit_lines` of them), pull requests, issues and releases;
+/// then UCF movements and agent changes. Empty when nothing changed.
+pub fn change_lines(changes: &ChangeSummary, commit_lines: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (repo, c) in changes.repos.iter().filter(|(_, c)| !c.is_empty()) {
+        let mut parts = Vec::new();
+        if c.new_commits > 0 {
+            let by = if c.authors.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", c.authors.join(", "))
+            };
+            parts.push(format!("{} new commit(s){by}", c.new_commits));
+        }
+        for (label, list) in [
+            ("PRs merged", &c.prs_merged),
+            ("PRs opened", &c.prs_opened),
+            ("PRs closed", &c.prs_closed),
+            ("issues opened", &c.issues_opened),
+            ("issues closed", &c.issues_closed),
+        ] {
+            if !list.is_empty() {
+                parts.push(numbers(label, list));
+            }
+        }
+        if !c.new_releases.is_empty() {
+            parts.push(format!("released {}", c.new_releases.join(", ")));
+        }
+        if !c.new_deployments.is_empty() {
+            parts.push(format!("{} deployment(s)", c.new_deployments.len()));
+        }
+        out.push(format!("**{repo}**: {}", parts.join("; ")));
+        for (sha, line) in c.commit_lines.iter().take(commit_lines) {
+            out.push(format!("• `{sha}` {line}"));
+        }
+    }
+    for d in changes.ucf.iter().filter(|d| d.delta != 0.0) {
+        let arrow = match d.direction.as_str() {
+            "up" => "▲",
+            "down" => "▼",
+            _ => "=",
+        };
+        out.push(format!(
+            "UCF {}: {:.3} → {:.3} {arrow} ({:+.3})",
+            d.metric, d.before, d.after, d.delta
+        ));
+    }
+    if !changes.agents_activated.is_empty() {
+        out.push(format!(
+            "Agents activated: {}",
+            changes.agents_activated.join(", ")
+        ));
+    }
+    if !changes.agents_deactivated.is_empty() {
+        out.push(format!(
+            "Agents deactivated: {}",
+            changes.agents_deactivated.join(", ")
+        ));
+    }
+    if !changes.task_deltas.is_empty() {
+        let d: Vec<String> = changes
+            .task_deltas
+            .iter()
+            .map(|(a, n)| format!("{a} {n:+}"))
+            .collect();
+        out.push(format!("Tasks: {}", d.join(", ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::snapshot::{RepoChanges, UcfDelta};
+
+    #[test]
+    fn lines_cover_repos_ucf_and_agents() {
+        let mut c = ChangeSummary::default();
+        c.repos.insert(
+            "o/r".into(),
+            RepoChanges {
+                new_commits: 2,
+                authors: vec!["ann".into()],
+                commit_lines: vec![("abc1234".into(), "fix".into()), ("def".into(), "x".into())],
+                prs_merged: vec![7],
+                ..Default::default()
+            },
+        );
+        c.repos.insert("o/quiet".into(), RepoChanges::default());
+        c.ucf.push(UcfDelta {
+            metric: "harmony".into(),
+            before: 0.5,
+            after: 0.75,
+            delta: 0.25,
+            direction: "up".into(),
+        });
+        c.agents_activated.push("kael".into());
+        let lines = change_lines(&c, 1);
+        assert_eq!(
+            lines,
+            [
+                "**o/r**: 2 new commit(s) by ann; PRs merged #7",
+                "• `abc1234` fix",
+                "UCF harmony: 0.500 → 0.750 ▲ (+0.250)",
+                "Agents activated: kael",
+            ]
+        );
+        assert!(change_lines(&ChangeSummary::default(), 5).is_empty());
+    }
+}
