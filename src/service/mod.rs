@@ -12,6 +12,10 @@ use crate::ingest::IngestError;
 use crate::store::{now_ms, EventRow, JobRow, NewEvent, RunRow, StoreError};
 
 pub mod export;
+pub mod redact;
+pub mod status;
+
+pub use status::{status, Health};
 
 /// Why a shared operation failed; the HTTP edge and the MCP server each map it once.
 #[derive(Debug, thiserror::Error)]
