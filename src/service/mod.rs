@@ -94,7 +94,7 @@ pub struct EventSummary {
 }
 
 /// A run as the API and MCP show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunView {
     pub id: String,
     pub job_id: Option<String>,

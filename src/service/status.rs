@@ -370,3 +370,44 @@ fn target_states(config: &Config, latest: &[DeliveryRow]) -> (TargetStates, Vec<
 
 #[cfg(test)]
 mod tests;
+
+/// One line of the status page's run table.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunLine {
+    pub id: String,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: String,
+    pub duration_seconds: Option<f64>,
+    /// Delivery state per publish target (`pending`, `succeeded`, `failed`, `dead`,
+    /// `disabled`); absent when the run has no delivery for it.
+    pub targets: BTreeMap<String, String>,
+    /// Redacted and truncated like `last_error`.
+    pub error: Option<String>,
+}
+
+/// The last `limit` runs with their per-target outcome, newest first.
+pub async fn recent_runs(state: &AppState, limit: i64) -> Result<Vec<RunLine>, StoreError> {
+    let secrets = &state.config.secrets;
+    Ok(state
+        .store
+        .recent_runs_with_deliveries(limit)
+        .await?
+        .into_iter()
+        .map(|(r, deliveries)| RunLine {
+            targets: deliveries
+                .into_iter()
+                .map(|d| (d.target, d.state))
+                .collect(),
+            error: r
+                .error
+                .as_deref()
+                .map(|e| super::redact::redact(e, secrets, LAST_ERROR_MAX)),
+            started_at: iso(r.started_at),
+            duration_seconds: r.duration_ms.map(|d| d as f64 / 1000.0),
+            id: r.id,
+            trigger: r.trigger,
+            status: r.status,
+        })
+        .collect())
+}
