@@ -45,8 +45,11 @@ async fn refresh(state: &AppState) -> Result<(), crate::store::StoreError> {
     let ages = store.oldest_job_age_by_state(now).await?;
     for (job_state, depth) in &stats.by_state {
         metrics::gauge!("helix_queue_depth", "state" => job_state.clone()).set(*depth as f64);
+    }
+    // Age only means something for jobs still in flight.
+    for job_state in ["queued", "running", "failed"] {
         let age = ages.get(job_state).copied().unwrap_or(0);
-        metrics::gauge!("helix_queue_oldest_age_seconds", "state" => job_state.clone())
+        metrics::gauge!("helix_queue_oldest_age_seconds", "state" => job_state)
             .set(age as f64 / 1000.0);
     }
     // A finished run's per-source outcome never changes: a true counter.
