@@ -18,7 +18,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::StreamExt;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, SessionConfig,
+};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::HelixMcp;
@@ -27,22 +29,39 @@ use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::ingest::manual::check_bearer;
 
-/// The endpoint path.
-pub const PATH: &str = "/mcp";
+/// A session nobody used for this long is closed (clients that never send DELETE).
+const SESSION_IDLE: Duration = Duration::from_secs(3600);
 
-/// The `/mcp` route, guarded.
+/// The `/mcp` route, guarded. Sessions hold the application state, so they are all closed
+/// when the server shuts down (or the shutdown would wait on them forever).
 pub fn router(state: &AppState) -> Router<AppState> {
     let for_sessions = state.clone();
+    let sessions = Arc::new(LocalSessionManager {
+        sessions: Default::default(),
+        session_config: SessionConfig {
+            keep_alive: Some(SESSION_IDLE),
+            ..Default::default()
+        },
+    });
+    let closing = sessions.clone();
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        let open: Vec<_> = closing.sessions.write().await.drain().collect();
+        for (_, session) in open {
+            let _ = session.close().await;
+        }
+    });
     let service = StreamableHttpService::new(
         move || Ok(HelixMcp::new(for_sessions.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions,
         StreamableHttpServerConfig {
             sse_keep_alive: Some(Duration::from_secs(15)),
             stateful_mode: true,
         },
     );
     Router::new()
-        .route_service(PATH, service)
+        .route_service("/mcp", service)
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
 }
 

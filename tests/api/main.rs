@@ -6,3 +6,4 @@ mod helpers;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod operate;
