@@ -58,7 +58,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// HELP text for every metric the service emits (names are the contract of dashboards).
 fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_counter!("helix_webhooks_received_total", "Webhooks accepted, by source.");
+    describe_counter!(
+        "helix_webhooks_received_total",
+        "Webhooks accepted, by source."
+    );
     describe_counter!(
         "helix_webhooks_rejected_total",
         "Webhooks refused, by source and reason (the error code)."
@@ -74,9 +77,16 @@ fn describe_metrics() {
         Unit::Seconds,
         "Age of the oldest job in each state (queued: since runnable; running: since claimed; failed: since it failed)."
     );
-    describe_counter!("helix_queue_rescued_total", "Jobs whose lease expired and were rescued.");
+    describe_counter!(
+        "helix_queue_rescued_total",
+        "Jobs whose lease expired and were rescued."
+    );
     describe_counter!("helix_job_runs_total", "Job attempts by kind and result.");
-    describe_histogram!("helix_job_duration_seconds", Unit::Seconds, "Job attempt duration by kind.");
+    describe_histogram!(
+        "helix_job_duration_seconds",
+        Unit::Seconds,
+        "Job attempt duration by kind."
+    );
     describe_histogram!(
         "helix_sync_duration_seconds",
         Unit::Seconds,
@@ -86,12 +96,18 @@ fn describe_metrics() {
         "helix_source_results_total",
         "Finished runs by source and that source's outcome (ok, error, disabled)."
     );
-    describe_gauge!("helix_target_deliveries", "Deliveries by publish target and state.");
+    describe_gauge!(
+        "helix_target_deliveries",
+        "Deliveries by publish target and state."
+    );
     describe_gauge!(
         "helix_github_rate_limit_remaining",
         "GitHub API requests left in the current rate-limit window (set by the GitHub source)."
     );
-    describe_gauge!("helix_store_up", "1 when the last scrape could read the store.");
+    describe_gauge!(
+        "helix_store_up",
+        "1 when the last scrape could read the store."
+    );
     describe_gauge!("helix_build_info", "Always 1; the version is a label.");
 }
 

@@ -32,7 +32,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let handle = crate::telemetry::metrics_handle();
     handle.run_upkeep();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         handle.render(),
     )
 }
@@ -76,18 +79,16 @@ pub async fn record_runs(state: AppState, cancel: CancellationToken) {
             e = rx.recv() => e,
         };
         match event {
-            Ok(RunEvent::Finished { run_id, status }) => {
-                match state.store.get_run(&run_id).await {
-                    Ok(Some(run)) => {
-                        if let Some(ms) = run.duration_ms {
-                            metrics::histogram!("helix_sync_duration_seconds", "status" => status)
-                                .record(ms as f64 / 1000.0);
-                        }
+            Ok(RunEvent::Finished { run_id, status }) => match state.store.get_run(&run_id).await {
+                Ok(Some(run)) => {
+                    if let Some(ms) = run.duration_ms {
+                        metrics::histogram!("helix_sync_duration_seconds", "status" => status)
+                            .record(ms as f64 / 1000.0);
                     }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, run_id, "metrics: cannot read the run"),
                 }
-            }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, run_id, "metrics: cannot read the run"),
+            },
             Ok(RunEvent::Started { .. }) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "metrics: missed run events");

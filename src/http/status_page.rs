@@ -88,7 +88,9 @@ fn event_name(e: &RunEvent) -> &'static str {
     }
 }
 
-async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let stream = BroadcastStream::new(state.run_events.subscribe())
         .map(|item| {
             Ok(match item {

@@ -18,9 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::StreamExt;
-use rmcp::transport::streamable_http_server::session::local::{
-    LocalSessionManager, SessionConfig,
-};
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::HelixMcp;
@@ -70,7 +68,8 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         let origin = origin.to_str().unwrap_or("");
         if !origin_allowed(origin, &state.config) {
             tracing::warn!(origin, "MCP request refused: origin not allowed");
-            return ApiError::Forbidden(format!("origin {origin:?} is not allowed")).into_response();
+            return ApiError::Forbidden(format!("origin {origin:?} is not allowed"))
+                .into_response();
         }
     }
     if let Err(e) = check_bearer(state.config.secrets.api_token.as_ref(), req.headers()) {

@@ -139,12 +139,13 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![Content::text(message.into())])
 }
 
-/// Checks `args` against `T`'s advertised schema, then decodes them.
-pub fn parse_args<T: DeserializeOwned + JsonSchema>(args: JsonObject) -> Result<T, CallToolResult> {
+/// Checks `args` against `T`'s advertised schema, then decodes them; the error is the
+/// message of the tool error, naming the argument.
+pub fn parse_args<T: DeserializeOwned + JsonSchema>(args: JsonObject) -> Result<T, String> {
     let schema = Value::Object((*input_schema::<T>()).clone());
     let instance = Value::Object(args);
     let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| tool_error(format!("internal error: invalid input schema: {e}")))?;
+        .map_err(|e| format!("internal error: invalid input schema: {e}"))?;
     // The validator's message for an unexpected key does not name it; say which it is.
     let known = schema["properties"].as_object();
     if let Some(unknown) = instance
@@ -153,22 +154,30 @@ pub fn parse_args<T: DeserializeOwned + JsonSchema>(args: JsonObject) -> Result<
         .flat_map(|o| o.keys())
         .find(|k| !known.is_some_and(|p| p.contains_key(*k)))
     {
-        let valid: Vec<&str> = known.into_iter().flat_map(|p| p.keys()).map(String::as_str).collect();
-        return Err(tool_error(format!(
+        let valid: Vec<&str> = known
+            .into_iter()
+            .flat_map(|p| p.keys())
+            .map(String::as_str)
+            .collect();
+        return Err(format!(
             "unknown argument `{unknown}`; valid: {}",
-            if valid.is_empty() { "none".to_owned() } else { valid.join(", ") }
-        )));
+            if valid.is_empty() {
+                "none".to_owned()
+            } else {
+                valid.join(", ")
+            }
+        ));
     }
     if let Some(e) = validator.iter_errors(&instance).next() {
         let path = e.instance_path.to_string();
         let name = path.trim_start_matches('/');
-        return Err(tool_error(if name.is_empty() {
+        return Err(if name.is_empty() {
             format!("invalid arguments: {e}")
         } else {
             format!("invalid argument `{name}`: {e}")
-        }));
+        });
     }
-    serde_json::from_value(instance).map_err(|e| tool_error(format!("invalid arguments: {e}")))
+    serde_json::from_value(instance).map_err(|e| format!("invalid arguments: {e}"))
 }
 
 /// A success: the value as `structuredContent` and as JSON text.
@@ -221,7 +230,7 @@ impl HelixMcp {
     async fn trigger(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let req: TriggerRequest = match parse_args(args) {
             Ok(r) => r,
-            Err(e) => return Ok(e),
+            Err(e) => return Ok(tool_error(e)),
         };
         Ok(match service::trigger(&self.state, req).await {
             Ok(job_id) => structured(&TriggerOutput { job_id }),
@@ -238,7 +247,7 @@ impl HelixMcp {
     )]
     async fn status(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         if let Err(e) = parse_args::<StatusArgs>(args) {
-            return Ok(e);
+            return Ok(tool_error(e));
         }
         Ok(structured(&service::status(&self.state).await))
     }
@@ -253,7 +262,7 @@ impl HelixMcp {
     async fn history(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let args: HistoryArgs = match parse_args(args) {
             Ok(a) => a,
-            Err(e) => return Ok(e),
+            Err(e) => return Ok(tool_error(e)),
         };
         Ok(
             match service::history(&self.state, args.limit.unwrap_or(10)).await {
@@ -273,7 +282,7 @@ impl HelixMcp {
     async fn export(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let args: ExportArgs = match parse_args(args) {
             Ok(a) => a,
-            Err(e) => return Ok(e),
+            Err(e) => return Ok(tool_error(e)),
         };
         let format = args.format;
         let scope = args.scope.unwrap_or_default();

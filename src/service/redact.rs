@@ -86,7 +86,10 @@ mod tests {
 
     fn secrets() -> Secrets {
         Secrets {
-            github_webhook: vec![Secret::new("gh-hook-secret-1"), Secret::new("gh-hook-secret-2")],
+            github_webhook: vec![
+                Secret::new("gh-hook-secret-1"),
+                Secret::new("gh-hook-secret-2"),
+            ],
             ritual_webhook: vec![Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")],
             api_token: Some(Secret::new("api-token-value")),
             github_token: Some(Secret::new("ghp_abcdefghijklmnop")),
@@ -100,7 +103,8 @@ mod tests {
     #[test]
     fn scrubs_whole_secrets_and_their_pieces() {
         let s = secrets();
-        let text = "POST http://127.0.0.1:9/api/webhooks/123456789012/tok-ABCDEFGHIJKLMNOP failed; \
+        let text =
+            "POST http://127.0.0.1:9/api/webhooks/123456789012/tok-ABCDEFGHIJKLMNOP failed; \
                     key MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw; token ghp_abcdefghijklmnop; \
                     Authorization: Bearer whatever-it-was, ntn_secretsecretsecret gh-hook-secret-2";
         let out = redact(text, &s, 10_000);
@@ -109,7 +113,10 @@ mod tests {
         }
         assert!(!out.contains("whatever-it-was"), "{out}");
         assert!(out.contains("Bearer [redacted]"), "{out}");
-        assert!(out.contains("/api/webhooks/"), "ordinary path words stay: {out}");
+        assert!(
+            out.contains("/api/webhooks/"),
+            "ordinary path words stay: {out}"
+        );
     }
 
     #[test]

@@ -154,7 +154,9 @@ async fn observe(store: &Store, now: i64) -> Result<Observed, StoreError> {
     Ok(Observed {
         store_error: None,
         runs: store.list_runs(100).await?,
-        last_success: store.last_run_with_status(&["succeeded", "partial"]).await?,
+        last_success: store
+            .last_run_with_status(&["succeeded", "partial"])
+            .await?,
         deliveries: store.latest_deliveries().await?,
         queue: store.queue_stats(now).await?,
     })
@@ -263,8 +265,7 @@ pub fn evaluate(
         last_sync: finished
             .first()
             .map(|r| iso(r.finished_at.unwrap_or(r.started_at))),
-        next_sync: next_sync
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        next_sync: next_sync.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         sources,
         targets,
         metrics: RunMetrics {

@@ -9,7 +9,10 @@ fn config(extra: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = [
         ("HELIX_CONFIG", "/nonexistent/helix.json"),
         ("GITHUB_REPOS", "o/r"),
-        ("DISCORD_SYNC_WEBHOOK", "https://discord.test/api/webhooks/1/secret-token-abcdef"),
+        (
+            "DISCORD_SYNC_WEBHOOK",
+            "https://discord.test/api/webhooks/1/secret-token-abcdef",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -74,7 +77,10 @@ fn observed(runs: Vec<RunRow>, deliveries: Vec<DeliveryRow>) -> Observed {
 #[test]
 fn the_default_interval_is_an_hour_and_none_without_schedules() {
     assert_eq!(sync_interval(&config(&[])), Some(Duration::from_secs(3600)));
-    assert_eq!(sync_interval(&config(&[("HELIX_SYNC_ENABLED", "false")])), None);
+    assert_eq!(
+        sync_interval(&config(&[("HELIX_SYNC_ENABLED", "false")])),
+        None
+    );
     assert_eq!(
         sync_interval(&config(&[("HELIX_SYNC_INTERVAL", "600")])),
         Some(Duration::from_secs(600))
@@ -102,20 +108,44 @@ fn a_recent_success_with_every_part_ok_is_healthy() {
 #[test]
 fn no_success_for_three_intervals_is_unhealthy() {
     let c = config(&[]);
-    let o = observed(vec![run("r1", "succeeded", NOW - 3 * HOUR - 1, ok_sources(), None)], vec![]);
+    let o = observed(
+        vec![run(
+            "r1",
+            "succeeded",
+            NOW - 3 * HOUR - 1,
+            ok_sources(),
+            None,
+        )],
+        vec![],
+    );
     let h = evaluate(&c, &o, NOW - 10 * HOUR, None, NOW);
     assert_eq!(h.status, HealthStatus::Unhealthy);
     assert_eq!(h.http_status(), 503);
     // Just inside the window is fine.
-    let o = observed(vec![run("r1", "succeeded", NOW - 3 * HOUR, ok_sources(), None)], vec![]);
-    assert_eq!(evaluate(&c, &o, NOW - 10 * HOUR, None, NOW).status, HealthStatus::Healthy);
+    let o = observed(
+        vec![run("r1", "succeeded", NOW - 3 * HOUR, ok_sources(), None)],
+        vec![],
+    );
+    assert_eq!(
+        evaluate(&c, &o, NOW - 10 * HOUR, None, NOW).status,
+        HealthStatus::Healthy
+    );
     // A fresh process with no run yet is not stale; an old one is.
     let empty = observed(vec![], vec![]);
-    assert_eq!(evaluate(&c, &empty, NOW - HOUR, None, NOW).status, HealthStatus::Healthy);
-    assert_eq!(evaluate(&c, &empty, NOW - 4 * HOUR, None, NOW).status, HealthStatus::Unhealthy);
+    assert_eq!(
+        evaluate(&c, &empty, NOW - HOUR, None, NOW).status,
+        HealthStatus::Healthy
+    );
+    assert_eq!(
+        evaluate(&c, &empty, NOW - 4 * HOUR, None, NOW).status,
+        HealthStatus::Unhealthy
+    );
     // Without schedules nothing is expected.
     let off = config(&[("HELIX_SYNC_ENABLED", "false")]);
-    assert_eq!(evaluate(&off, &empty, NOW - 40 * HOUR, None, NOW).status, HealthStatus::Healthy);
+    assert_eq!(
+        evaluate(&off, &empty, NOW - 40 * HOUR, None, NOW).status,
+        HealthStatus::Healthy
+    );
 }
 
 #[test]
@@ -127,7 +157,10 @@ fn an_unreachable_store_is_unhealthy() {
     };
     let h = evaluate(&c, &o, NOW, None, NOW);
     assert_eq!(h.status, HealthStatus::Unhealthy);
-    assert_eq!(h.metrics.last_error.as_deref(), Some("store unreachable: pool closed"));
+    assert_eq!(
+        h.metrics.last_error.as_deref(),
+        Some("store unreachable: pool closed")
+    );
 }
 
 #[test]
@@ -135,11 +168,17 @@ fn a_failed_source_or_target_degrades_and_names_the_newest_error() {
     let c = config(&[]);
     let mut sources = ok_sources();
     sources["ucf_state"] = serde_json::json!({"status": "error", "error": "file missing"});
-    let o = observed(vec![run("r1", "partial", NOW - HOUR, sources, None)], vec![]);
+    let o = observed(
+        vec![run("r1", "partial", NOW - HOUR, sources, None)],
+        vec![],
+    );
     let h = evaluate(&c, &o, NOW - 10 * HOUR, None, NOW);
     assert_eq!(h.status, HealthStatus::Degraded);
     assert_eq!(h.sources.ucf_state, PartStatus::Error);
-    assert_eq!(h.metrics.last_error.as_deref(), Some("ucf_state: file missing"));
+    assert_eq!(
+        h.metrics.last_error.as_deref(),
+        Some("ucf_state: file missing")
+    );
     assert_eq!(h.metrics.success_rate, Some(0.0));
 
     let o = observed(
@@ -166,7 +205,10 @@ fn a_source_skipped_by_a_partial_trigger_keeps_its_earlier_state() {
         ],
         vec![],
     );
-    assert_eq!(evaluate(&c, &o, NOW, None, NOW).sources.github, PartStatus::Error);
+    assert_eq!(
+        evaluate(&c, &o, NOW, None, NOW).sources.github,
+        PartStatus::Error
+    );
 }
 
 #[test]

@@ -20,7 +20,9 @@ async fn app_with_runs() -> TestApp {
             "run-c",
             "failed",
             now - 60_000,
-            Some(format!("<script>alert(1)</script> POST {DISCORD_URL} failed")),
+            Some(format!(
+                "<script>alert(1)</script> POST {DISCORD_URL} failed"
+            )),
         ),
     ];
     for (id, status, at, error) in runs {
@@ -70,16 +72,33 @@ async fn the_page_is_escaped_self_contained_and_secret_free() {
     let app = app_with_runs().await;
     let res = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     let html = res.text().await.unwrap();
     assert!(html.contains("&lt;script&gt;alert(1)"), "escaped error");
     assert!(!html.contains("<script>alert(1)"), "unescaped markup");
-    assert!(!html.contains("page-secret-discord-token"), "secret on the page");
-    for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import", "url("] {
+    assert!(
+        !html.contains("page-secret-discord-token"),
+        "secret on the page"
+    );
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+        "url(",
+    ] {
         assert!(!html.contains(attr), "external asset: {attr}");
     }
-    assert_eq!(html.matches("<tr>").count(), 4, "a header row and three runs");
+    assert_eq!(
+        html.matches("<tr>").count(),
+        4,
+        "a header row and three runs"
+    );
     assert!(html.contains("schedule:hourly"));
     assert!(html.contains("/api/sync/events"));
 }
@@ -87,7 +106,12 @@ async fn the_page_is_escaped_self_contained_and_secret_free() {
 #[tokio::test]
 async fn the_event_stream_carries_run_events() {
     let app = app_with_runs().await;
-    let res = app.client.get(app.url("/api/sync/events")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/sync/events"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"]
         .to_str()
@@ -151,6 +175,10 @@ async fn headless_chromium_renders_the_page() {
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert_eq!(&bytes[1..4], b"PNG");
     // A blank page compresses to a few kB; the rendered page is far larger.
-    assert!(bytes.len() > 20_000, "screenshot is only {} bytes", bytes.len());
+    assert!(
+        bytes.len() > 20_000,
+        "screenshot is only {} bytes",
+        bytes.len()
+    );
     println!("status page screenshot: {}", png.display());
 }

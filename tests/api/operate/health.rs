@@ -9,7 +9,12 @@ async fn health_has_the_design_shape_and_is_healthy_at_start() {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "healthy", "{body}");
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         [
@@ -30,7 +35,10 @@ async fn health_has_the_design_shape_and_is_healthy_at_start() {
     ] {
         for n in names {
             let s = body[group][n].as_str().unwrap();
-            assert!(["ok", "error", "disabled"].contains(&s), "{group}.{n} = {s}");
+            assert!(
+                ["ok", "error", "disabled"].contains(&s),
+                "{group}.{n} = {s}"
+            );
         }
     }
     // The test app has no GITHUB_REPOS and no Notion key.
@@ -78,7 +86,12 @@ async fn a_failed_target_degrades_and_a_closed_store_is_unhealthy() {
         })
         .await
         .unwrap();
-    let mut d = app.store.get_delivery("run-1", "discord").await.unwrap().unwrap();
+    let mut d = app
+        .store
+        .get_delivery("run-1", "discord")
+        .await
+        .unwrap()
+        .unwrap();
     d.state = "failed".into();
     d.attempts = 1;
     d.last_error = Some(format!(
@@ -96,7 +109,10 @@ async fn a_failed_target_degrades_and_a_closed_store_is_unhealthy() {
     assert_eq!(body["targets"]["portal"], "ok");
     let last_error = body["metrics"]["last_error"].as_str().unwrap();
     assert!(last_error.starts_with("discord: "), "{last_error}");
-    assert!(!last_error.contains("very-secret-discord-token"), "{last_error}");
+    assert!(
+        !last_error.contains("very-secret-discord-token"),
+        "{last_error}"
+    );
     assert!(last_error.len() <= 200, "{}", last_error.len());
     assert_eq!(body["metrics"]["success_rate"], 1.0);
     assert!(body["data_freshness_seconds"].as_i64().unwrap() >= 0);
@@ -107,7 +123,12 @@ async fn a_failed_target_degrades_and_a_closed_store_is_unhealthy() {
     let status: Value = res.json().await.unwrap();
     assert_eq!(status["status"], "degraded");
     assert_eq!(status["targets"], body["targets"]);
-    let res = app.client.get(app.url("/api/sync/status")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/sync/status"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 
     app.store.close().await;
@@ -124,10 +145,17 @@ async fn a_failed_target_degrades_and_a_closed_store_is_unhealthy() {
 #[tokio::test]
 async fn the_health_port_serves_health_only() {
     let app = spawn_app().await;
-    let port = app.health_port.expect("HEALTH_CHECK_PORT=0 gives a second listener");
+    let port = app
+        .health_port
+        .expect("HEALTH_CHECK_PORT=0 gives a second listener");
     assert_ne!(port, app.port);
     let base = format!("http://127.0.0.1:{port}");
-    let res = app.client.get(format!("{base}/health")).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "healthy");

@@ -15,12 +15,18 @@ use crate::helpers::{github_signature, push_payload, ritual_signature};
 
 const SECRETS: [(&str, &str); 7] = [
     ("GITHUB_WEBHOOK_SECRET", "gh-webhook-secret-value-7f3a9c"),
-    ("RITUAL_WEBHOOK_SECRET", "whsec_c2VjcmV0LXJpdHVhbC1rZXktYnl0ZXMtMDAx"),
+    (
+        "RITUAL_WEBHOOK_SECRET",
+        "whsec_c2VjcmV0LXJpdHVhbC1rZXktYnl0ZXMtMDAx",
+    ),
     ("HELIX_API_TOKEN", "api-token-value-5d2e8b41"),
     ("GITHUB_TOKEN", "ghp_githubtokenvalue0123456789abcdef"),
     ("NOTION_API_KEY", "ntn_notionkeyvalue0123456789abcdef"),
     // The Discord URL is completed with the fake's address below; its token is the secret.
-    ("DISCORD_SYNC_WEBHOOK", "/api/webhooks/112233445566/discordtokenvalue-0123456789abcdef"),
+    (
+        "DISCORD_SYNC_WEBHOOK",
+        "/api/webhooks/112233445566/discordtokenvalue-0123456789abcdef",
+    ),
     ("NOTION_DATABASE_ID", "0f5e7a2b6c1d4e3f8a9b0c1d2e3f4a5b"),
 ];
 
@@ -52,15 +58,27 @@ async fn json_logs_of_a_full_cycle_never_contain_a_secret() {
         .env("RUST_LOG", "info,helix_sync=debug")
         .env("HELIX_BIND", "127.0.0.1:0")
         .env("HEALTH_CHECK_PORT", "0")
-        .env("HELIX_CONFIG", format!("{}/config/sync_config.json", repo()))
-        .env("DATABASE_URL", format!("sqlite://{}/helix.db", dir.path().display()))
+        .env(
+            "HELIX_CONFIG",
+            format!("{}/config/sync_config.json", repo()),
+        )
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/helix.db", dir.path().display()),
+        )
         .env("EXPORT_PATH", dir.path().join("exports"))
         .env("GITHUB_REPOS", "helix-org/helix-core")
         .env("GITHUB_API_URL", github.uri())
         .env("DISCORD_API_URL", discord.uri())
         .env("NOTION_API_URL", notion.uri())
-        .env("UCF_STATE_SOURCE", format!("{}/config/examples/ucf_state.json", repo()))
-        .env("AGENT_METRICS_SOURCE", format!("{}/config/examples/agents_state.json", repo()))
+        .env(
+            "UCF_STATE_SOURCE",
+            format!("{}/config/examples/ucf_state.json", repo()),
+        )
+        .env(
+            "AGENT_METRICS_SOURCE",
+            format!("{}/config/examples/agents_state.json", repo()),
+        )
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -92,13 +110,17 @@ async fn json_logs_of_a_full_cycle_never_contain_a_secret() {
     let client = reqwest::Client::new();
     let token = secrets["HELIX_API_TOKEN"].clone();
 
-    let body = serde_json::to_vec(&push_payload("helix-org/helix-core", "main", "feat: x")).unwrap();
+    let body =
+        serde_json::to_vec(&push_payload("helix-org/helix-core", "main", "feat: x")).unwrap();
     let res = client
         .post(format!("{base}/webhooks/github"))
         .header("content-type", "application/json")
         .header("x-github-event", "push")
         .header("x-github-delivery", "delivery-logs-1")
-        .header("x-hub-signature-256", github_signature(&secrets["GITHUB_WEBHOOK_SECRET"], &body))
+        .header(
+            "x-hub-signature-256",
+            github_signature(&secrets["GITHUB_WEBHOOK_SECRET"], &body),
+        )
         .body(body)
         .send()
         .await
@@ -142,7 +164,12 @@ async fn json_logs_of_a_full_cycle_never_contain_a_secret() {
         .unwrap();
     assert_eq!(res.status(), 200);
     for path in ["/health", "/metrics", "/", "/api/sync/history"] {
-        client.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
+        client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
     }
 
     // The workers run the jobs; wait until the manual job has left the queue.
@@ -163,7 +190,10 @@ async fn json_logs_of_a_full_cycle_never_contain_a_secret() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(!matches!(state.as_str(), "queued" | "running"), "the job never ran");
+    assert!(
+        !matches!(state.as_str(), "queued" | "running"),
+        "the job never ran"
+    );
 
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -182,29 +212,46 @@ async fn json_logs_of_a_full_cycle_never_contain_a_secret() {
 
     let text = log.join("\n");
     let config_secrets = helix_sync::config::Secrets {
-        github_webhook: vec![helix_sync::config::Secret::new(&secrets["GITHUB_WEBHOOK_SECRET"])],
-        ritual_webhook: vec![helix_sync::config::Secret::new(&secrets["RITUAL_WEBHOOK_SECRET"])],
+        github_webhook: vec![helix_sync::config::Secret::new(
+            &secrets["GITHUB_WEBHOOK_SECRET"],
+        )],
+        ritual_webhook: vec![helix_sync::config::Secret::new(
+            &secrets["RITUAL_WEBHOOK_SECRET"],
+        )],
         api_token: Some(helix_sync::config::Secret::new(&token)),
         github_token: Some(helix_sync::config::Secret::new(&secrets["GITHUB_TOKEN"])),
-        discord_webhook: Some(helix_sync::config::Secret::new(&secrets["DISCORD_SYNC_WEBHOOK"])),
+        discord_webhook: Some(helix_sync::config::Secret::new(
+            &secrets["DISCORD_SYNC_WEBHOOK"],
+        )),
         notion_api_key: Some(helix_sync::config::Secret::new(&secrets["NOTION_API_KEY"])),
     };
     for fragment in helix_sync::service::redact::secret_fragments(&config_secrets) {
-        assert!(!text.contains(&fragment), "secret {fragment:?} appears in the logs:\n{text}");
+        assert!(
+            !text.contains(&fragment),
+            "secret {fragment:?} appears in the logs:\n{text}"
+        );
     }
     assert!(log.len() > 10, "too few log lines:\n{text}");
     for line in &log {
         let v: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
-        assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
     }
     assert!(
-        log.iter().any(|l| l.contains("\"request_id\":\"") && l.contains("/webhooks/github")),
+        log.iter()
+            .any(|l| l.contains("\"request_id\":\"") && l.contains("/webhooks/github")),
         "no request span with an id:\n{text}"
     );
     assert!(
-        log.iter().any(|l| l.contains(&format!("\"job_id\":\"{job_id}\""))),
+        log.iter()
+            .any(|l| l.contains(&format!("\"job_id\":\"{job_id}\""))),
         "no job span with the job id:\n{text}"
     );
-    assert!(text.contains("\"message\":\"stopped\""), "no clean stop:\n{text}");
+    assert!(
+        text.contains("\"message\":\"stopped\""),
+        "no clean stop:\n{text}"
+    );
 }

@@ -38,7 +38,10 @@ async fn the_python_sdk_drives_the_stdio_server() {
     let mut cmd = tokio::process::Command::new("python3");
     cmd.arg(script())
         .args(["stdio", "--", env!("CARGO_BIN_EXE_helix-sync"), "mcp"])
-        .env("HELIX_CONFIG", format!("{}/config/sync_config.json", repo()))
+        .env(
+            "HELIX_CONFIG",
+            format!("{}/config/sync_config.json", repo()),
+        )
         .env(
             "DATABASE_URL",
             format!("sqlite://{}/helix.db", dir.path().display()),
@@ -62,7 +65,10 @@ async fn the_python_sdk_drives_the_http_server() {
     run_check(&mut cmd).await;
     // The trigger tool queued a real job through the shared service.
     let jobs = app.store.list_jobs(None, 10).await.unwrap();
-    assert!(jobs.iter().any(|j| j.payload.contains("ucf_state")), "{jobs:?}");
+    assert!(
+        jobs.iter().any(|j| j.payload.contains("ucf_state")),
+        "{jobs:?}"
+    );
 }
 
 fn initialize() -> serde_json::Value {
@@ -94,9 +100,13 @@ async fn mcp_over_http_requires_the_bearer_and_a_local_origin() {
     let res = post(Some("wrong"), None).await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
-    let res = post(Some(API_TOKEN), Some("https://evil.example")).await.unwrap();
+    let res = post(Some(API_TOKEN), Some("https://evil.example"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
-    let res = post(Some(API_TOKEN), Some("http://localhost:6274")).await.unwrap();
+    let res = post(Some(API_TOKEN), Some("http://localhost:6274"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("mcp-session-id"));
     let res = post(Some(API_TOKEN), None).await.unwrap();

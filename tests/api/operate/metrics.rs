@@ -16,7 +16,10 @@ async fn scrape(app: &crate::helpers::TestApp) -> String {
 async fn metrics_cover_ingest_queue_jobs_runs_sources_and_targets() {
     let app = spawn_app().await;
     let body = serde_json::to_vec(&push_payload("o/r", "main", "m")).unwrap();
-    assert_eq!(app.post_github("push", "d-metrics-1", &body).await.status(), 202);
+    assert_eq!(
+        app.post_github("push", "d-metrics-1", &body).await.status(),
+        202
+    );
     let res = app
         .client
         .post(app.url("/webhooks/github"))

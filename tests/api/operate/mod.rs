@@ -5,6 +5,7 @@
 //! after installing them).
 
 mod browser;
+mod deploy;
 mod health;
 mod logs;
 mod mcp;

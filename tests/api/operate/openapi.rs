@@ -84,14 +84,21 @@ fn routed_in_source() -> BTreeSet<(String, String)> {
 fn every_route_in_the_source_is_documented() {
     let documented = documented();
     let routed = routed_in_source();
-    assert!(routed.len() >= 10, "the source scan found too little: {routed:?}");
+    assert!(
+        routed.len() >= 10,
+        "the source scan found too little: {routed:?}"
+    );
     for (method, path) in &routed {
         let ok = if method == "*" {
             documented.iter().any(|(_, p)| p == path)
         } else {
             documented.contains(&(method.clone(), path.clone()))
         };
-        assert!(ok, "{} {path} is routed but not in openapi.json", method.to_uppercase());
+        assert!(
+            ok,
+            "{} {path} is routed but not in openapi.json",
+            method.to_uppercase()
+        );
     }
 }
 
@@ -119,7 +126,12 @@ async fn every_documented_operation_is_routed() {
 #[tokio::test]
 async fn the_document_is_served() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["info"]["title"], "helix-sync");
