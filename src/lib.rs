@@ -12,6 +12,7 @@
 //! - [`scheduler`]: cron firings, each enqueued once.
 //! - [`sync`]: one sync cycle — sources → snapshot → exporters → publishers.
 //! - [`service`]: operations shared by the HTTP API and the MCP server.
+//! - [`mcp`]: the MCP tools (stdio and Streamable HTTP) over those same operations.
 //! - [`store`]: the only module with SQL.
 //! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests.
 //! - [`telemetry`]: logging and metrics.
@@ -21,6 +22,7 @@
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod mcp;
 pub mod queue;
 pub mod scheduler;
 pub mod service;

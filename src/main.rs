@@ -31,6 +31,14 @@ enum Command {
     Migrate,
     /// Export a stored run (the latest by default) to a file or standard output.
     Export(cli::export::ExportArgs),
+    /// Serve the MCP tools on stdin/stdout (for MCP clients that spawn a process). Logs go
+    /// to stderr. Jobs it queues are run by the server sharing DATABASE_URL, or by this
+    /// process with --with-workers.
+    Mcp {
+        /// Also run the worker pool in this process.
+        #[arg(long)]
+        with_workers: bool,
+    },
     /// Inspect and manage the job queue (works whether or not the server runs).
     Queue {
         #[command(subcommand)]
@@ -69,6 +77,26 @@ async fn run() -> anyhow::Result<()> {
             helix_sync::store::Store::connect(&config.database_url).await?;
             println!("database {} is up to date", config.database_url);
             Ok(())
+        }
+        Command::Mcp { with_workers } => {
+            let options = Options {
+                workers: with_workers,
+                scheduler: false,
+                runner: None,
+            };
+            let app = Application::build_headless(config, options).await?;
+            let state = app.state().clone();
+            app.run_until(async move {
+                tokio::select! {
+                    r = helix_sync::mcp::stdio::serve(state) => {
+                        if let Err(e) = r {
+                            tracing::error!(error = %e, "MCP stdio session failed");
+                        }
+                    }
+                    _ = helix_sync::startup::shutdown_signal() => {}
+                }
+            })
+            .await
         }
         Command::Queue { command } => cli::queue::run(&config, command).await,
         Command::Export(args) => cli::export::run(&config, args).await,

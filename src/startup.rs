@@ -5,6 +5,11 @@
 //! `run_until_stopped` serves until SIGTERM or Ctrl-C, then shuts down in order: stop
 //! accepting and finish in-flight requests, let running jobs finish within the grace
 //! period, stop the scheduler, flush the event writer.
+//!
+//! When `HEALTH_CHECK_ENABLED` and `HEALTH_CHECK_PORT` differs from the main port, a second
+//! listener on the main address's IP serves `/health` alone (port 0 binds an ephemeral one,
+//! which tests use). [`Application::build_headless`] builds the same state with no listener
+//! at all, for `helix-sync mcp` on stdio.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +46,9 @@ impl Default for Options {
 }
 
 pub struct Application {
-    listener: TcpListener,
+    /// `None` for a headless application (no HTTP).
+    listener: Option<TcpListener>,
+    health_listener: Option<TcpListener>,
     state: AppState,
     pool: WorkerPool,
     scheduler: Option<Scheduler>,
@@ -51,13 +58,29 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, options: Options) -> anyhow::Result<Self> {
+        Self::assemble(config, options, true).await
+    }
+
+    /// The application without any listener: state, workers and scheduler only.
+    pub async fn build_headless(config: Config, options: Options) -> anyhow::Result<Self> {
+        Self::assemble(config, options, false).await
+    }
+
+    async fn assemble(config: Config, options: Options, listen: bool) -> anyhow::Result<Self> {
+        crate::telemetry::metrics_handle();
         let config = Arc::new(config);
         let store = Store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("binding {}", config.bind))?;
+        let (listener, health_listener) = if listen {
+            let listener = TcpListener::bind(config.bind)
+                .await
+                .with_context(|| format!("binding {}", config.bind))?;
+            let main_port = port_of(Some(&listener));
+            (Some(listener), bind_health(&config, main_port).await?)
+        } else {
+            (None, None)
+        };
         let queue = Queue::new(store.clone(), config.file.queue.clone());
         let (writer, writer_task) = Writer::spawn(store.clone());
         let schedules = if config.sync_enabled {
@@ -89,9 +112,11 @@ impl Application {
             queue,
             started_at: chrono::Utc::now(),
             run_events,
+            shutdown: CancellationToken::new(),
         };
         Ok(Self {
             listener,
+            health_listener,
             state,
             pool,
             scheduler: Some(scheduler),
@@ -100,8 +125,14 @@ impl Application {
         })
     }
 
+    /// The main port (0 when headless).
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        port_of(self.listener.as_ref())
+    }
+
+    /// The separate health listener's port, when there is one.
+    pub fn health_port(&self) -> Option<u16> {
+        self.health_listener.as_ref().map(|l| port_of(Some(l)))
     }
 
     pub fn state(&self) -> &AppState {
@@ -139,15 +170,49 @@ impl Application {
             (true, Some(s)) => Some(tokio::spawn(s.run(cancel.clone()))),
             _ => None,
         };
-        tracing::info!(address = %self.listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "helix-sync listening");
+        let run_metrics = tokio::spawn(http::metrics::record_runs(
+            self.state.clone(),
+            cancel.clone(),
+        ));
         let grace = Duration::from_secs(self.state.config.file.queue.shutdown_grace_secs);
-        let app = http::router(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-            .context("serving HTTP")?;
-        tracing::info!("shutting down: HTTP drained, stopping workers");
+        let shutdown = self.state.shutdown.clone();
+        let stop = async move {
+            stop.await;
+            shutdown.cancel();
+        };
+        let health_task = self.health_listener.take().map(|l| {
+            let app = http::health_router(self.state.clone());
+            let done = self.state.shutdown.clone();
+            tracing::info!(address = ?l.local_addr().ok(), "health check listening");
+            tokio::spawn(async move {
+                let served = axum::serve(l, app)
+                    .with_graceful_shutdown(done.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "health listener failed");
+                }
+            })
+        });
+        match self.listener.take() {
+            Some(listener) => {
+                tracing::info!(address = %listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "helix-sync listening");
+                let app = http::router(self.state.clone());
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                    .context("serving HTTP")?;
+                tracing::info!("shutting down: HTTP drained, stopping workers");
+            }
+            None => {
+                stop.await;
+                tracing::info!("shutting down: stopping workers");
+            }
+        }
+        if let Some(t) = health_task {
+            let _ = t.await;
+        }
         cancel.cancel();
+        let _ = run_metrics.await;
         if let Some(w) = workers {
             w.shutdown(grace).await;
         }
@@ -161,6 +226,28 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+fn port_of(listener: Option<&TcpListener>) -> u16 {
+    listener
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Binds the separate health listener when it is enabled and its port is not the main
+/// listener's (as bound: with `HELIX_BIND` on port 0, `HEALTH_CHECK_PORT=0` is another
+/// ephemeral port).
+async fn bind_health(config: &Config, main_port: u16) -> anyhow::Result<Option<TcpListener>> {
+    let port = config.health_check_port;
+    if !config.health_check_enabled || port == main_port {
+        return Ok(None);
+    }
+    let addr = std::net::SocketAddr::new(config.bind.ip(), port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the health check listener {addr} (HEALTH_CHECK_PORT)"))?;
+    Ok(Some(listener))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -1,15 +1,25 @@
 //! Logging (tracing, pretty or JSON lines) and the Prometheus recorder.
 //!
 //! Logs go to stderr always: stdout belongs to CLI output and to the MCP stdio transport.
+//! With `HELIX_LOG_FORMAT=json` every line is one JSON object carrying its spans: `request`
+//! (with the `request_id` that tower-http's request-id layer sets and echoes back in
+//! `x-request-id`) for HTTP work, `job` (with `job_id`) for worker work. Request spans record
+//! the path only, never the query string or headers, so a token cannot reach a log line.
 
+use axum::http::{HeaderValue, Request};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber; later calls are no-ops (tests build many apps).
 pub fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if format == "json" {
         builder
             .json()
@@ -37,8 +47,93 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may already be installed (e.g. by a test harness): then ours
             // just renders nothing, which is harmless.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe_metrics();
+            }
             handle
         })
         .clone()
+}
+
+/// HELP text for every metric the service emits (names are the contract of dashboards).
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "helix_webhooks_received_total",
+        "Webhooks accepted, by source."
+    );
+    describe_counter!(
+        "helix_webhooks_rejected_total",
+        "Webhooks refused, by source and reason (the error code)."
+    );
+    describe_histogram!(
+        "helix_ingest_latency_seconds",
+        Unit::Seconds,
+        "Time from request to committed answer, by webhook source."
+    );
+    describe_gauge!("helix_queue_depth", "Jobs by state.");
+    describe_gauge!(
+        "helix_queue_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest job in each state (queued: since runnable; running: since claimed; failed: since it failed)."
+    );
+    describe_counter!(
+        "helix_queue_rescued_total",
+        "Jobs whose lease expired and were rescued."
+    );
+    describe_counter!("helix_job_runs_total", "Job attempts by kind and result.");
+    describe_histogram!(
+        "helix_job_duration_seconds",
+        Unit::Seconds,
+        "Job attempt duration by kind."
+    );
+    describe_histogram!(
+        "helix_sync_duration_seconds",
+        Unit::Seconds,
+        "Duration of finished sync runs, by run status."
+    );
+    describe_counter!(
+        "helix_source_results_total",
+        "Finished runs by source and that source's outcome (ok, error, disabled)."
+    );
+    describe_gauge!(
+        "helix_target_deliveries",
+        "Deliveries by publish target and state."
+    );
+    describe_gauge!(
+        "helix_github_rate_limit_remaining",
+        "GitHub API requests left in the current rate-limit window (set by the GitHub source)."
+    );
+    describe_gauge!(
+        "helix_store_up",
+        "1 when the last scrape could read the store."
+    );
+    describe_gauge!("helix_build_info", "Always 1; the version is a label.");
+}
+
+/// Gives every request a UUIDv7 `x-request-id` (unless the client sent one).
+#[derive(Clone, Copy, Default)]
+pub struct MakeRequestUuidV7;
+
+impl MakeRequestId for MakeRequestUuidV7 {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The span of one HTTP request: its id, method and path (no query, no headers).
+pub fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    )
 }

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/events/{id}", get(event))
         .route("/api/sync/jobs/{id}", get(job))
         .route("/api/sync/history", get(history))
+        .route("/api/sync/status", get(status))
 }
 
 /// Proof that the request carried the API token.
@@ -125,4 +126,9 @@ async fn history(
     Ok(Json(
         json!({"runs": service::history(&state, limit).await?}),
     ))
+}
+
+/// The health report, always 200 (the caller asked for data, not for a probe).
+async fn status(_: Authorized, State(state): State<AppState>) -> Json<service::Health> {
+    Json(service::status(&state).await)
 }

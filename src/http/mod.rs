@@ -9,6 +9,9 @@ pub mod error;
 pub mod export;
 pub mod feed;
 pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod status_page;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -18,8 +21,10 @@ use axum::http::{Method, Uri};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::Config;
 use crate::ingest::Ingestor;
@@ -39,6 +44,9 @@ pub struct AppState {
     pub started_at: DateTime<Utc>,
     /// Run started/finished notifications (for SSE).
     pub run_events: crate::sync::RunEvents,
+    /// Cancelled when the server starts shutting down, so endless responses (SSE, MCP
+    /// streams) end and graceful shutdown is not held open by them.
+    pub shutdown: CancellationToken,
 }
 
 /// The whole application router.
@@ -49,9 +57,21 @@ pub fn router(state: AppState) -> Router {
         .merge(export::router())
         .merge(health::router())
         .merge(feed::router())
+        .merge(metrics::router())
+        .merge(status_page::router())
+        .merge(openapi::router())
+        .merge(crate::mcp::http::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(
+            crate::telemetry::MakeRequestUuidV7,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
@@ -70,4 +90,15 @@ async fn method_not_allowed(method: Method, uri: Uri) -> axum::response::Respons
         "message": format!("{method} is not allowed on {}", uri.path()),
     }));
     (axum::http::StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}
+
+/// The router of the separate health listener (`HEALTH_CHECK_PORT`): `/health` only.
+pub fn health_router(state: AppState) -> Router {
+    health::router()
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
 }

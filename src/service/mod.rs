@@ -12,6 +12,10 @@ use crate::ingest::IngestError;
 use crate::store::{now_ms, EventRow, JobRow, NewEvent, RunRow, StoreError};
 
 pub mod export;
+pub mod redact;
+pub mod status;
+
+pub use status::{status, Health};
 
 /// Why a shared operation failed; the HTTP edge and the MCP server each map it once.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +94,7 @@ pub struct EventSummary {
 }
 
 /// A run as the API and MCP show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunView {
     pub id: String,
     pub job_id: Option<String>,

@@ -19,12 +19,14 @@ mod cursors;
 mod deliveries;
 mod events;
 mod jobs;
+mod observe;
 mod runs;
 
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
+pub use observe::OutcomeCount;
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
 
 use std::sync::Arc;

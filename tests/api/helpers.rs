@@ -26,6 +26,8 @@ pub const API_TOKEN: &str = "test-api-token";
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The separate health listener's port.
+    pub health_port: Option<u16>,
     pub state: AppState,
     pub store: Store,
     pub pool: WorkerPool,
@@ -74,6 +76,8 @@ pub fn base_env(
     [
         ("HELIX_CONFIG", format!("{repo}/config/sync_config.json")),
         ("HELIX_BIND", "127.0.0.1:0".into()),
+        // An ephemeral second health listener: tests run in parallel, 8001 would collide.
+        ("HEALTH_CHECK_PORT", "0".into()),
         (
             "DATABASE_URL",
             format!("sqlite://{}/helix.db", dir.display()),
@@ -118,6 +122,7 @@ pub async fn spawn_with(spawn: Spawn) -> TestApp {
         .await
         .expect("app builds");
     let port = app.port();
+    let health_port = app.health_port();
     let state = app.state().clone();
     let pool = app.pool().clone();
     let scheduler = app.take_scheduler();
@@ -129,6 +134,7 @@ pub async fn spawn_with(spawn: Spawn) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        health_port,
         store: state.store.clone(),
         state,
         pool,

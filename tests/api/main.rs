@@ -10,6 +10,7 @@ mod fakes;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod operate;
 mod publish_discord;
 mod publish_feed;
 mod publish_flow;

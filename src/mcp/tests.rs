@@ -1,0 +1,56 @@
+use serde_json::json;
+
+use super::*;
+
+fn obj(v: Value) -> JsonObject {
+    v.as_object().unwrap().clone()
+}
+
+fn error_text(message: String) -> String {
+    message
+}
+
+#[test]
+fn a_bad_argument_is_named() {
+    let e = parse_args::<HistoryArgs>(obj(json!({"limit": 500}))).unwrap_err();
+    assert!(error_text(e).contains("`limit`"));
+    let e = parse_args::<HistoryArgs>(obj(json!({"limit": "ten"}))).unwrap_err();
+    assert!(error_text(e).contains("`limit`"));
+    let e = parse_args::<ExportArgs>(obj(json!({"format": "pdf"}))).unwrap_err();
+    assert!(error_text(e).contains("`format`"));
+    let e = parse_args::<ExportArgs>(obj(json!({}))).unwrap_err();
+    assert!(error_text(e).contains("format"));
+    let e = parse_args::<ExportArgs>(obj(json!({"format": "json", "scope": "all"}))).unwrap_err();
+    assert!(error_text(e).contains("`scope`"));
+    let e = parse_args::<StatusArgs>(obj(json!({"verbose": true}))).unwrap_err();
+    assert!(error_text(e).contains("verbose"));
+    let e = parse_args::<TriggerRequest>(obj(json!({"sources": "github"}))).unwrap_err();
+    assert!(error_text(e).contains("`sources`"));
+}
+
+#[test]
+fn good_arguments_decode() {
+    let a = parse_args::<HistoryArgs>(obj(json!({}))).unwrap();
+    assert_eq!(a.limit, None);
+    let a = parse_args::<ExportArgs>(obj(json!({"format": "markdown", "scope": "ucf"}))).unwrap();
+    assert!(matches!(a.format, ExportFormat::Markdown));
+    assert!(matches!(a.scope, Some(ExportScope::Ucf)));
+    parse_args::<TriggerRequest>(obj(json!({"sources": ["github"], "targets": []}))).unwrap();
+}
+
+#[test]
+fn every_schema_is_an_object_schema() {
+    for s in [
+        input_schema::<TriggerRequest>(),
+        input_schema::<StatusArgs>(),
+        input_schema::<HistoryArgs>(),
+        input_schema::<ExportArgs>(),
+        output_schema::<TriggerOutput>(),
+        output_schema::<Health>(),
+        output_schema::<HistoryOutput>(),
+        output_schema::<ExportOutput>(),
+    ] {
+        assert_eq!(s["type"], "object", "{}", Value::Object((*s).clone()));
+        assert!(!Value::Object((*s).clone()).to_string().contains("$ref"));
+    }
+}

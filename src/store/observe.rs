@@ -1,0 +1,97 @@
+//! Read-only questions the health report, the metrics scrape and the status page ask.
+//!
+//! Every query here is an aggregate over tables other parts write; none of them writes, so
+//! a scrape or a health probe can never change what the service does.
+
+use std::collections::BTreeMap;
+
+use super::{DeliveryRow, Result, RunRow, Store};
+
+/// One count of a `(name, outcome)` pair, e.g. `("github", "error", 3)`.
+pub type OutcomeCount = (String, String, i64);
+
+impl Store {
+    /// Age in milliseconds of the oldest job in each waiting or active state: `queued`
+    /// (since it became runnable), `running` (since it was claimed), `failed` (since its last
+    /// failure). States with no job are absent.
+    pub async fn oldest_job_age_by_state(&self, now: i64) -> Result<BTreeMap<String, i64>> {
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT state, MIN(CASE state WHEN 'queued' THEN run_at \
+                                          WHEN 'running' THEN COALESCE(started_at, updated_at) \
+                                          ELSE updated_at END) \
+             FROM jobs WHERE state IN ('queued', 'running', 'failed') GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(state, t)| t.map(|t| (state, (now - t).max(0))))
+            .collect())
+    }
+
+    /// The last `limit` runs, newest first, each with its deliveries (ordered by target).
+    pub async fn recent_runs_with_deliveries(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(RunRow, Vec<DeliveryRow>)>> {
+        let runs = self.list_runs(limit).await?;
+        let deliveries: Vec<DeliveryRow> = sqlx::query_as(
+            "SELECT d.* FROM deliveries d JOIN \
+                 (SELECT id FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1) r \
+             ON d.run_id = r.id ORDER BY d.target",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_run: BTreeMap<String, Vec<DeliveryRow>> = BTreeMap::new();
+        for d in deliveries {
+            by_run.entry(d.run_id.clone()).or_default().push(d);
+        }
+        Ok(runs
+            .into_iter()
+            .map(|r| {
+                let ds = by_run.remove(&r.id).unwrap_or_default();
+                (r, ds)
+            })
+            .collect())
+    }
+
+    /// How often each source ended in each status, over every finished run (`sources` JSON).
+    pub async fn source_outcome_counts(&self, sources: &[&str]) -> Result<Vec<OutcomeCount>> {
+        let mut out = Vec::new();
+        // The only dialect difference in the JSON access: SQLite's json_extract with a
+        // path, PostgreSQL's jsonb operators with the key.
+        let (sql, arg): (&str, fn(&str) -> String) = match self.backend {
+            super::Backend::Sqlite => (
+                "SELECT json_extract(sources, $1), COUNT(*) FROM sync_runs \
+                 WHERE status != 'running' AND json_valid(sources) \
+                   AND json_extract(sources, $1) IS NOT NULL \
+                 GROUP BY json_extract(sources, $1)",
+                |s| format!("$.{s}.status"),
+            ),
+            super::Backend::Postgres => (
+                "SELECT sources::jsonb -> $1 ->> 'status', COUNT(*) FROM sync_runs \
+                 WHERE status != 'running' AND sources::jsonb -> $1 ->> 'status' IS NOT NULL \
+                 GROUP BY 1",
+                |s| s.to_owned(),
+            ),
+        };
+        for source in sources {
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql)
+                .bind(arg(source))
+                .fetch_all(&self.pool)
+                .await?;
+            out.extend(rows.into_iter().map(|(s, n)| ((*source).to_owned(), s, n)));
+        }
+        Ok(out)
+    }
+
+    /// How many deliveries of each target are in each state.
+    pub async fn delivery_state_counts(&self) -> Result<Vec<OutcomeCount>> {
+        Ok(sqlx::query_as(
+            "SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state ORDER BY target, state",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
