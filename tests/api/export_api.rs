@@ -164,7 +164,7 @@ async fn a_run_can_be_chosen_and_errors_name_the_valid_values() {
 async fn the_cli_writes_the_same_bytes_as_the_api() {
     let app = spawn_app().await;
     let (first, _) = seed_two(&app).await;
-    let db = format!("sqlite://{}/helix.db", app.dir.path().display());
+    let db = app.state.config.database_url.clone();
     let config = format!("{}/config/sync_config.json", env!("CARGO_MANIFEST_DIR"));
     for (format, scope, run) in [
         ("html", "full", None),

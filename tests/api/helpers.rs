@@ -103,6 +103,27 @@ pub fn base_env(
     .collect()
 }
 
+/// The database a test app uses: a fresh SQLite file, or with `HELIX_TEST_BACKEND=postgres`
+/// a fresh schema in the server at `HELIX_TEST_DATABASE_URL` (scripts/test sets both).
+pub async fn test_database_url(dir: &std::path::Path) -> String {
+    if std::env::var("HELIX_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return format!("sqlite://{}/helix.db", dir.display());
+    }
+    let base = std::env::var("HELIX_TEST_DATABASE_URL")
+        .expect("HELIX_TEST_BACKEND=postgres needs HELIX_TEST_DATABASE_URL");
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&base)
+        .await
+        .expect("PostgreSQL is reachable");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
 pub async fn spawn_with(spawn: Spawn) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (github, discord, notion) = (
@@ -111,6 +132,7 @@ pub async fn spawn_with(spawn: Spawn) -> TestApp {
         MockServer::start().await,
     );
     let mut env = base_env(dir.path(), &github.uri(), &discord.uri(), &notion.uri());
+    env.insert("DATABASE_URL".into(), test_database_url(dir.path()).await);
     env.extend(spawn.env);
     let config = Config::load(&env).expect("test config is valid");
     let options = Options {
