@@ -15,12 +15,14 @@ mod deliveries;
 mod events;
 mod jobs;
 mod runs;
+mod sources;
 
 pub use cursors::CursorRow;
 pub use deliveries::DeliveryRow;
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
+pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
 
 use std::path::Path;
 use std::str::FromStr;

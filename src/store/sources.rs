@@ -1,0 +1,145 @@
+//! Reads the sync sources need: the newest ritual UCF event in our own store, and the
+//! ecosystem's agent profiles database (someone else's SQLite file).
+//!
+//! The profiles database is opened read-only, one connection per read, and closed at once:
+//! we never write to it, never migrate it and never hold it open between runs, so the
+//! ecosystem can replace or vacuum it at any time. A table it lacks is read as empty (a
+//! young installation may not have created all three yet).
+
+use std::str::FromStr;
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+
+use super::{EventRow, Result, Store};
+
+/// One agent's row of `agent_stats` (every column may be missing or NULL).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentStatsRow {
+    pub agent_name: String,
+    pub total_tasks: Option<i64>,
+    pub successful_tasks: Option<i64>,
+    pub total_collaborations: Option<i64>,
+    pub average_harmony_impact: Option<f64>,
+    pub last_active: Option<String>,
+}
+
+/// `task_history` aggregated per agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskAggregate {
+    pub agent_name: String,
+    pub tasks: i64,
+    pub succeeded: i64,
+    pub mean_duration_secs: Option<f64>,
+    /// Mean of `harmony_after - harmony_before`.
+    pub harmony_impact: Option<f64>,
+    pub last_task_at: Option<String>,
+}
+
+/// Everything read from the profiles database in one go.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentProfiles {
+    pub stats: Vec<AgentStatsRow>,
+    pub tasks: Vec<TaskAggregate>,
+    /// `(agent, collaborations it took part in)`, from the JSON `agents` lists.
+    pub collaborations: Vec<(String, i64)>,
+    /// Number of rows in `collaborations`.
+    pub collaboration_total: i64,
+}
+
+impl Store {
+    /// The newest ritual event that carried a `ucf_after` state.
+    pub async fn latest_ritual_ucf(&self) -> Result<Option<EventRow>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM events WHERE source = 'ritual' \
+               AND event_type IN ('ritual.completed', 'ucf.updated') \
+               AND json_valid(payload) AND json_type(payload, '$.data.ucf_after') = 'object' \
+             ORDER BY received_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
+
+/// Reads the agent profiles database at `path` (read-only).
+pub async fn read_agent_profiles(path: &str) -> Result<AgentProfiles> {
+    let options = SqliteConnectOptions::from_str("sqlite:")?
+        .filename(path)
+        .read_only(true)
+        .create_if_missing(false)
+        .disable_statement_logging();
+    let mut conn = SqliteConnection::connect_with(&options).await?;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut conn)
+            .await?;
+    let has = |t: &str| tables.iter().any(|n| n == t);
+    let mut out = AgentProfiles::default();
+    if has("agent_stats") {
+        // CASTs make the decoding independent of how the ecosystem typed its columns.
+        let rows: Vec<(
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<f64>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT CAST(agent_name AS TEXT), CAST(total_tasks AS INTEGER), \
+                        CAST(successful_tasks AS INTEGER), CAST(total_collaborations AS INTEGER), \
+                        CAST(average_harmony_impact AS REAL), CAST(last_active AS TEXT) \
+                 FROM agent_stats WHERE agent_name IS NOT NULL ORDER BY agent_name",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        out.stats = rows
+            .into_iter()
+            .map(|r| AgentStatsRow {
+                agent_name: r.0,
+                total_tasks: r.1,
+                successful_tasks: r.2,
+                total_collaborations: r.3,
+                average_harmony_impact: r.4,
+                last_active: r.5,
+            })
+            .collect();
+    }
+    if has("task_history") {
+        let rows: Vec<(String, i64, i64, Option<f64>, Option<f64>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT CAST(agent_name AS TEXT), COUNT(*), \
+                        SUM(CASE WHEN success IN (1, '1', 'true', 'True', 'TRUE') THEN 1 ELSE 0 END), \
+                        AVG(CAST(duration_seconds AS REAL)), \
+                        AVG(CAST(harmony_after AS REAL) - CAST(harmony_before AS REAL)), \
+                        CAST(MAX(timestamp) AS TEXT) \
+                 FROM task_history WHERE agent_name IS NOT NULL GROUP BY agent_name ORDER BY agent_name",
+            )
+            .fetch_all(&mut conn)
+            .await?;
+        out.tasks = rows
+            .into_iter()
+            .map(|r| TaskAggregate {
+                agent_name: r.0,
+                tasks: r.1,
+                succeeded: r.2,
+                mean_duration_secs: r.3,
+                harmony_impact: r.4,
+                last_task_at: r.5,
+            })
+            .collect();
+    }
+    if has("collaborations") {
+        out.collaborations = sqlx::query_as(
+            "SELECT CAST(j.value AS TEXT), COUNT(*) FROM collaborations c, json_each(c.agents) j \
+             WHERE json_valid(c.agents) AND json_type(c.agents) = 'array' \
+             GROUP BY j.value ORDER BY j.value",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        out.collaboration_total = sqlx::query_scalar("SELECT COUNT(*) FROM collaborations")
+            .fetch_one(&mut conn)
+            .await?;
+    }
+    conn.close().await?;
+    Ok(out)
+}
