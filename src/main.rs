@@ -34,6 +34,10 @@ enum Command {
         #[command(subcommand)]
         command: cli::queue::QueueCommand,
     },
+    /// Run one sync cycle in the foreground (the same cycle the workers run).
+    Sync(cli::sync::SyncArgs),
+    /// List past sync runs, newest first.
+    History(cli::history::HistoryArgs),
 }
 
 #[tokio::main]
@@ -69,5 +73,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Queue { command } => cli::queue::run(&config, command).await,
+        Command::Sync(args) => cli::sync::run(config, args).await,
+        Command::History(args) => cli::history::run(&config, args).await,
     }
 }

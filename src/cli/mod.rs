@@ -1,3 +1,5 @@
 //! Subcommands other than `serve`: each opens the same store the server uses.
 
+pub mod history;
 pub mod queue;
+pub mod sync;

@@ -9,12 +9,12 @@
 use std::str::FromStr;
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, FromRow, SqliteConnection};
 
 use super::{EventRow, Result, Store};
 
 /// One agent's row of `agent_stats` (every column may be missing or NULL).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow)]
 pub struct AgentStatsRow {
     pub agent_name: String,
     pub total_tasks: Option<i64>,
@@ -25,7 +25,7 @@ pub struct AgentStatsRow {
 }
 
 /// `task_history` aggregated per agent.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow)]
 pub struct TaskAggregate {
     pub agent_name: String,
     pub tasks: i64,
@@ -77,56 +77,29 @@ pub async fn read_agent_profiles(path: &str) -> Result<AgentProfiles> {
     let mut out = AgentProfiles::default();
     if has("agent_stats") {
         // CASTs make the decoding independent of how the ecosystem typed its columns.
-        let rows: Vec<(
-            String,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<f64>,
-            Option<String>,
-        )> = sqlx::query_as(
-            "SELECT CAST(agent_name AS TEXT), CAST(total_tasks AS INTEGER), \
-                        CAST(successful_tasks AS INTEGER), CAST(total_collaborations AS INTEGER), \
-                        CAST(average_harmony_impact AS REAL), CAST(last_active AS TEXT) \
-                 FROM agent_stats WHERE agent_name IS NOT NULL ORDER BY agent_name",
+        out.stats = sqlx::query_as(
+            "SELECT CAST(agent_name AS TEXT) AS agent_name, \
+                    CAST(total_tasks AS INTEGER) AS total_tasks, \
+                    CAST(successful_tasks AS INTEGER) AS successful_tasks, \
+                    CAST(total_collaborations AS INTEGER) AS total_collaborations, \
+                    CAST(average_harmony_impact AS REAL) AS average_harmony_impact, \
+                    CAST(last_active AS TEXT) AS last_active \
+             FROM agent_stats WHERE agent_name IS NOT NULL ORDER BY agent_name",
         )
         .fetch_all(&mut conn)
         .await?;
-        out.stats = rows
-            .into_iter()
-            .map(|r| AgentStatsRow {
-                agent_name: r.0,
-                total_tasks: r.1,
-                successful_tasks: r.2,
-                total_collaborations: r.3,
-                average_harmony_impact: r.4,
-                last_active: r.5,
-            })
-            .collect();
     }
     if has("task_history") {
-        let rows: Vec<(String, i64, i64, Option<f64>, Option<f64>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT CAST(agent_name AS TEXT), COUNT(*), \
-                        SUM(CASE WHEN success IN (1, '1', 'true', 'True', 'TRUE') THEN 1 ELSE 0 END), \
-                        AVG(CAST(duration_seconds AS REAL)), \
-                        AVG(CAST(harmony_after AS REAL) - CAST(harmony_before AS REAL)), \
-                        CAST(MAX(timestamp) AS TEXT) \
-                 FROM task_history WHERE agent_name IS NOT NULL GROUP BY agent_name ORDER BY agent_name",
-            )
-            .fetch_all(&mut conn)
-            .await?;
-        out.tasks = rows
-            .into_iter()
-            .map(|r| TaskAggregate {
-                agent_name: r.0,
-                tasks: r.1,
-                succeeded: r.2,
-                mean_duration_secs: r.3,
-                harmony_impact: r.4,
-                last_task_at: r.5,
-            })
-            .collect();
+        out.tasks = sqlx::query_as(
+            "SELECT CAST(agent_name AS TEXT) AS agent_name, COUNT(*) AS tasks, \
+                    SUM(CASE WHEN success IN (1, '1', 'true', 'True', 'TRUE') THEN 1 ELSE 0 END) AS succeeded, \
+                    AVG(CAST(duration_seconds AS REAL)) AS mean_duration_secs, \
+                    AVG(CAST(harmony_after AS REAL) - CAST(harmony_before AS REAL)) AS harmony_impact, \
+                    CAST(MAX(timestamp) AS TEXT) AS last_task_at \
+             FROM task_history WHERE agent_name IS NOT NULL GROUP BY agent_name ORDER BY agent_name",
+        )
+        .fetch_all(&mut conn)
+        .await?;
     }
     if has("collaborations") {
         out.collaborations = sqlx::query_as(

@@ -97,11 +97,11 @@ fn merge_repo(repo: &mut RepoData, f: RepoFetch) {
     }
     if let Some(new) = f.issues {
         upsert(&mut repo.issues, new, |i| i.number);
-        repo.issues.sort_by(|a, b| b.number.cmp(&a.number));
+        repo.issues.sort_by_key(|i| std::cmp::Reverse(i.number));
     }
     if let Some(new) = f.pulls {
         upsert(&mut repo.pulls, new, |p| p.number);
-        repo.pulls.sort_by(|a, b| b.number.cmp(&a.number));
+        repo.pulls.sort_by_key(|p| std::cmp::Reverse(p.number));
     }
     if let Some(new) = f.releases {
         upsert(&mut repo.releases, new, |r| r.id);

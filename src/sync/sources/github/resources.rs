@@ -324,10 +324,11 @@ async fn stats(
 /// Drops repeated items (a settle request re-reads the boundary), keeping the later copy.
 fn dedupe(items: Vec<Value>) -> Vec<Value> {
     let key = |v: &Value| {
-        v.get("sha")
-            .or_else(|| v.get("id"))
+        ["sha", "number", "id"]
+            .iter()
+            .find_map(|k| v.get(*k))
             .map(Value::to_string)
-            .unwrap_or_default()
+            .unwrap_or_else(|| v.to_string())
     };
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Value> = items
