@@ -16,6 +16,7 @@ mod events;
 mod jobs;
 mod runs;
 mod sources;
+mod trends;
 
 pub use cursors::CursorRow;
 pub use deliveries::DeliveryRow;

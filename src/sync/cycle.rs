@@ -12,14 +12,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use serde::Deserialize;
 
 use super::changes::summarize;
 use super::exporters::{self, ExportInput, HistoryPoint, RunInfo};
 use super::merge::{merge, Collected, RepoSet};
 use super::snapshot::{Snapshot, SourceStatus, SCHEMA_VERSION, TARGET_NAMES};
 use super::sources::{self, SourceContext, SourceError};
-use super::{schema, RunEvent, SyncDeps};
+use super::{history, schema, RunEvent, SyncDeps};
 use crate::config::Config;
 use crate::queue::{JobError, JobPayload, PublishJob, SyncJob, SyncScope};
 use crate::store::{now_ms, RunFinish, RunStart, StoreError};
@@ -299,6 +298,14 @@ async fn cycle(
     if !jobs.is_empty() {
         deps.queue.notify();
     }
+    // Derived data, outside the commit: losing it costs one decode later, nothing else.
+    if let Err(e) = deps
+        .store
+        .set_snapshot_trend(run_id, &history::trend_json(&snapshot))
+        .await
+    {
+        tracing::warn!(run_id, error = %e, "could not save the trend extract");
+    }
     Ok(run_status)
 }
 
@@ -385,43 +392,15 @@ async fn load_previous(deps: &SyncDeps) -> Result<Option<Snapshot>, Failure> {
 
 /// UCF values of the last `trend_runs` runs, oldest first, ending with this one.
 async fn history(deps: &SyncDeps, run_id: &str, current: &Snapshot) -> Vec<HistoryPoint> {
-    #[derive(Deserialize)]
-    struct Point {
-        taken_at: DateTime<Utc>,
-        ucf: Option<PointUcf>,
-    }
-    #[derive(Deserialize)]
-    struct PointUcf {
-        metrics: BTreeMap<String, f64>,
-    }
     let n = i64::from(deps.config.file.exporters.html.trend_runs.max(1));
-    let rows = deps
-        .store
-        .recent_snapshots_json(n - 1)
+    let mut points = history::recent(&deps.store, n - 1)
         .await
         .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read past snapshots; trends start here");
+            tracing::warn!(error = %e, "cannot read past runs; trends start here");
             Vec::new()
         });
-    rows.into_iter()
-        .filter_map(|(id, bytes)| {
-            let p: Point = serde_json::from_slice(&bytes).ok()?;
-            Some(HistoryPoint {
-                run_id: id,
-                at: p.taken_at,
-                ucf: p.ucf.map(|u| u.metrics).unwrap_or_default(),
-            })
-        })
-        .chain(std::iter::once(HistoryPoint {
-            run_id: run_id.to_owned(),
-            at: current.taken_at,
-            ucf: current
-                .ucf
-                .as_ref()
-                .map(|u| u.metrics.clone())
-                .unwrap_or_default(),
-        }))
-        .collect()
+    points.push(history::point(run_id, current));
+    points
 }
 
 /// Records a run that produced no snapshot: no cursors, no deliveries, no jobs.

@@ -9,6 +9,7 @@
 pub mod changes;
 pub mod cycle;
 pub mod exporters;
+pub mod history;
 pub mod merge;
 pub mod publishers;
 pub mod schema;

@@ -117,33 +117,26 @@ impl FakeGithub {
 
     /// Adds a commit dated `at(secs)`.
     pub fn add_commit(&self, repo: &str, sha: &str, message: &str, author: &str, secs: i64) {
-        let date = at(secs);
-        let c = json!({
-            "sha": sha, "html_url": format!("https://github.com/{repo}/commit/{sha}"),
-            "commit": {"message": message, "author": {"name": author, "date": date},
-                       "committer": {"name": author, "date": date}},
-            "author": {"login": author.to_lowercase()},
-        });
+        let c = commit_json(repo, sha, message, author, secs);
         self.with_repo(repo, |r| {
             r.commits.push(c);
-            r.commits.sort_by(|a, b| {
-                date_of(b, "/commit/committer/date").cmp(&date_of(a, "/commit/committer/date"))
-            });
+            sort_commits(&mut r.commits);
         });
     }
 
     /// Adds `n` commits, one per minute from `at(start_secs)`.
     pub fn add_commits(&self, repo: &str, n: usize, start_secs: i64) {
-        for i in 0..n {
-            let sha = format!("{:040x}", (start_secs as u64) * 100_000 + i as u64);
-            self.add_commit(
-                repo,
-                &sha,
-                &format!("Commit {i}\n\nDetails"),
-                "Dev",
-                start_secs + 60 * i as i64,
-            );
-        }
+        let commits: Vec<Value> = (0..n)
+            .map(|i| {
+                let sha = format!("{:040x}", (start_secs as u64) * 100_000 + i as u64);
+                let message = format!("Commit {i}\n\nDetails");
+                commit_json(repo, &sha, &message, "Dev", start_secs + 60 * i as i64)
+            })
+            .collect();
+        self.with_repo(repo, |r| {
+            r.commits.extend(commits);
+            sort_commits(&mut r.commits);
+        });
     }
 
     /// Adds an issue; returns its number.
@@ -218,6 +211,21 @@ impl FakeGithub {
     pub fn clear_log(&self) {
         self.with(|i| i.log.clear());
     }
+}
+
+fn commit_json(repo: &str, sha: &str, message: &str, author: &str, secs: i64) -> Value {
+    let date = at(secs);
+    json!({
+        "sha": sha, "html_url": format!("https://github.com/{repo}/commit/{sha}"),
+        "commit": {"message": message, "author": {"name": author, "date": date},
+                   "committer": {"name": author, "date": date}},
+        "author": {"login": author.to_lowercase()},
+    })
+}
+
+/// Newest first, as GitHub lists them.
+fn sort_commits(commits: &mut [Value]) {
+    commits.sort_by_cached_key(|c| std::cmp::Reverse(date_of(c, "/commit/committer/date")));
 }
 
 fn issue_json(repo: &str, n: u64, state: &str, secs: i64, pr: Option<Value>) -> Value {

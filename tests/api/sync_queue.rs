@@ -78,3 +78,53 @@ async fn rerunning_a_job_whose_run_committed_does_nothing_new() {
     assert_eq!(app.count("jobs").await, jobs, "no new publish jobs");
     assert_eq!(fake.log().len(), requests, "no new requests");
 }
+
+#[tokio::test]
+async fn a_run_left_running_by_a_dead_worker_is_closed_and_the_job_runs_again() {
+    let (app, _fake) = sync_app(&[], &[]).await;
+    let sync_job = job(None);
+    let id = enqueue(&app, sync_job.clone()).await;
+    app.store
+        .start_run(&helix_sync::store::RunStart {
+            id: "stale-run".into(),
+            job_id: Some(id.clone()),
+            trigger: "manual".into(),
+            started_at: now_ms() - 1000,
+        })
+        .await
+        .unwrap();
+    let outcome = cycle::run(&deps(&app), Some(&id), &sync_job).await.unwrap();
+    assert_ne!(outcome.run_id, "stale-run");
+    let stale = run(&app, "stale-run").await;
+    assert_eq!(stale.status, "failed");
+    assert!(stale.error.unwrap().contains("abandoned"));
+}
+
+#[tokio::test]
+async fn trend_history_reads_the_small_extracts_and_rebuilds_a_missing_one() {
+    let (app, _fake) = sync_app(&[], &[]).await;
+    let first = sync_ok(&app).await;
+    sync_ok(&app).await;
+    app.store
+        .set_snapshot_trend(&first.id, "not json")
+        .await
+        .unwrap();
+    let points = helix_sync::sync::history::recent(&app.store, 10)
+        .await
+        .unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0].run_id, first.id, "oldest first");
+    assert!(points.iter().all(|p| p.ucf["harmony"] == 0.8734));
+    let rebuilt = app
+        .store
+        .recent_trends(10)
+        .await
+        .unwrap()
+        .remove(0)
+        .1
+        .unwrap();
+    assert!(
+        rebuilt.contains("harmony"),
+        "the extract was saved again: {rebuilt}"
+    );
+}
