@@ -16,10 +16,10 @@ use futures::future::join_all;
 use super::changes::summarize;
 use super::exporters::{self, ExportInput, HistoryPoint, RunInfo};
 use super::merge::{merge, Collected, RepoSet};
-use super::snapshot::{Snapshot, SourceStatus, SCHEMA_VERSION, TARGET_NAMES};
+use super::plan::{publish_targets, status, wants};
+use super::snapshot::{Snapshot, SourceStatus, SCHEMA_VERSION};
 use super::sources::{self, SourceContext, SourceError};
 use super::{history, schema, RunEvent, SyncDeps};
-use crate::config::Config;
 use crate::queue::{JobError, JobPayload, PublishJob, SyncJob, SyncScope};
 use crate::store::{now_ms, RunFinish, RunStart, StoreError};
 
@@ -314,54 +314,6 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("run records always serialize")
 }
 
-fn status(word: &str, error: Option<String>) -> SourceStatus {
-    SourceStatus {
-        status: word.to_owned(),
-        error,
-        ..SourceStatus::disabled()
-    }
-}
-
-/// Whether `job` asks for source `name`: a repository-scoped job only syncs GitHub.
-fn wants(job: &SyncJob, name: &str) -> bool {
-    let in_scope = match job.scope {
-        SyncScope::Full => true,
-        SyncScope::Repo { .. } => name == "github",
-    };
-    in_scope
-        && job
-            .sources
-            .as_ref()
-            .is_none_or(|l| l.iter().any(|s| s == name))
-}
-
-/// The job's publish targets, each with whether it is configured on.
-fn publish_targets(config: &Config, job: &SyncJob) -> Vec<(&'static str, bool)> {
-    let p = &config.file.publishers;
-    let s = &config.secrets;
-    TARGET_NAMES
-        .into_iter()
-        .filter(|t| {
-            job.targets
-                .as_ref()
-                .is_none_or(|l| l.iter().any(|x| x == t))
-        })
-        .map(|t| {
-            let enabled = match t {
-                "discord" => p.discord.enabled && s.discord_webhook.is_some(),
-                "notion" => {
-                    p.notion.enabled
-                        && s.notion_api_key.is_some()
-                        && config.notion_database_id.is_some()
-                }
-                "portal" => p.portal.enabled,
-                _ => false,
-            };
-            (t, enabled)
-        })
-        .collect()
-}
-
 /// The newest stored snapshot. One that no longer decodes (a schema change, corruption) is
 /// set aside with a warning: the run then fetches everything afresh instead of failing forever.
 async fn load_previous(deps: &SyncDeps) -> Result<Option<Snapshot>, Failure> {
@@ -423,54 +375,5 @@ async fn record_failure(deps: &SyncDeps, run_id: &str, failure: &Failure) {
     };
     if let Err(e) = deps.store.finish_run(&finish).await {
         tracing::error!(run_id, error = %e, "could not record the failed run");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::queue::Trigger;
-
-    fn job(scope: SyncScope, sources: Option<&[&str]>, targets: Option<&[&str]>) -> SyncJob {
-        let list = |l: Option<&[&str]>| l.map(|l| l.iter().map(|s| s.to_string()).collect());
-        SyncJob {
-            scope,
-            sources: list(sources),
-            targets: list(targets),
-            trigger: Trigger::Manual,
-        }
-    }
-
-    #[test]
-    fn repo_scope_only_syncs_github_and_filters_apply() {
-        let repo = job(SyncScope::Repo { repo: "o/r".into() }, None, None);
-        assert!(wants(&repo, "github") && !wants(&repo, "ucf_state"));
-        let some = job(SyncScope::Full, Some(&["ucf_state"]), None);
-        assert!(wants(&some, "ucf_state") && !wants(&some, "github"));
-        assert!(wants(&job(SyncScope::Full, None, None), "agent_metrics"));
-    }
-
-    #[test]
-    fn targets_need_their_switch_and_credentials() {
-        let mut env: std::collections::HashMap<String, String> =
-            [("HELIX_CONFIG", "/nonexistent.json")]
-                .map(|(k, v)| (k.into(), v.into()))
-                .into();
-        let c = Config::load(&env).unwrap();
-        let all = publish_targets(&c, &job(SyncScope::Full, None, None));
-        assert_eq!(
-            all,
-            [("discord", false), ("notion", false), ("portal", true)]
-        );
-        env.insert(
-            "DISCORD_SYNC_WEBHOOK".into(),
-            "https://discord.example/api/webhooks/1/t".into(),
-        );
-        env.insert("NOTION_API_KEY".into(), "k".into());
-        let c = Config::load(&env).unwrap();
-        let all = publish_targets(&c, &job(SyncScope::Full, None, None));
-        assert_eq!(all[..2], [("discord", true), ("notion", false)]);
-        let only = publish_targets(&c, &job(SyncScope::Full, None, Some(&["discord"])));
-        assert_eq!(only, [("discord", true)]);
     }
 }

@@ -11,6 +11,7 @@ pub mod cycle;
 pub mod exporters;
 pub mod history;
 pub mod merge;
+pub mod plan;
 pub mod publishers;
 pub mod schema;
 pub mod snapshot;

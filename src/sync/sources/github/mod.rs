@@ -9,6 +9,7 @@
 
 mod client;
 mod events;
+mod model;
 mod resources;
 
 pub use client::GithubError;
