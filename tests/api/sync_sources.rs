@@ -61,18 +61,24 @@ async fn a_bad_ucf_file_makes_a_partial_run_that_names_key_and_value() {
     assert_eq!(snap.agents.len(), 5, "the other sources still count");
 }
 
-#[tokio::test]
-async fn a_newer_ritual_ucf_after_wins_over_the_file() {
-    let (app, _fake) = sync_app(&[], &[]).await;
-    let body = serde_json::to_vec(&serde_json::json!({
+fn ritual(harmony: f64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
         "type": "ritual.completed",
         "timestamp": "2026-11-26T08:00:00Z",
         "data": {"ritual_id": "z88-7", "name": "Z-88", "steps": 108,
-                 "ucf_after": {"harmony": 0.91, "resilience": 1.2, "prana": 0.66, "drishti": 0.74,
+                 "ucf_after": {"harmony": harmony, "resilience": 1.2, "prana": 0.66, "drishti": 0.74,
                                "klesha": 0.03, "zoom": 1.0}}
     }))
-    .unwrap();
-    assert_eq!(app.post_ritual("msg_ucf", &body).await.status(), 202);
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_newer_ritual_ucf_after_wins_over_the_file() {
+    let (app, _fake) = sync_app(&[], &[]).await;
+    assert_eq!(
+        app.post_ritual("msg_ucf", &ritual(0.91)).await.status(),
+        202
+    );
     app.run_pending_jobs().await;
     let run = app.store.list_runs(1).await.unwrap().remove(0);
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
@@ -80,6 +86,25 @@ async fn a_newer_ritual_ucf_after_wins_over_the_file() {
     assert_eq!(ucf.origin, "ritual:z88-7");
     assert_eq!(ucf.metrics["harmony"], 0.91);
     assert_eq!(ucf.extra["last_ritual"]["name"], "Z-88");
+}
+
+#[tokio::test]
+async fn a_newer_but_out_of_range_ritual_state_is_reported_and_the_file_used() {
+    let (app, _fake) = sync_app(&[], &[]).await;
+    assert_eq!(app.post_ritual("msg_bad", &ritual(1.4)).await.status(), 202);
+    app.run_pending_jobs().await;
+    let run = app.store.list_runs(1).await.unwrap().remove(0);
+    assert_eq!(run.status, "partial");
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("(ucf_after): \"harmony\" = 1.4 is out of range"),
+        "{error}"
+    );
+    let ucf = latest_snapshot(&app).await.unwrap().1.ucf.unwrap();
+    assert_eq!(
+        (ucf.origin.as_str(), ucf.metrics["harmony"]),
+        ("file", 0.8734)
+    );
 }
 
 /// Creates the ecosystem's profiles database with the documented tables.

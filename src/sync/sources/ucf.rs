@@ -59,9 +59,26 @@ impl Source for UcfSource {
             .latest_ritual_ucf()
             .await
             .map_err(|e| SourceError::Unavailable(format!("reading ritual events: {e}")))?;
-        let from_ritual = ritual
-            .map(|ev| ritual_state(&ev, &self.metrics))
-            .transpose()?;
+        let doc_time = from_doc.as_ref().map(|(_, at)| *at);
+        let from_ritual = match ritual.map(|ev| ritual_state(&ev, &self.metrics)) {
+            None => None,
+            Some((at, Ok(state))) => Some((state, at)),
+            // A bad ritual state matters only when it is the newest word on UCF: then it is
+            // reported, and the older document (if any) is used meanwhile.
+            Some((at, Err(e))) => {
+                let newest_word = match doc_time {
+                    None => true,
+                    Some(t) => t.is_some_and(|t| at > t),
+                };
+                if newest_word {
+                    if from_doc.is_none() {
+                        return Err(SourceError::Invalid(e));
+                    }
+                    data.errors.push(e);
+                }
+                None
+            }
+        };
         data.ucf = newest(from_doc, from_ritual);
         data.items = u64::from(data.ucf.is_some());
         Ok(data)
@@ -87,12 +104,8 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The `ucf_after` of a stored ritual event, timed by the event's own timestamp.
-fn ritual_state(
-    ev: &EventRow,
-    metrics: &[String],
-) -> Result<(UcfState, DateTime<Utc>), SourceError> {
-    let envelope: Value = serde_json::from_str(&ev.payload)
-        .map_err(|e| SourceError::Invalid(format!("ritual event {}: {e}", ev.id)))?;
+fn ritual_state(ev: &EventRow, metrics: &[String]) -> (DateTime<Utc>, Result<UcfState, String>) {
+    let envelope: Value = serde_json::from_str(&ev.payload).unwrap_or(Value::Null);
     let data = envelope.get("data").cloned().unwrap_or(Value::Null);
     let ritual_id = data
         .get("ritual_id")
@@ -119,8 +132,8 @@ fn ritual_state(
         }
     }
     let state = parse_ucf(&after, metrics, &format!("ritual:{ritual_id}"))
-        .map_err(|e| SourceError::Invalid(format!("ritual event {} (ucf_after): {e}", ev.id)))?;
-    Ok((state, at))
+        .map_err(|e| format!("ritual event {} (ucf_after): {e}", ev.id));
+    (at, state)
 }
 
 /// The allowed range of a metric, as text for errors, and the check.
