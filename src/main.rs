@@ -44,6 +44,10 @@ enum Command {
         #[command(subcommand)]
         command: cli::queue::QueueCommand,
     },
+    /// Run one sync cycle in the foreground (the same cycle the workers run).
+    Sync(cli::sync::SyncArgs),
+    /// List past sync runs, newest first.
+    History(cli::history::HistoryArgs),
 }
 
 #[tokio::main]
@@ -100,5 +104,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Queue { command } => cli::queue::run(&config, command).await,
         Command::Export(args) => cli::export::run(&config, args).await,
+        Command::Sync(args) => cli::sync::run(config, args).await,
+        Command::History(args) => cli::history::run(&config, args).await,
     }
 }

@@ -1,4 +1,6 @@
 //! Subcommands other than `serve`: each opens the same store the server uses.
 
 pub mod export;
+pub mod history;
 pub mod queue;
+pub mod sync;

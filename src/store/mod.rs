@@ -21,6 +21,8 @@ mod events;
 mod jobs;
 mod observe;
 mod runs;
+mod sources;
+mod trends;
 
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
@@ -28,6 +30,7 @@ pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use observe::OutcomeCount;
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
+pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,10 +6,16 @@
 //! [`JobRunner`]: it only dispatches on the job's kind. Nothing here holds a database handle
 //! beyond `Store` calls.
 
+pub mod changes;
 pub mod cycle;
 pub mod exporters;
+pub mod history;
+pub mod merge;
+pub mod plan;
 pub mod publishers;
+pub mod schema;
 pub mod snapshot;
+pub mod sources;
 
 use std::sync::Arc;
 

@@ -214,7 +214,8 @@ pub struct AgentTotals {
 /// What one source did in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceStatus {
-    /// `ok`, `error` or `disabled`.
+    /// `ok`, `error`, `disabled` or `skipped` (not asked for by this job, e.g. UCF in a
+    /// repository-scoped sync; its data is carried over from the previous snapshot).
     pub status: String,
     pub error: Option<String>,
     /// Items fetched (new or updated) in this run.

@@ -1,0 +1,172 @@
+//! `helix-sync sync [--sources ..] [--targets ..]`: one sync cycle in the foreground, the
+//! same cycle the workers run, with a spinner on a terminal and a summary at the end.
+//!
+//! Publish jobs the run creates are left in the queue for `serve`'s workers (they are
+//! durable rows; nothing is lost when this process exits).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+
+use helix_sync::config::Config;
+use helix_sync::ingest::manual::TriggerRequest;
+use helix_sync::queue::{JobPayload, Queue, Trigger};
+use helix_sync::service::RunView;
+use helix_sync::store::Store;
+use helix_sync::sync::cycle;
+use helix_sync::sync::snapshot::ChangeSummary;
+use helix_sync::sync::SyncDeps;
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Sources to collect (default: all enabled): github, ucf_state, agent_metrics.
+    #[arg(long, value_delimiter = ',')]
+    sources: Option<Vec<String>>,
+    /// Targets to publish to (default: all enabled): discord, notion, portal.
+    #[arg(long, value_delimiter = ',')]
+    targets: Option<Vec<String>>,
+    /// Print the run record as JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<()> {
+    let request = TriggerRequest {
+        sources: args.sources,
+        targets: args.targets,
+    };
+    let JobPayload::Sync(mut job) = request.into_job()? else {
+        unreachable!("a trigger request always builds a sync job")
+    };
+    job.trigger = Trigger::Cli;
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", config.database_url))?;
+    let queue = Queue::new(store.clone(), config.file.queue.clone());
+    let deps = SyncDeps {
+        config: Arc::new(config),
+        store: store.clone(),
+        queue,
+        http: SyncDeps::http_client(),
+        run_events: tokio::sync::broadcast::channel(16).0,
+    };
+
+    let started = Instant::now();
+    let spinner =
+        (!args.json && std::io::stderr().is_terminal()).then(|| tokio::spawn(spin(started)));
+    let result = cycle::run(&deps, None, &job).await;
+    if let Some(s) = spinner {
+        s.abort();
+        eprint!("\r\x1b[2K");
+    }
+    let latest = store.list_runs(1).await?.into_iter().next();
+    let outcome = result.map_err(|e| anyhow::anyhow!("sync failed: {e}"));
+    let run = match (&outcome, latest) {
+        (Ok(o), _) => store
+            .get_run(&o.run_id)
+            .await?
+            .context("the run was recorded")?,
+        (Err(_), Some(r)) if r.status == "failed" => r,
+        (Err(_), _) => return outcome.map(|_| ()),
+    };
+    let deliveries = store.deliveries_for_run(&run.id).await?;
+    let view = RunView::from(run);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+    } else {
+        print_summary(&view, &deliveries);
+    }
+    outcome.map(|_| ())
+}
+
+async fn spin(started: Instant) {
+    const FRAMES: [&str; 4] = ["|", "/", "-", "\\"];
+    for i in 0.. {
+        eprint!(
+            "\r{} syncing… {:.1}s",
+            FRAMES[i % 4],
+            started.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn print_summary(run: &RunView, deliveries: &[helix_sync::store::DeliveryRow]) {
+    println!(
+        "run {}  {}  ({:.2}s)",
+        run.id,
+        run.status,
+        run.duration_seconds.unwrap_or_default()
+    );
+    if let Some(sources) = run.sources.as_object() {
+        for (name, s) in sources {
+            let detail = match s["status"].as_str() {
+                Some("ok") | Some("error") => format!(
+                    "{} items, {} requests ({} not modified)",
+                    s["items"], s["requests"], s["not_modified"]
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "  {name:<14} {:<9} {detail}",
+                s["status"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    if let Ok(c) = serde_json::from_value::<ChangeSummary>(run.change_summary.clone()) {
+        for line in change_lines(&c) {
+            println!("  {line}");
+        }
+    }
+    if let Some(files) = run.exports.as_array().filter(|f| !f.is_empty()) {
+        println!("  exports: {} file(s)", files.len());
+    }
+    for d in deliveries {
+        println!("  publish {:<8} {}", d.target, d.state);
+    }
+    if deliveries.iter().any(|d| d.state == "pending") {
+        println!("  (pending deliveries are sent by the workers of `helix-sync serve`)");
+    }
+    if let Some(e) = &run.error {
+        println!("  error: {e}");
+    }
+}
+
+fn change_lines(c: &ChangeSummary) -> Vec<String> {
+    if c.is_empty() {
+        return vec!["no changes since the previous run".into()];
+    }
+    let mut out = Vec::new();
+    for (repo, r) in c.repos.iter().filter(|(_, r)| !r.is_empty()) {
+        out.push(format!(
+            "{repo}: {} new commit(s), issues +{}/-{}, PRs +{} merged {} closed {}, {} release(s), {} deployment(s)",
+            r.new_commits,
+            r.issues_opened.len(),
+            r.issues_closed.len(),
+            r.prs_opened.len(),
+            r.prs_merged.len(),
+            r.prs_closed.len(),
+            r.new_releases.len(),
+            r.new_deployments.len()
+        ));
+    }
+    for d in c.ucf.iter().filter(|d| d.direction != "same") {
+        out.push(format!(
+            "UCF {} {:.4} → {:.4} ({})",
+            d.metric, d.before, d.after, d.direction
+        ));
+    }
+    if !c.agents_activated.is_empty() {
+        out.push(format!("agents active: {}", c.agents_activated.join(", ")));
+    }
+    if !c.agents_deactivated.is_empty() {
+        out.push(format!(
+            "agents inactive: {}",
+            c.agents_deactivated.join(", ")
+        ));
+    }
+    out
+}
