@@ -6,9 +6,6 @@
 //! history of the runs up to it, then calls the pure `exporters::export`. It never writes
 //! files (that is the sync cycle's `write_exports`) and never reads the clock.
 
-use serde::Deserialize;
-use std::collections::BTreeMap;
-
 use super::ServiceError;
 use crate::config::Config;
 use crate::http::AppState;
@@ -62,17 +59,6 @@ fn run_info(row: &RunRow) -> RunInfo {
 }
 
 /// Only what a trend point needs; the rest of each snapshot is skipped while parsing.
-#[derive(Deserialize)]
-struct TrendOnly {
-    taken_at: chrono::DateTime<chrono::Utc>,
-    ucf: Option<UcfOnly>,
-}
-
-#[derive(Deserialize)]
-struct UcfOnly {
-    metrics: BTreeMap<String, f64>,
-}
-
 /// The same as [`export`], for callers without an `AppState` (the CLI).
 pub async fn export_from_store(
     config: &Config,
@@ -121,29 +107,16 @@ pub async fn export_from_store(
     })
 }
 
-/// UCF values of the stored runs up to this snapshot, oldest first (for trend charts).
+/// UCF values of the stored runs up to this snapshot, oldest first (for trend charts): the
+/// same points the sync cycle gave the exporters when it wrote this run's files.
 async fn history(
     config: &Config,
     store: &Store,
     snapshot: &Snapshot,
 ) -> Result<Vec<HistoryPoint>, ServiceError> {
     let n = i64::from(config.file.exporters.html.trend_runs.max(1));
-    let mut points = Vec::new();
-    for (run_id, json) in store.recent_snapshots_json(n).await? {
-        let Ok(t) = serde_json::from_slice::<TrendOnly>(&json) else {
-            continue;
-        };
-        // Newer runs than the exported one do not belong in its trend.
-        if t.taken_at > snapshot.taken_at {
-            continue;
-        }
-        if let Some(u) = t.ucf {
-            points.push(HistoryPoint {
-                run_id,
-                at: t.taken_at,
-                ucf: u.metrics,
-            });
-        }
-    }
+    let mut points = crate::sync::history::recent(store, n).await?;
+    // Newer runs than the exported one do not belong in its trend.
+    points.retain(|p| p.at <= snapshot.taken_at);
     Ok(points)
 }

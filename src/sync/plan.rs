@@ -3,7 +3,7 @@
 //! Decided from the configuration and the job alone (no I/O), so the rules are unit-tested
 //! here rather than through whole runs.
 
-use super::snapshot::{SourceStatus, TARGET_NAMES};
+use super::snapshot::SourceStatus;
 use crate::config::Config;
 use crate::queue::{SyncJob, SyncScope};
 
@@ -31,27 +31,13 @@ pub fn wants(job: &SyncJob, name: &str) -> bool {
 
 /// The job's publish targets, each with whether it is configured on.
 pub fn publish_targets(config: &Config, job: &SyncJob) -> Vec<(&'static str, bool)> {
-    let p = &config.file.publishers;
-    let s = &config.secrets;
-    TARGET_NAMES
+    // Whether a target is configured is the publisher's own knowledge; the job only narrows.
+    super::publishers::targets(config)
         .into_iter()
-        .filter(|t| {
+        .filter(|(t, _)| {
             job.targets
                 .as_ref()
                 .is_none_or(|l| l.iter().any(|x| x == t))
-        })
-        .map(|t| {
-            let enabled = match t {
-                "discord" => p.discord.enabled && s.discord_webhook.is_some(),
-                "notion" => {
-                    p.notion.enabled
-                        && s.notion_api_key.is_some()
-                        && config.notion_database_id.is_some()
-                }
-                "portal" => p.portal.enabled,
-                _ => false,
-            };
-            (t, enabled)
         })
         .collect()
 }

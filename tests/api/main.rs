@@ -2,6 +2,7 @@
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
 mod crash;
+mod end_to_end;
 mod fake_runner;
 mod helpers;
 
