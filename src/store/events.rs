@@ -143,10 +143,10 @@ impl Store {
         )
     }
 
-    /// Every stored delivery id of a source (for the crash check and audits).
-    pub async fn delivery_ids(&self, source: &str) -> Result<Vec<String>> {
+    /// Every stored `(delivery id, job id)` of a source (for crash checks and audits).
+    pub async fn delivery_jobs(&self, source: &str) -> Result<Vec<(String, Option<String>)>> {
         Ok(
-            sqlx::query_scalar("SELECT delivery_id FROM events WHERE source = $1")
+            sqlx::query_as("SELECT delivery_id, job_id FROM events WHERE source = $1")
                 .bind(source)
                 .fetch_all(&self.pool)
                 .await?,

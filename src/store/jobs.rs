@@ -176,6 +176,15 @@ impl Store {
         Ok(Some((id, created)))
     }
 
+    /// Every recorded firing: `(schedule, fire time, job id)`, oldest first.
+    pub async fn firings(&self) -> Result<Vec<(String, i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT schedule, fire_at, job_id FROM schedule_firings ORDER BY fire_at, schedule",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The latest firing time recorded for a schedule (for catch-up after downtime).
     pub async fn last_firing(&self, schedule: &str) -> Result<Option<i64>> {
         Ok(

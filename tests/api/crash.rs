@@ -1,53 +1,19 @@
 //! The real binary under load: SIGKILL loses no acknowledged event; SIGTERM drains and exits 0.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use helix_sync::store::Store;
 
 use crate::helpers::*;
+use crate::process::start_serve;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `helix-sync serve` on a free port with its own database; waits until it answers.
+/// Starts `helix-sync serve` on its own SQLite file in `dir`.
 async fn start_binary(dir: &std::path::Path) -> (Child, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_helix-sync"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HELIX_BIND", format!("127.0.0.1:{port}"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/crash.db", dir.display()),
-        )
-        .env("HELIX_CONFIG", "/nonexistent.json")
-        .env("EXPORT_PATH", dir.join("exports"))
-        .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
-        .env("HELIX_SYNC_ENABLED", "false")
-        .env("HEALTH_CHECK_ENABLED", "false")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(format!("{base}/health")).send().await.is_ok() {
-            return (child, base);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the binary did not start");
+    let db = format!("sqlite://{}/crash.db", dir.display());
+    start_serve(&db, dir, &[("HELIX_SYNC_ENABLED", "false")]).await
 }
 
 async fn post(client: &reqwest::Client, base: &str, delivery: &str, body: &[u8]) -> Option<u16> {
@@ -99,10 +65,11 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
         .await
         .unwrap();
     let stored: HashSet<String> = store
-        .delivery_ids("github")
+        .delivery_jobs("github")
         .await
         .unwrap()
         .into_iter()
+        .map(|(delivery, _)| delivery)
         .collect();
     let missing: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(

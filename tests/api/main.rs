@@ -5,6 +5,7 @@ mod crash;
 mod end_to_end;
 mod fake_runner;
 mod helpers;
+mod process;
 
 mod export_api;
 mod fakes;
@@ -18,6 +19,7 @@ mod publish_flow;
 mod publish_notion;
 mod publish_support;
 mod queue;
+mod replicas;
 mod scheduler;
 mod sync_cli;
 mod sync_fake;

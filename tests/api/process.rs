@@ -1,0 +1,59 @@
+//! Running the real `helix-sync serve` binary as a child process.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::GITHUB_SECRET;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `helix-sync serve` on a free port against `database_url`, with exports under `dir`,
+/// the test GitHub secret and `extra` environment; waits until it answers `/health`.
+pub async fn start_serve(
+    database_url: &str,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (Child, String) {
+    let port = free_port();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_helix-sync"));
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HELIX_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", database_url)
+        .env("HELIX_CONFIG", "/nonexistent.json")
+        .env("EXPORT_PATH", dir.join("exports"))
+        .env(
+            "UCF_STATE_SOURCE",
+            format!("{repo}/config/examples/ucf_state.json"),
+        )
+        .env(
+            "AGENT_METRICS_SOURCE",
+            format!("{repo}/config/examples/agents_state.json"),
+        )
+        .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
+        .env("HEALTH_CHECK_ENABLED", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the binary did not start");
+}
