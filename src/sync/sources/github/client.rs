@@ -173,6 +173,13 @@ impl Client {
         })?;
         let status = res.status();
         let headers = res.headers().clone();
+        if let Some(left) = headers
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            metrics::gauge!("helix_github_rate_limit_remaining").set(left);
+        }
         if status == StatusCode::NOT_MODIFIED {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
             return Ok(Page::NotModified);
