@@ -49,17 +49,7 @@ async fn trigger(
     let req = if raw.iter().all(u8::is_ascii_whitespace) {
         TriggerRequest::default()
     } else {
-        let ct = headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .eq_ignore_ascii_case("application/json")
-        {
+        if !super::error::is_json(&headers) {
             return Err(ApiError::UnsupportedMediaType(
                 "expected Content-Type: application/json".into(),
             ));

@@ -188,3 +188,21 @@ pub async fn read_body(
         }
     })
 }
+
+/// Whether the request declares a JSON body (`application/json`, parameters allowed).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    content_type(headers)
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+}
+
+/// The raw `Content-Type`, empty when absent or not text.
+pub fn content_type(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}

@@ -103,18 +103,9 @@ async fn ritual_webhook(
         if keys.is_empty() {
             return Err(IngestError::NotConfigured("RITUAL_WEBHOOK_SECRET").into());
         }
-        let ct = headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .eq_ignore_ascii_case("application/json")
-        {
-            return Err(IngestError::UnsupportedMediaType(ct.to_owned()).into());
+        if !super::error::is_json(&headers) {
+            let ct = super::error::content_type(&headers).to_owned();
+            return Err(IngestError::UnsupportedMediaType(ct).into());
         }
         let raw = read_body(&headers, body, RITUAL_BODY_LIMIT).await?;
         let now = now_ms();

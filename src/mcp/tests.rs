@@ -1,3 +1,5 @@
+//! Unit tests of the MCP tools: argument validation, schemas and results.
+
 use serde_json::json;
 
 use super::*;

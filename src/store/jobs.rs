@@ -261,29 +261,24 @@ impl Store {
         retry_at: Option<i64>,
         refund: bool,
     ) -> Result<bool> {
-        let q = match retry_at {
-            Some(at) => sqlx::query(
-                "UPDATE jobs SET state = 'failed', run_at = $1, attempts = attempts - $2, last_error = $3, \
-                     locked_by = NULL, locked_until = NULL, updated_at = $4 \
-                 WHERE id = $5 AND locked_by = $6 AND state = 'running'",
-            )
-            .bind(at)
-            .bind(i64::from(refund)),
-            None => sqlx::query(
-                "UPDATE jobs SET state = 'dead', finished_at = $1, attempts = attempts - $2, last_error = $3, \
-                     locked_by = NULL, locked_until = NULL, updated_at = $4 \
-                 WHERE id = $5 AND locked_by = $6 AND state = 'running'",
-            )
-            .bind(now)
-            .bind(0_i64),
-        };
-        Ok(q.bind(error)
-            .bind(now)
-            .bind(id)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
+        // Without a retry time the job is dead: its `run_at` stays and it gets a finish time.
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN CAST($1 AS BIGINT) IS NULL THEN 'dead' ELSE 'failed' END, \
+                 run_at = COALESCE(CAST($1 AS BIGINT), run_at), \
+                 finished_at = CASE WHEN CAST($1 AS BIGINT) IS NULL THEN $2 ELSE NULL END, \
+                 attempts = attempts - $3, last_error = $4, \
+                 locked_by = NULL, locked_until = NULL, updated_at = $2 \
+             WHERE id = $5 AND locked_by = $6 AND state = 'running'",
+        )
+        .bind(retry_at)
+        .bind(now)
+        .bind(i64::from(refund && retry_at.is_some()))
+        .bind(error)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
             == 1)
     }
 

@@ -1,3 +1,5 @@
+//! Unit tests of the health rules (`evaluate`) on hand-built inputs.
+
 use std::collections::HashMap;
 
 use super::*;
