@@ -17,6 +17,7 @@ mod publish_discord;
 mod publish_feed;
 mod publish_flow;
 mod publish_notion;
+mod publish_notion_schema;
 mod publish_support;
 mod queue;
 mod replicas;

@@ -4,7 +4,7 @@
 use helix_sync::store::now_ms;
 use serde_json::json;
 
-use crate::fakes::notion::API_KEY;
+use crate::fakes::notion::{API_KEY, DATABASE_ID};
 use crate::fakes::Fault;
 use crate::publish_support::*;
 
@@ -99,20 +99,17 @@ async fn a_crash_between_two_chunks_resumes_after_the_appended_blocks() {
 }
 
 #[tokio::test]
-async fn a_rejected_property_is_a_permanent_error_with_notions_code_and_message() {
+async fn a_permanent_error_keeps_notions_code_and_message() {
     let h = harness(Setup::default()).await;
+    h.notion.remove_database(DATABASE_ID);
     h.seed_run("run-1", now_ms(), &changes(), &["notion"]).await;
-    let mut doc = notion_doc("run-1", 2);
-    doc.run_page
-        .properties
-        .insert("Bogus".into(), json!({"number": 1}));
-    h.set_notion_doc("run-1", doc);
+    h.set_notion_doc("run-1", notion_doc("run-1", 2));
     h.run_pending().await;
     let d = h.delivery("run-1", "notion").await;
     assert_eq!(d.state, "dead");
     let err = d.last_error.unwrap();
     assert!(
-        err.contains("validation_error") && err.contains("Bogus is not a property that exists"),
+        err.contains("object_not_found") && err.contains("Could not find database with ID"),
         "{err}"
     );
     assert!(

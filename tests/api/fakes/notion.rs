@@ -1,5 +1,6 @@
 //! A Notion API fake (data-sources model, `Notion-Version: 2025-09-03`): databases, one data
-//! source each with a property schema, pages and their top-level children. It refuses what
+//! source each with a property schema (readable with `GET /v1/data_sources/{id}`, editable
+//! by tests the way a user edits columns), pages and their top-level children. It refuses what
 //! Notion refuses — missing `Authorization` / `Notion-Version` / `User-Agent`, unknown
 //! properties, more than 100 children per append, nesting deeper than two levels, more
 //! than 1,000 block elements, rich text over 2,000 UTF-16 units or 100 items, URLs over
@@ -97,6 +98,23 @@ impl NotionFake {
         self.0.lock().requests.clone()
     }
 
+    /// Replaces the sync-runs data source's schema (a user editing the database's columns).
+    pub fn set_run_schema(&self, schema: BTreeMap<String, String>) {
+        self.0.lock().schemas.insert(DATA_SOURCE_ID.into(), schema);
+    }
+
+    /// Adds another database with one data source of `schema`.
+    pub fn add_database(&self, id: &str, data_source: &str, schema: BTreeMap<String, String>) {
+        let mut s = self.0.lock();
+        s.databases.insert(id.into(), data_source.into());
+        s.schemas.insert(data_source.into(), schema);
+    }
+
+    /// Forgets a database, as if the integration lost access to it.
+    pub fn remove_database(&self, id: &str) {
+        self.0.lock().databases.remove(id);
+    }
+
     fn route(&self, s: &mut NotionState, method: &str, path: &str, req: &Request) -> Answer {
         let seg: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
         let body = || -> Result<Value, (u16, &'static str, String)> {
@@ -116,6 +134,29 @@ impl NotionFake {
                     format!("Could not find database with ID: {id}."),
                 )),
             },
+            ("GET", ["data_sources", id]) => {
+                let schema = s.schemas.get(*id).ok_or((
+                    404,
+                    "object_not_found",
+                    format!("Could not find data source with ID: {id}."),
+                ))?;
+                let properties: serde_json::Map<String, Value> = schema
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, ty))| {
+                        let id = if ty == "title" {
+                            "title".into()
+                        } else {
+                            format!("p{i}")
+                        };
+                        (
+                            name.clone(),
+                            json!({"id": id, "name": name, "type": ty, ty.as_str(): {}}),
+                        )
+                    })
+                    .collect();
+                Ok(json!({"object": "data_source", "id": id, "properties": properties}))
+            }
             ("POST", ["data_sources", id, "query"]) => {
                 let schema = s.schemas.get(*id).ok_or((
                     404,

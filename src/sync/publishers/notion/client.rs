@@ -3,7 +3,8 @@
 //!
 //! Every request goes through one token bucket per (API base, integration key) for the
 //! whole process, because Notion's limit (3 requests/s on average) is per integration, not
-//! per delivery. Errors keep Notion's `code` and `message` and nothing else of the body;
+//! per delivery. Errors keep Notion's `code` and `message` and nothing else of the body
+//! ([`ApiError`], which the publisher may inspect before it becomes a [`PublishError`]);
 //! the key is only ever written into the `Authorization` header.
 
 use std::collections::HashMap;
@@ -102,15 +103,15 @@ impl<'a> NotionClient<'a> {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, PublishError> {
+    pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
         self.send(Method::GET, path, None).await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, PublishError> {
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
         self.send(Method::POST, path, Some(body)).await
     }
 
-    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, PublishError> {
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
         self.send(Method::PATCH, path, Some(body)).await
     }
 
@@ -120,7 +121,7 @@ impl<'a> NotionClient<'a> {
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Value, PublishError> {
+    ) -> Result<Value, ApiError> {
         self.limiter.acquire().await;
         let mut req = self
             .http
@@ -131,7 +132,7 @@ impl<'a> NotionClient<'a> {
             req = req.json(b);
         }
         let res = req.send().await.map_err(|e| {
-            PublishError::Retryable(format!("Notion {method} {path}: {}", e.without_url()))
+            ApiError::unanswered(&format!("{method} {path}"), &e.without_url().to_string())
         })?;
         let status = res.status().as_u16();
         let retry_after = res
@@ -143,7 +144,7 @@ impl<'a> NotionClient<'a> {
         if (200..300).contains(&status) {
             return Ok(answer);
         }
-        Err(classify(
+        Err(ApiError::answer(
             status,
             retry_after,
             &answer,
@@ -152,24 +153,73 @@ impl<'a> NotionClient<'a> {
     }
 }
 
-/// Maps a Notion error answer to what the queue should do.
-pub fn classify(status: u16, retry_after: Option<f64>, body: &Value, what: &str) -> PublishError {
-    let code = body
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    let message = body.get("message").and_then(Value::as_str).unwrap_or("");
-    let text = format!(
-        "Notion {what} answered {status} {code}: {}",
-        truncate(message, 300)
-    );
-    match status {
-        429 | 529 => PublishError::RateLimited {
-            message: text,
-            retry_at: now_ms() + (retry_after.unwrap_or(1.0).max(0.0) * 1000.0).ceil() as i64,
-        },
-        408 | 409 | 500..=599 => PublishError::Retryable(text),
-        _ => PublishError::Permanent(text),
+/// A failed request: Notion's answer (status, `code`, `message`) or a transport failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// `None` when no answer arrived (connection, timeout).
+    pub status: Option<u16>,
+    pub code: String,
+    /// Notion's message, cut to 300 characters (never the whole body).
+    pub message: String,
+    retry_after: Option<f64>,
+    /// `METHOD path`, for the error text.
+    what: String,
+}
+
+impl ApiError {
+    /// Keeps the `code` and `message` of an error answer and nothing else of the body.
+    pub fn answer(status: u16, retry_after: Option<f64>, body: &Value, what: &str) -> Self {
+        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
+        let code = Some(field("code")).filter(|c| !c.is_empty());
+        Self {
+            status: Some(status),
+            code: code.unwrap_or("unknown").to_owned(),
+            message: truncate(field("message"), 300),
+            retry_after,
+            what: what.to_owned(),
+        }
+    }
+
+    /// A request that got no usable answer (connection, timeout, an answer missing what it
+    /// must hold): worth another attempt.
+    pub fn unanswered(what: &str, message: &str) -> Self {
+        Self {
+            status: None,
+            code: String::new(),
+            message: message.to_owned(),
+            retry_after: None,
+            what: what.to_owned(),
+        }
+    }
+
+    /// Notion refused a property by name or type ("X is not a property that exists.",
+    /// "Could not find property with name or id: X", "X is expected to be select."): the
+    /// database's schema changed under us, so a fresh schema may fix it.
+    pub fn is_property_rejection(&self) -> bool {
+        let m = self.message.to_lowercase();
+        self.code == "validation_error"
+            && (m.contains("property") || m.contains(" is expected to be "))
+    }
+}
+
+/// Maps a failed request to what the queue should do.
+impl From<ApiError> for PublishError {
+    fn from(e: ApiError) -> Self {
+        let Some(status) = e.status else {
+            return PublishError::Retryable(format!("Notion {}: {}", e.what, e.message));
+        };
+        let text = format!(
+            "Notion {} answered {status} {}: {}",
+            e.what, e.code, e.message
+        );
+        match status {
+            429 | 529 => PublishError::RateLimited {
+                message: text,
+                retry_at: now_ms() + (e.retry_after.unwrap_or(1.0).max(0.0) * 1000.0).ceil() as i64,
+            },
+            408 | 409 | 500..=599 => PublishError::Retryable(text),
+            _ => PublishError::Permanent(text),
+        }
     }
 }
 
@@ -194,6 +244,25 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         assert!((0..3).all(|_| l.reserve(later).is_none()));
         assert!(l.reserve(later).is_some());
+    }
+
+    fn classify(status: u16, retry_after: Option<f64>, body: &Value, what: &str) -> PublishError {
+        ApiError::answer(status, retry_after, body, what).into()
+    }
+
+    #[test]
+    fn property_rejections_are_recognised() {
+        let e = |code: &str, message: &str| {
+            ApiError::answer(400, None, &json!({"code": code, "message": message}), "x")
+        };
+        assert!(
+            e("validation_error", "Scope is not a property that exists.").is_property_rejection()
+        );
+        assert!(e("validation_error", "Status is expected to be select.").is_property_rejection());
+        assert!(
+            !e("validation_error", "body.children.length should be ≤ 100").is_property_rejection()
+        );
+        assert!(!e("object_not_found", "no property here").is_property_rejection());
     }
 
     #[test]

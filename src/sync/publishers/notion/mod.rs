@@ -1,6 +1,9 @@
 //! Notion: one page per run in the sync-runs database, upserted by its `Sync ID`, with the
 //! report blocks of the Notion exporter appended under it; optionally the repositories,
-//! UCF and agents databases are upserted too.
+//! UCF and agents databases are upserted too. Page properties are fitted to each database's
+//! own schema first ([`schema`]): a column the user's database lacks is left out (and noted
+//! in the delivery's progress), our title goes under its title property whatever its name,
+//! and only `Sync ID` is required.
 //!
 //! Exactly-once is built from two facts: the page is always looked up by `Sync ID` before
 //! one is created (so a crash between creating and recording it cannot make a second),
@@ -9,6 +12,8 @@
 //! any attempt that finds an existing page counts its children and resumes after them.
 
 pub mod client;
+pub mod schema;
+pub mod upsert;
 
 use std::collections::BTreeMap;
 
@@ -17,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use self::client::NotionClient;
+use self::upsert::{upsert_pages, Key, PageWrite};
 use super::limits::{fit_notion_text, notion_chunks, prune_nesting};
 use super::{PublishContext, PublishError, Publisher, Receipt};
 use crate::config::Config;
-use crate::store::now_ms;
 use crate::sync::exporters::{self, ExportInput, Scope};
 
 /// The run-page property that keys a page to its run.
@@ -146,6 +151,18 @@ struct Progress {
     total: usize,
     /// The optional repositories / UCF / agents pages are done.
     extras_done: bool,
+    /// Our properties each database lacks and that were left out, by database kind
+    /// (`sync_runs`, `repositories`, `ucf_metrics`, `agents`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    missing_properties: BTreeMap<String, Vec<String>>,
+}
+
+impl Progress {
+    fn note_missing(&mut self, kind: &str, missing: Vec<String>) {
+        if !missing.is_empty() {
+            self.missing_properties.insert(kind.to_owned(), missing);
+        }
+    }
 }
 
 /// Publishes a parsed Notion document for the run in `cx`, resuming from `cx.progress`.
@@ -175,23 +192,21 @@ pub async fn publish_document(
     let mut progress: Progress = serde_json::from_value(cx.progress.clone()).unwrap_or_default();
     let blocks = &doc.run_page.children;
     progress.total = blocks.len();
-    let properties = Value::Object(doc.run_page.properties.clone());
 
     let (page_id, existed) = match progress.page_id.clone() {
         Some(id) => (id, true),
         None => {
-            let source = data_source(cx, &client, database).await?;
-            let filter = json!({"property": SYNC_ID, "rich_text": {"equals": cx.run.id}});
-            match find_page(&client, &source, &filter).await? {
-                Some(id) => {
-                    update_page(&client, &id, &properties).await?;
-                    (id, true)
-                }
-                None => {
-                    progress.appended = 0;
-                    (create_page(&client, &source, &properties).await?, false)
-                }
+            let page = PageWrite {
+                key: Key::SyncId(&cx.run.id),
+                properties: &doc.run_page.properties,
+            };
+            let (mut written, lacking) = upsert_pages(cx, &client, database, &[page]).await?;
+            progress.note_missing("sync_runs", lacking);
+            let page = written.pop().expect("one page in, one page out");
+            if !page.existed {
+                progress.appended = 0;
             }
+            (page.id, page.existed)
         }
     };
     progress.page_id = Some(page_id.clone());
@@ -213,19 +228,34 @@ pub async fn publish_document(
     if settings.auto_create_pages && !progress.extras_done {
         let sets = [
             (
+                "repositories",
                 &settings.repos_database_id,
                 doc.repo_pages.iter().collect::<Vec<_>>(),
             ),
-            (&settings.ucf_database_id, doc.ucf_page.iter().collect()),
             (
+                "ucf_metrics",
+                &settings.ucf_database_id,
+                doc.ucf_page.iter().collect(),
+            ),
+            (
+                "agents",
                 &settings.agents_database_id,
                 doc.agent_pages.iter().collect(),
             ),
         ];
-        for (database, pages) in sets {
-            if let Some(database) = database {
-                upsert_keyed(cx, &client, database, &pages).await?;
-            }
+        for (kind, database, pages) in sets {
+            let (Some(database), false) = (database, pages.is_empty()) else {
+                continue;
+            };
+            let writes: Vec<PageWrite<'_>> = pages
+                .iter()
+                .map(|p| PageWrite {
+                    key: Key::Title(&p.key),
+                    properties: &p.properties,
+                })
+                .collect();
+            let (_, lacking) = upsert_pages(cx, &client, database, &writes).await?;
+            progress.note_missing(kind, lacking);
         }
         progress.extras_done = true;
         cx.save_progress(&json!(progress), Some(&page_id)).await?;
@@ -233,75 +263,6 @@ pub async fn publish_document(
     Ok(Receipt {
         external_id: Some(page_id),
     })
-}
-
-/// The database's first data source, resolved once and cached in `kv`.
-async fn data_source(
-    cx: &PublishContext<'_>,
-    client: &NotionClient<'_>,
-    database: &str,
-) -> Result<String, PublishError> {
-    let key = format!("notion:data_source:{database}");
-    if let Some(id) = cx.deps.store.kv_get(&key).await? {
-        return Ok(id);
-    }
-    let db = client.get(&format!("/v1/databases/{database}")).await?;
-    let id = db
-        .pointer("/data_sources/0/id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            PublishError::Permanent(format!("Notion database {database} has no data source"))
-        })?
-        .to_owned();
-    cx.deps.store.kv_set(&key, &id, now_ms()).await?;
-    Ok(id)
-}
-
-async fn find_page(
-    client: &NotionClient<'_>,
-    source: &str,
-    filter: &Value,
-) -> Result<Option<String>, PublishError> {
-    let answer = client
-        .post(
-            &format!("/v1/data_sources/{source}/query"),
-            &json!({"filter": filter, "page_size": 1}),
-        )
-        .await?;
-    Ok(answer
-        .pointer("/results/0/id")
-        .and_then(Value::as_str)
-        .map(String::from))
-}
-
-async fn create_page(
-    client: &NotionClient<'_>,
-    source: &str,
-    properties: &Value,
-) -> Result<String, PublishError> {
-    let body = json!({
-        "parent": {"type": "data_source_id", "data_source_id": source},
-        "properties": properties,
-    });
-    let page = client.post("/v1/pages", &body).await?;
-    page.get("id")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .ok_or_else(|| PublishError::Retryable("Notion created a page without an id".into()))
-}
-
-async fn update_page(
-    client: &NotionClient<'_>,
-    id: &str,
-    properties: &Value,
-) -> Result<(), PublishError> {
-    client
-        .patch(
-            &format!("/v1/pages/{id}"),
-            &json!({"properties": properties}),
-        )
-        .await
-        .map(drop)
 }
 
 /// Number of top-level children of a block (paginated).
@@ -326,36 +287,6 @@ async fn count_children(client: &NotionClient<'_>, id: &str) -> Result<usize, Pu
             return Ok(count);
         }
     }
-}
-
-/// Creates or updates each page in `database`, keyed by its title property.
-async fn upsert_keyed(
-    cx: &PublishContext<'_>,
-    client: &NotionClient<'_>,
-    database: &str,
-    pages: &[&KeyedPage],
-) -> Result<(), PublishError> {
-    if pages.is_empty() {
-        return Ok(());
-    }
-    let source = data_source(cx, client, database).await?;
-    for page in pages {
-        let title = page
-            .properties
-            .iter()
-            .find(|(_, v)| v.get("title").is_some())
-            .map(|(name, _)| name.clone())
-            .ok_or_else(|| {
-                PublishError::Permanent(format!("Notion page {:?} has no title property", page.key))
-            })?;
-        let filter = json!({"property": title, "title": {"equals": page.key}});
-        let properties = Value::Object(page.properties.clone());
-        match find_page(client, &source, &filter).await? {
-            Some(id) => update_page(client, &id, &properties).await?,
-            None => drop(create_page(client, &source, &properties).await?),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
