@@ -46,7 +46,7 @@ pub async fn start_serve(
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("binary starts");
+    let mut child = cmd.spawn().expect("binary starts");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..400 {
@@ -55,5 +55,7 @@ pub async fn start_serve(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the binary did not start");
 }

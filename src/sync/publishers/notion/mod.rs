@@ -250,7 +250,13 @@ pub async fn publish_document(
             let writes: Vec<PageWrite<'_>> = pages
                 .iter()
                 .map(|p| PageWrite {
-                    key: Key::Title(&p.key),
+                    // Repositories and agents are one page each, named by their key; the UCF
+                    // database gets one page per run, whose title carries a timestamp, so it is
+                    // found again by its Sync ID (the key is the run id).
+                    key: match kind {
+                        "ucf_metrics" => Key::SyncId(&p.key),
+                        _ => Key::Title(&p.key),
+                    },
                     properties: &p.properties,
                 })
                 .collect();
