@@ -3,7 +3,8 @@
 //! synchronous=FULL), next to a bare axum handler answering 202 with no work, measured by the
 //! same load generator in the same run. Target: ≥ 60% of the bare handler's rate, p99 < 10 ms.
 //!
-//! Run: `cargo bench --bench ingest` (HELIX_BENCH_QUICK=1 for a smoke run).
+//! Run: `cargo bench --bench ingest` (HELIX_BENCH_QUICK=1 for a smoke run). With
+//! `HELIX_BENCH_DATABASE_URL=postgres://…` the service stores into PostgreSQL instead.
 
 mod common;
 

@@ -4,10 +4,30 @@
 //! it in one transaction: for each event, either it is new (insert it, and enqueue or attach
 //! to its job) or its delivery id was seen before (report the earlier id, write nothing).
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use serde::Serialize;
 use sqlx::FromRow;
 
 use super::{Result, Store};
+
+/// Rows per multi-row statement (9 parameters each stays far below both backends' limits).
+const INSERT_CHUNK: usize = 512;
+
+/// Appends `rows` groups of `cols` numbered placeholders: `($1, $2), ($3, $4)`.
+fn push_placeholders(sql: &mut String, rows: usize, cols: usize) {
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            sql.push_str(&format!(
+                "{}${}",
+                if c == 0 { "" } else { ", " },
+                r * cols + c + 1
+            ));
+        }
+        sql.push(')');
+    }
+}
 
 /// A verified event on its way into the store.
 #[derive(Debug, Clone)]
@@ -66,60 +86,103 @@ pub struct EventRow {
 
 impl Store {
     /// Writes a batch of events (and their jobs) in one transaction; returns after commit.
+    ///
+    /// The statements are per batch, not per event: one multi-row insert (redeliveries are
+    /// skipped by the conflict clause), one find-or-create per job (coalesced events share
+    /// it), one update per job linking its events. Only duplicates are looked up one by one,
+    /// and they are rare. This is what keeps group commit cheap under load.
     pub async fn insert_events(&self, batch: &[NewEvent]) -> Result<Vec<IngestOutcome>> {
         let mut tx = self.write_tx().await?;
+        let mut inserted: HashSet<String> = HashSet::with_capacity(batch.len());
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO events (id, source, delivery_id, event_type, hook_id, repo, headers, payload, received_at) VALUES ",
+            );
+            push_placeholders(&mut sql, chunk.len(), 9);
+            sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id");
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for ev in chunk {
+                q = q
+                    .bind(&ev.id)
+                    .bind(ev.source)
+                    .bind(&ev.delivery_id)
+                    .bind(&ev.event_type)
+                    .bind(&ev.hook_id)
+                    .bind(&ev.repo)
+                    .bind(&ev.headers)
+                    .bind(&ev.payload)
+                    .bind(ev.received_at);
+            }
+            inserted.extend(q.fetch_all(&mut *tx).await?);
+        }
+
+        // One job per coalesce key in the batch; events without a key get their own.
+        let mut by_key: HashMap<&str, String> = HashMap::new();
+        let mut job_of: HashMap<&str, (String, bool)> = HashMap::new();
+        let mut members: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for ev in batch.iter().filter(|e| inserted.contains(&e.id)) {
+            let Some(job) = &ev.job else { continue };
+            let known = job
+                .coalesce_key
+                .as_deref()
+                .and_then(|k| by_key.get(k))
+                .cloned();
+            let (id, created) = match known {
+                Some(id) => (id, false),
+                None => {
+                    let (id, created) = Self::enqueue_in(&mut tx, job, ev.received_at).await?;
+                    if let Some(k) = job.coalesce_key.as_deref() {
+                        by_key.insert(k, id.clone());
+                    }
+                    (id, created)
+                }
+            };
+            members.entry(id.clone()).or_default().push(&ev.id);
+            job_of.insert(&ev.id, (id, created));
+        }
+        for (job_id, ids) in &members {
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let mut sql = String::from("UPDATE events SET job_id = $1 WHERE id IN (");
+                for i in 0..chunk.len() {
+                    sql.push_str(&format!("{}${}", if i == 0 { "" } else { ", " }, i + 2));
+                }
+                sql.push(')');
+                let mut q = sqlx::query(&sql).bind(job_id);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+
         let mut out = Vec::with_capacity(batch.len());
         for ev in batch {
-            let inserted = sqlx::query(
-                "INSERT INTO events (id, source, delivery_id, event_type, hook_id, repo, headers, payload, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source, delivery_id) DO NOTHING",
-            )
-            .bind(&ev.id)
-            .bind(ev.source)
-            .bind(&ev.delivery_id)
-            .bind(&ev.event_type)
-            .bind(&ev.hook_id)
-            .bind(&ev.repo)
-            .bind(&ev.headers)
-            .bind(&ev.payload)
-            .bind(ev.received_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !inserted {
-                let (id, job_id): (String, Option<String>) = sqlx::query_as(
-                    "SELECT id, job_id FROM events WHERE source = $1 AND delivery_id = $2",
-                )
-                .bind(ev.source)
-                .bind(&ev.delivery_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            if inserted.contains(&ev.id) {
+                let (job_id, job_created) = match job_of.remove(ev.id.as_str()) {
+                    Some((id, created)) => (Some(id), created),
+                    None => (None, false),
+                };
                 out.push(IngestOutcome {
-                    id,
-                    duplicate: true,
+                    id: ev.id.clone(),
+                    duplicate: false,
                     job_id,
-                    job_created: false,
+                    job_created,
                 });
                 continue;
             }
-            let (job_id, job_created) = match &ev.job {
-                Some(job) => {
-                    let (id, created) = Self::enqueue_in(&mut tx, job, ev.received_at).await?;
-                    sqlx::query("UPDATE events SET job_id = $1 WHERE id = $2")
-                        .bind(&id)
-                        .bind(&ev.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    (Some(id), created)
-                }
-                None => (None, false),
-            };
+            // A redelivery (or a repeat within this batch): report what is stored.
+            let (id, job_id): (String, Option<String>) = sqlx::query_as(
+                "SELECT id, job_id FROM events WHERE source = $1 AND delivery_id = $2",
+            )
+            .bind(ev.source)
+            .bind(&ev.delivery_id)
+            .fetch_one(&mut *tx)
+            .await?;
             out.push(IngestOutcome {
-                id: ev.id.clone(),
-                duplicate: false,
+                id,
+                duplicate: true,
                 job_id,
-                job_created,
+                job_created: false,
             });
         }
         tx.commit().await?;

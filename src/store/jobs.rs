@@ -84,7 +84,7 @@ pub struct QueueStats {
 const CLAIM: &str = "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
          attempts = attempts + 1, started_at = $3, updated_at = $3 \
      WHERE id IN ( \
-         SELECT j.id FROM jobs j \
+         SELECT j.id FROM jobs j {index} \
          WHERE j.state IN ('queued', 'failed') AND j.run_at <= $3 \
            AND (j.coalesce_key IS NULL OR NOT EXISTS ( \
                 SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.coalesce_key = j.coalesce_key)) \
@@ -200,8 +200,14 @@ impl Store {
         // PostgreSQL: lock the candidate row and skip rows other replicas hold, so
         // concurrent claims never wait on each other. SQLite serialises writers anyway.
         let sql = match self.backend {
-            super::Backend::Sqlite => CLAIM.replace("{lock}", ""),
-            super::Backend::Postgres => CLAIM.replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
+            // SQLite's planner would otherwise pick the (state, …) index and sort every waiting
+            // job on each claim; the partial index is already in claim order.
+            super::Backend::Sqlite => CLAIM
+                .replace("{index}", "INDEXED BY jobs_runnable")
+                .replace("{lock}", ""),
+            super::Backend::Postgres => CLAIM
+                .replace("{index}", "")
+                .replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
         };
         let claimed = sqlx::query_as(&sql)
             .bind(worker)

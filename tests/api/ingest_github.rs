@@ -253,3 +253,26 @@ async fn unknown_routes_and_methods_answer_json() {
         .unwrap();
     assert_eq!(res.status(), 405);
 }
+
+#[tokio::test]
+async fn concurrent_redeliveries_store_one_event() {
+    let app = spawn_app().await;
+    let body = serde_json::to_vec(&push_payload("o/r", "main", "same")).unwrap();
+    let futures = (0..50).map(|_| {
+        let (app, body) = (&app, &body);
+        async move {
+            let res = app.post_github("push", "same-delivery", body).await;
+            assert_eq!(res.status(), 202);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    });
+    let answers = futures::future::join_all(futures).await;
+    let firsts = answers.iter().filter(|a| a["duplicate"] == false).count();
+    assert_eq!(firsts, 1, "exactly one delivery is new");
+    assert!(
+        answers.iter().all(|a| a["id"] == answers[0]["id"]),
+        "all answers name the stored event"
+    );
+    assert_eq!(app.count("events").await, 1);
+    assert_eq!(app.count("jobs").await, 1);
+}
