@@ -108,9 +108,9 @@ impl WorkerPool {
     async fn work(&self, id: String, stop: CancellationToken, abort: CancellationToken) {
         tracing::debug!(worker = %id, "worker started");
         while !stop.is_cancelled() {
-            match self.step(&id, &abort).await {
-                Ok(true) => continue,
-                Ok(false) => {}
+            match self.step(&id, Some(&stop), &abort).await {
+                Ok(0) => {}
+                Ok(_) => continue,
                 Err(e) => tracing::error!(worker = %id, error = %e, "queue error; backing off"),
             }
             let notified = self.queue.wake().notified();
@@ -126,29 +126,46 @@ impl WorkerPool {
         tracing::debug!(worker = %id, "worker stopped");
     }
 
-    /// Claims and runs one job. `Ok(false)` when there was nothing to run.
+    /// Claims and runs a job; returns how many ran (0 when there was nothing to run).
+    ///
+    /// With `chain`, a job that succeeds hands over to the next runnable job in the same
+    /// transaction as its completion (while `chain` is not cancelled); without, exactly one
+    /// job runs.
     async fn step(
         &self,
         worker: &str,
+        chain: Option<&CancellationToken>,
         abort: &CancellationToken,
-    ) -> Result<bool, crate::store::StoreError> {
+    ) -> Result<usize, crate::store::StoreError> {
         // Rescue is a write: under load it runs once a second, when idle on every poll.
         let now = self.now();
         if self.rescue_due(now) {
             self.queue.rescue(now).await?;
         }
-        let Some(job) = self.queue.claim(worker, now).await? else {
+        let Some(mut job) = self.queue.claim(worker, now).await? else {
             self.last_rescue.store(0, Ordering::Relaxed);
-            return Ok(false);
+            return Ok(0);
         };
-        self.execute(worker, job, abort).await?;
-        Ok(true)
+        let mut ran = 1;
+        loop {
+            let chaining = chain.is_some_and(|stop| !stop.is_cancelled());
+            match self.execute(worker, job, chaining, abort).await? {
+                Some(next) => {
+                    job = next;
+                    ran += 1;
+                }
+                None => return Ok(ran),
+            }
+        }
     }
 
     /// Runs the next runnable job in this task, if any; returns whether one ran.
     pub async fn run_one(&self) -> Result<bool, crate::store::StoreError> {
-        self.step(&format!("{}:drain", self.prefix), &CancellationToken::new())
-            .await
+        let never = CancellationToken::new();
+        Ok(self
+            .step(&format!("{}:drain", self.prefix), None, &never)
+            .await?
+            > 0)
     }
 
     /// Runs every runnable job in this task until none is left; returns how many ran.
@@ -157,18 +174,23 @@ impl WorkerPool {
         let worker = format!("{}:drain", self.prefix);
         let never = CancellationToken::new();
         let mut n = 0;
-        while self.step(&worker, &never).await? {
-            n += 1;
+        loop {
+            match self.step(&worker, Some(&never), &never).await? {
+                0 => return Ok(n),
+                ran => n += ran,
+            }
         }
-        Ok(n)
     }
 
+    /// Runs one claimed job to its outcome; with `chain`, returns the next job claimed in
+    /// the same transaction as this one's completion.
     async fn execute(
         &self,
         worker: &str,
         job: ClaimedJob,
+        chain: bool,
         abort: &CancellationToken,
-    ) -> Result<(), crate::store::StoreError> {
+    ) -> Result<Option<ClaimedJob>, crate::store::StoreError> {
         let started = std::time::Instant::now();
         let span = tracing::info_span!("job", job_id = %job.row.id, kind = %job.row.kind, attempt = job.row.attempts);
         tracing::info!(parent: &span, "job started");
@@ -195,11 +217,21 @@ impl WorkerPool {
             }
         };
         let now = self.now();
+        let mut next = None;
         let outcome = match result {
             None => {
                 tracing::warn!(parent: &span, "job aborted by shutdown; lease released");
                 self.queue.store().release_jobs(worker, now).await?;
                 "aborted"
+            }
+            Some(Ok(Ok(()))) if chain => {
+                let (_, claimed) = self
+                    .queue
+                    .complete_and_claim(&job.row.id, worker, now)
+                    .await?;
+                next = claimed;
+                tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
+                "succeeded"
             }
             Some(Ok(Ok(()))) => {
                 self.queue.complete(&job.row.id, worker, now).await?;
@@ -215,7 +247,7 @@ impl WorkerPool {
         metrics::counter!("helix_job_runs_total", "kind" => job.row.kind.clone(), "result" => outcome).increment(1);
         metrics::histogram!("helix_job_duration_seconds", "kind" => job.row.kind.clone())
             .record(started.elapsed().as_secs_f64());
-        Ok(())
+        Ok(next)
     }
 
     async fn failed(

@@ -114,22 +114,50 @@ impl Queue {
     /// Claims the next runnable job. A row whose payload no longer decodes is dead-lettered
     /// here (it can never run) and the claim moves on.
     pub async fn claim(&self, worker: &str, now: i64) -> Result<Option<ClaimedJob>, StoreError> {
-        loop {
-            let lease_until = now + self.lease().as_millis() as i64;
-            let Some(row) = self.store.claim(worker, now, lease_until).await? else {
-                return Ok(None);
-            };
-            match serde_json::from_str::<JobPayload>(&row.payload) {
-                Ok(payload) => return Ok(Some(ClaimedJob { row, payload })),
+        let lease_until = now + self.lease().as_millis() as i64;
+        let row = self.store.claim(worker, now, lease_until).await?;
+        self.decoded(row, worker, now).await
+    }
+
+    /// Completes a job and claims the next in one transaction (see
+    /// `Store::complete_and_claim`). Returns whether the job was still ours, and the next job.
+    pub async fn complete_and_claim(
+        &self,
+        job_id: &str,
+        worker: &str,
+        now: i64,
+    ) -> Result<(bool, Option<ClaimedJob>), StoreError> {
+        let lease_until = now + self.lease().as_millis() as i64;
+        let (done, next) = self
+            .store
+            .complete_and_claim(job_id, worker, now, lease_until)
+            .await?;
+        Ok((done, self.decoded(next, worker, now).await?))
+    }
+
+    /// Decodes a claimed row. A payload that no longer decodes can never run: it is
+    /// dead-lettered here and the claim moves on.
+    async fn decoded(
+        &self,
+        mut row: Option<JobRow>,
+        worker: &str,
+        now: i64,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let lease_until = now + self.lease().as_millis() as i64;
+        while let Some(r) = row {
+            match serde_json::from_str::<JobPayload>(&r.payload) {
+                Ok(payload) => return Ok(Some(ClaimedJob { row: r, payload })),
                 Err(e) => {
-                    let msg = format!("undecodable payload of kind {}: {e}", row.kind);
-                    tracing::error!(job_id = %row.id, "{msg}");
+                    let msg = format!("undecodable payload of kind {}: {e}", r.kind);
+                    tracing::error!(job_id = %r.id, "{msg}");
                     self.store
-                        .fail_job(&row.id, worker, now, &msg, None, false)
+                        .fail_job(&r.id, worker, now, &msg, None, false)
                         .await?;
+                    row = self.store.claim(worker, now, lease_until).await?;
                 }
             }
         }
+        Ok(None)
     }
 
     pub async fn heartbeat(

@@ -91,6 +91,12 @@ const CLAIM: &str = "UPDATE jobs SET state = 'running', locked_by = $1, locked_u
          ORDER BY j.priority, j.run_at, j.id LIMIT 1 {lock}) \
      RETURNING *";
 
+/// Success of a running job we hold.
+const COMPLETE: &str =
+    "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
+         last_error = NULL, finished_at = $1, updated_at = $1 \
+     WHERE id = $2 AND locked_by = $3 AND state = 'running'";
+
 impl Store {
     /// Enqueues inside an open transaction. A job with a coalesce key joins a `queued` job
     /// with the same key if there is one; returns the job id and whether a row was created.
@@ -195,31 +201,77 @@ impl Store {
         )
     }
 
-    /// Claims the next runnable job for `worker`, holding it until `lease_until`.
-    pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
-        // PostgreSQL: lock the candidate row and skip rows other replicas hold, so
-        // concurrent claims never wait on each other. SQLite serialises writers anyway.
-        let sql = match self.backend {
+    /// The claim statement in this backend's dialect.
+    fn claim_sql(&self) -> String {
+        match self.backend {
             // SQLite's planner would otherwise pick the (state, …) index and sort every waiting
             // job on each claim; the partial index is already in claim order.
             super::Backend::Sqlite => CLAIM
                 .replace("{index}", "INDEXED BY jobs_runnable")
                 .replace("{lock}", ""),
+            // Lock the candidate row and skip rows other replicas hold, so concurrent claims
+            // never wait on each other.
             super::Backend::Postgres => CLAIM
                 .replace("{index}", "")
                 .replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
-        };
-        let claimed = sqlx::query_as(&sql)
+        }
+    }
+
+    /// Claims the next runnable job for `worker`, holding it until `lease_until`.
+    pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
+        let claimed = sqlx::query_as(&self.claim_sql())
             .bind(worker)
             .bind(lease_until)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.lease_pool)
             .await;
         match claimed {
             Ok(row) => Ok(row),
             // Another process started a job with the same key between our check and our
             // write; the unique index refused the second one. Nothing to claim this time.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Marks job `id` succeeded and claims the next one in the same transaction: half the
+    /// commits of `complete_job` + `claim` for a busy worker. Returns whether the job was
+    /// still ours and the next job, if any.
+    pub async fn complete_and_claim(
+        &self,
+        id: &str,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<(bool, Option<JobRow>)> {
+        let mut tx = match self.backend {
+            super::Backend::Sqlite => self.lease_pool.begin_with("BEGIN IMMEDIATE").await?,
+            super::Backend::Postgres => self.lease_pool.begin().await?,
+        };
+        let done = sqlx::query(COMPLETE)
+            .bind(now)
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        let next = sqlx::query_as(&self.claim_sql())
+            .bind(worker)
+            .bind(lease_until)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await;
+        match next {
+            Ok(next) => {
+                tx.commit().await?;
+                Ok((done, next))
+            }
+            // A racing replica (see `claim`): keep the completion, claim nothing now.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                Ok((self.complete_job(id, worker, now).await?, None))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -232,7 +284,7 @@ impl Store {
         .bind(lease_until)
         .bind(id)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.lease_pool)
         .await?
         .rows_affected()
             == 1)
@@ -240,18 +292,13 @@ impl Store {
 
     /// Marks a running job of ours succeeded; false when we had lost it.
     pub async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
-        Ok(sqlx::query(
-            "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
-                 last_error = NULL, finished_at = $1, updated_at = $2 \
-             WHERE id = $3 AND locked_by = $4 AND state = 'running'",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(id)
-        .bind(worker)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
+        Ok(sqlx::query(COMPLETE)
+            .bind(now)
+            .bind(id)
+            .bind(worker)
+            .execute(&self.lease_pool)
+            .await?
+            .rows_affected()
             == 1)
     }
 
@@ -282,7 +329,7 @@ impl Store {
         .bind(error)
         .bind(id)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.lease_pool)
         .await?
         .rows_affected()
             == 1)
@@ -299,7 +346,7 @@ impl Store {
              WHERE state = 'running' AND locked_until < $1 RETURNING id",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lease_pool)
         .await?)
     }
 
@@ -311,7 +358,7 @@ impl Store {
         )
         .bind(now)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.lease_pool)
         .await?
         .rows_affected())
     }
