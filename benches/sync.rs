@@ -74,13 +74,12 @@ async fn bench(n: usize) {
     .collect();
     let config = Config::load(&env).expect("bench config is valid");
     let store = Store::connect(&config.database_url).await.expect("store");
-    let deps = SyncDeps {
-        queue: Queue::new(store.clone(), config.file.queue.clone()),
-        config: Arc::new(config),
-        store,
-        http: SyncDeps::http_client(),
-        run_events: tokio::sync::broadcast::channel(16).0,
-    };
+    let deps = SyncDeps::new(
+        Arc::new(config),
+        store.clone(),
+        Queue::new(store, Default::default()),
+        tokio::sync::broadcast::channel(16).0,
+    );
     let job = SyncJob {
         scope: SyncScope::Full,
         sources: None,

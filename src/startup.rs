@@ -94,13 +94,12 @@ impl Application {
         let runner: Arc<dyn JobRunner> = match &options.runner {
             Some(r) => r.clone(),
             None => Arc::new(crate::sync::SyncRunner {
-                deps: crate::sync::SyncDeps {
-                    config: config.clone(),
-                    store: store.clone(),
-                    queue: queue.clone(),
-                    http: crate::sync::SyncDeps::http_client(),
-                    run_events: run_events.clone(),
-                },
+                deps: crate::sync::SyncDeps::new(
+                    config.clone(),
+                    store.clone(),
+                    queue.clone(),
+                    run_events.clone(),
+                ),
             }),
         };
         let pool = WorkerPool::new(queue.clone(), runner);

@@ -46,13 +46,12 @@ pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
     let queue = Queue::new(store.clone(), config.file.queue.clone());
-    let deps = SyncDeps {
-        config: Arc::new(config),
-        store: store.clone(),
+    let deps = SyncDeps::new(
+        Arc::new(config),
+        store.clone(),
         queue,
-        http: SyncDeps::http_client(),
-        run_events: tokio::sync::broadcast::channel(16).0,
-    };
+        tokio::sync::broadcast::channel(16).0,
+    );
 
     let started = Instant::now();
     let spinner =

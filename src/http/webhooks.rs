@@ -61,7 +61,7 @@ async fn github_webhook(
         github::verify_signature(secrets, &raw, sig)?;
         let delivery = github::decode(&headers, kind, &raw)?;
         if delivery.event == "ping" {
-            let zen = delivery.payload.get("zen").cloned().unwrap_or(Value::Null);
+            let zen = delivery.payload.zen.clone();
             return Ok((
                 StatusCode::OK,
                 Json(json!({"zen": zen, "hook_id": delivery.hook_id})),

@@ -6,6 +6,7 @@
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -81,13 +82,31 @@ pub fn body_kind(headers: &HeaderMap) -> Result<BodyKind, IngestError> {
     }
 }
 
+/// The few payload fields ingest routes on. Decoding into this instead of a whole
+/// `serde_json::Value` still checks the entire document's syntax, but skips building a tree
+/// of a payload that is only stored (a push can be megabytes).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Head {
+    /// The `ping` event's proverb.
+    pub zen: Option<String>,
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub repository: Option<RepositoryHead>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RepositoryHead {
+    pub full_name: Option<String>,
+    pub default_branch: Option<String>,
+}
+
 /// A verified, decoded delivery.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub event: String,
     pub delivery_id: String,
     pub hook_id: Option<String>,
-    pub payload: Value,
+    pub payload: Head,
     /// The JSON text as GitHub sent it (the `payload` field for form bodies).
     pub payload_text: String,
     pub headers: serde_json::Map<String, Value>,
@@ -115,13 +134,14 @@ pub fn decode(headers: &HeaderMap, kind: BodyKind, body: &[u8]) -> Result<Delive
             .map(|(_, v)| v.into_owned())
             .ok_or_else(|| IngestError::BadRequest("form body has no `payload` field".into()))?,
     };
-    let payload: Value = serde_json::from_str(&payload_text)
-        .map_err(|e| IngestError::BadRequest(format!("payload is not valid JSON: {e}")))?;
-    if !payload.is_object() {
+    // A struct also deserializes from a JSON array; only an object is a payload.
+    if !payload_text.trim_start().starts_with('{') {
         return Err(IngestError::BadRequest(
             "payload must be a JSON object".into(),
         ));
     }
+    let payload: Head = serde_json::from_str(&payload_text)
+        .map_err(|e| IngestError::BadRequest(format!("payload is not valid JSON: {e}")))?;
     Ok(Delivery {
         event,
         delivery_id,
@@ -142,18 +162,11 @@ pub struct Route {
 }
 
 pub fn route(d: &Delivery, schedule: &SyncSchedule) -> Route {
-    let repo = d
-        .payload
-        .pointer("/repository/full_name")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let repository = d.payload.repository.as_ref();
+    let repo = repository.and_then(|r| r.full_name.clone());
     let default_branch = (d.event == "push").then(|| {
-        let branch = d
-            .payload
-            .pointer("/repository/default_branch")
-            .and_then(Value::as_str);
-        let git_ref = d.payload.get("ref").and_then(Value::as_str);
-        matches!((branch, git_ref), (Some(b), Some(r)) if r == format!("refs/heads/{b}"))
+        let branch = repository.and_then(|r| r.default_branch.as_deref());
+        matches!((branch, d.payload.git_ref.as_deref()), (Some(b), Some(r)) if r == format!("refs/heads/{b}"))
     });
     let wants_sync = SYNC_EVENTS.contains(&d.event.as_str())
         || (schedule.on_deploy && DEPLOY_EVENTS.contains(&d.event.as_str()));
@@ -228,7 +241,7 @@ mod tests {
             delivery_id: "d".into(),
             hook_id: None,
             payload_text: payload.to_string(),
-            payload,
+            payload: serde_json::from_value(payload).unwrap(),
             headers: Default::default(),
         }
     }

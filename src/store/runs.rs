@@ -186,6 +186,15 @@ impl Store {
         data.map(|d| gunzip(&d)).transpose()
     }
 
+    /// The run id of the newest stored snapshot (cheap: no snapshot data is read).
+    pub async fn latest_snapshot_run_id(&self) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT run_id FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The newest stored snapshot: `(run id, JSON)`.
     pub async fn latest_snapshot_json(&self) -> Result<Option<(String, Vec<u8>)>> {
         let row: Option<(String, Vec<u8>)> = sqlx::query_as(

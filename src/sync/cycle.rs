@@ -9,6 +9,7 @@
 //! and does nothing else, so a re-run never repeats exports or publish jobs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -137,7 +138,7 @@ async fn cycle(
         deps,
         job,
         job_id,
-        previous: previous.as_ref(),
+        previous: previous.as_deref(),
     };
 
     let mut statuses = BTreeMap::new();
@@ -226,14 +227,14 @@ async fn cycle(
         _ => RepoSet::Previous,
     };
     let taken_at = DateTime::from_timestamp_millis(started_at).unwrap_or_else(Utc::now);
-    let snapshot = merge(previous.as_ref(), collected, &repo_set, taken_at);
+    let snapshot = merge(previous.as_deref(), collected, &repo_set, taken_at);
     let value = serde_json::to_value(&snapshot).expect("a snapshot always serializes");
     schema::validate_snapshot(&value).map_err(|e| Failure {
         error: JobError::Permanent(e),
         sources: statuses.clone(),
     })?;
     let snapshot_bytes = serde_json::to_vec(&value).expect("a JSON value always serializes");
-    let changes = summarize(previous.as_ref(), &snapshot);
+    let changes = summarize(previous.as_deref(), &snapshot);
 
     let mut run_status = if problems.is_empty() {
         "succeeded"
@@ -306,6 +307,7 @@ async fn cycle(
     {
         tracing::warn!(run_id, error = %e, "could not save the trend extract");
     }
+    *deps.previous.lock().await = Some((run_id.to_owned(), Arc::new(snapshot)));
     Ok(run_status)
 }
 
@@ -316,17 +318,31 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 
 /// The newest stored snapshot. One that no longer decodes (a schema change, corruption) is
 /// set aside with a warning: the run then fetches everything afresh instead of failing forever.
-async fn load_previous(deps: &SyncDeps) -> Result<Option<Snapshot>, Failure> {
+async fn load_previous(deps: &SyncDeps) -> Result<Option<Arc<Snapshot>>, Failure> {
+    let read_error = |e| Failure::new(store_error("reading the previous snapshot")(e));
+    let newest = deps
+        .store
+        .latest_snapshot_run_id()
+        .await
+        .map_err(read_error)?;
+    let Some(newest) = newest else {
+        return Ok(None);
+    };
+    if let Some((id, cached)) = deps.previous.lock().await.as_ref() {
+        if *id == newest {
+            return Ok(Some(cached.clone()));
+        }
+    }
     let stored = deps
         .store
         .latest_snapshot_json()
         .await
-        .map_err(|e| Failure::new(store_error("reading the previous snapshot")(e)))?;
+        .map_err(read_error)?;
     let Some((run_id, bytes)) = stored else {
         return Ok(None);
     };
     match serde_json::from_slice::<Snapshot>(&bytes) {
-        Ok(s) if s.schema_version == SCHEMA_VERSION => Ok(Some(s)),
+        Ok(s) if s.schema_version == SCHEMA_VERSION => Ok(Some(Arc::new(s))),
         Ok(s) => {
             tracing::warn!(
                 run_id,

@@ -35,9 +35,24 @@ pub struct SyncDeps {
     /// Shared outbound HTTP client (connection pooling across jobs).
     pub http: reqwest::Client,
     pub run_events: RunEvents,
+    /// The last snapshot this process committed, decoded, keyed by its run id: the next
+    /// cycle reuses it instead of decompressing and parsing megabytes, when the store's
+    /// newest snapshot is still that one (another replica may have written a newer one).
+    pub previous: Arc<tokio::sync::Mutex<Option<(String, Arc<snapshot::Snapshot>)>>>,
 }
 
 impl SyncDeps {
+    pub fn new(config: Arc<Config>, store: Store, queue: Queue, run_events: RunEvents) -> Self {
+        Self {
+            config,
+            store,
+            queue,
+            http: Self::http_client(),
+            run_events,
+            previous: Default::default(),
+        }
+    }
+
     /// The outbound client every source and publisher uses.
     pub fn http_client() -> reqwest::Client {
         reqwest::Client::builder()

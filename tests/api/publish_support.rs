@@ -128,13 +128,12 @@ pub async fn harness(setup: Setup) -> Harness {
             .env("NOTION_DATABASE_ID", DATABASE_ID);
     }
     let app = spawn_with(spawn).await;
-    let deps = SyncDeps {
-        config: app.state.config.clone(),
-        store: app.store.clone(),
-        queue: app.state.queue.clone(),
-        http: SyncDeps::http_client(),
-        run_events: app.state.run_events.clone(),
-    };
+    let deps = SyncDeps::new(
+        app.state.config.clone(),
+        app.store.clone(),
+        app.state.queue.clone(),
+        app.state.run_events.clone(),
+    );
     runner.deps.set(deps).ok().expect("set once");
     let discord = DiscordFake::mount(&app.discord).await;
     let notion = NotionFake::mount(&app.notion).await;

@@ -30,13 +30,12 @@ pub async fn sync_app(repos: &[&str], env: &[(&str, &str)]) -> (TestApp, FakeGit
 
 /// What a worker hands the cycle.
 pub fn deps(app: &TestApp) -> SyncDeps {
-    SyncDeps {
-        config: app.state.config.clone(),
-        store: app.store.clone(),
-        queue: app.state.queue.clone(),
-        http: SyncDeps::http_client(),
-        run_events: app.state.run_events.clone(),
-    }
+    SyncDeps::new(
+        app.state.config.clone(),
+        app.store.clone(),
+        app.state.queue.clone(),
+        app.state.run_events.clone(),
+    )
 }
 
 pub fn job(sources: Option<&[&str]>) -> SyncJob {
