@@ -38,8 +38,11 @@ pub struct SyncDeps {
     /// The last snapshot this process committed, decoded, keyed by its run id: the next
     /// cycle reuses it instead of decompressing and parsing megabytes, when the store's
     /// newest snapshot is still that one (another replica may have written a newer one).
-    pub previous: Arc<tokio::sync::Mutex<Option<(String, Arc<snapshot::Snapshot>)>>>,
+    pub previous: Arc<tokio::sync::Mutex<Option<CommittedSnapshot>>>,
 }
+
+/// A committed snapshot and the run id it was stored under.
+pub type CommittedSnapshot = (String, Arc<snapshot::Snapshot>);
 
 impl SyncDeps {
     pub fn new(config: Arc<Config>, store: Store, queue: Queue, run_events: RunEvents) -> Self {
