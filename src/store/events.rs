@@ -92,7 +92,7 @@ impl Store {
     /// it), one update per job linking its events. Only duplicates are looked up one by one,
     /// and they are rare. This is what keeps group commit cheap under load.
     pub async fn insert_events(&self, batch: &[NewEvent]) -> Result<Vec<IngestOutcome>> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let mut inserted: HashSet<String> = HashSet::with_capacity(batch.len());
         for chunk in batch.chunks(INSERT_CHUNK) {
             let mut sql = String::from(

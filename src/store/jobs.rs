@@ -136,7 +136,7 @@ impl Store {
 
     /// Enqueues one job on its own (coalescing as above).
     pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<(String, bool)> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let r = Self::enqueue_in(&mut tx, job, now).await?;
         tx.commit().await?;
         Ok(r)
@@ -151,7 +151,7 @@ impl Store {
         job: &NewJob,
         now: i64,
     ) -> Result<Option<(String, bool)>> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let fresh = sqlx::query(
             "INSERT INTO schedule_firings (schedule, fire_at, job_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (schedule, fire_at) DO NOTHING",
@@ -219,6 +219,7 @@ impl Store {
 
     /// Claims the next runnable job for `worker`, holding it until `lease_until`.
     pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
+        let _turn = self.gate().await;
         let claimed = sqlx::query_as(&self.claim_sql())
             .bind(worker)
             .bind(lease_until)
@@ -244,10 +245,7 @@ impl Store {
         now: i64,
         lease_until: i64,
     ) -> Result<(bool, Option<JobRow>)> {
-        let mut tx = match self.backend {
-            super::Backend::Sqlite => self.lease_pool.begin_with("BEGIN IMMEDIATE").await?,
-            super::Backend::Postgres => self.lease_pool.begin().await?,
-        };
+        let (_turn, mut tx) = self.tx_on(&self.lease_pool).await?;
         let done = sqlx::query(COMPLETE)
             .bind(now)
             .bind(id)
@@ -270,6 +268,7 @@ impl Store {
             // A racing replica (see `claim`): keep the completion, claim nothing now.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 tx.rollback().await?;
+                drop(_turn);
                 Ok((self.complete_job(id, worker, now).await?, None))
             }
             Err(e) => Err(e.into()),
@@ -278,6 +277,7 @@ impl Store {
 
     /// Extends a lease; false when the job is no longer ours (rescued or cancelled).
     pub async fn heartbeat(&self, id: &str, worker: &str, lease_until: i64) -> Result<bool> {
+        let _turn = self.gate().await;
         Ok(sqlx::query(
             "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'",
         )
@@ -292,6 +292,7 @@ impl Store {
 
     /// Marks a running job of ours succeeded; false when we had lost it.
     pub async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
+        let _turn = self.gate().await;
         Ok(sqlx::query(COMPLETE)
             .bind(now)
             .bind(id)
@@ -314,6 +315,7 @@ impl Store {
         retry_at: Option<i64>,
         refund: bool,
     ) -> Result<bool> {
+        let _turn = self.gate().await;
         // Without a retry time the job is dead: its `run_at` stays and it gets a finish time.
         Ok(sqlx::query(
             "UPDATE jobs SET state = CASE WHEN CAST($1 AS BIGINT) IS NULL THEN 'dead' ELSE 'failed' END, \
@@ -338,6 +340,7 @@ impl Store {
     /// Returns jobs whose lease expired (their worker died) to the queue, or to the dead
     /// letters when they have no attempts left. Returns the rescued ids.
     pub async fn rescue_expired(&self, now: i64) -> Result<Vec<String>> {
+        let _turn = self.gate().await;
         Ok(sqlx::query_scalar(
             "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                  finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
@@ -352,6 +355,7 @@ impl Store {
 
     /// Gives back the jobs a stopping worker still holds, with their attempt refunded.
     pub async fn release_jobs(&self, worker: &str, now: i64) -> Result<u64> {
+        let _turn = self.gate().await;
         Ok(sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, locked_by = NULL, \
                  locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND state = 'running'",

@@ -77,9 +77,18 @@ pub struct Store {
     /// the queue do thousands of jobs a second instead of two fsyncs per job. Everything that
     /// acknowledges data or records a side effect (events, runs, deliveries) stays on `pool`.
     lease_pool: AnyPool,
+    /// SQLite allows one writer at a time and makes a blocked writer sleep in its busy
+    /// handler (1 ms, 2 ms, 5 ms…). Our own writers queue on this async lock instead, so
+    /// inside one process a write never meets a locked database; other processes (the CLI)
+    /// still fall back to the busy timeout. Unused on PostgreSQL, whose writers do not block
+    /// each other this way.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
     url: Arc<str>,
 }
+
+/// Our turn to write, held until the write is done (`None` where not needed).
+type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 /// The PostgreSQL channel that carries "a job became runnable" between replicas.
 const JOBS_CHANNEL: &str = "helix_jobs";
@@ -108,6 +117,7 @@ impl Store {
         let store = Self {
             pool,
             lease_pool,
+            write_gate: Default::default(),
             backend,
             url: url.into(),
         };
@@ -141,11 +151,26 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    /// Waits for our turn to write (SQLite only; see `write_gate`).
+    async fn gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// A durable write transaction; hold the returned guard until it commits.
+    async fn write_tx(&self) -> Result<(WriteGuard, Transaction<'static, Any>)> {
+        self.tx_on(&self.pool).await
+    }
+
+    async fn tx_on(&self, pool: &AnyPool) -> Result<(WriteGuard, Transaction<'static, Any>)> {
+        let guard = self.gate().await;
+        let tx = match self.backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        };
+        Ok((guard, tx))
     }
 
     /// Tells other processes that jobs became runnable (PostgreSQL `NOTIFY`; on SQLite all

@@ -91,7 +91,7 @@ impl Store {
 
     /// The commit point of a run (see the module docs).
     pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<()> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         sqlx::query(
             "UPDATE sync_runs SET finished_at = $1, duration_ms = $1 - started_at, status = $2, sources = $3, \
                  change_summary = $4, exports = $5, error = $6 WHERE id = $7",
