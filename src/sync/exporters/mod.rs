@@ -170,19 +170,32 @@ pub fn write_exports(
     config: &Config,
     input: &ExportInput<'_>,
 ) -> Result<Vec<ExportFile>, ExportError> {
-    config
-        .export_formats
-        .iter()
-        .map(|format| {
-            let artifact = export(config, format, input, Scope::Full)?;
-            write::write_artifact(
-                &config.export_path,
-                &artifact,
-                input.run,
-                config.file.exports.retention as usize,
-            )
-        })
-        .collect()
+    // The formats are independent pure functions of the same input: render and write them
+    // side by side (a full export of a large snapshot is tens of milliseconds each).
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = config
+            .export_formats
+            .iter()
+            .map(|format| {
+                scope.spawn(move || {
+                    let artifact = export(config, format, input, Scope::Full)?;
+                    write::write_artifact(
+                        &config.export_path,
+                        &artifact,
+                        input.run,
+                        config.file.exports.retention as usize,
+                    )
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
