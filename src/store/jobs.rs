@@ -262,9 +262,9 @@ impl Store {
         }
     }
 
-    /// Marks job `id` succeeded and claims the next one in the same statement: one round
-    /// trip and one commit instead of two of each for a busy worker. Returns whether the
-    /// job was still ours, and the next job if any.
+    /// Marks job `id` succeeded and claims the next one together: one round trip and one
+    /// commit instead of two of each for a busy worker. Returns whether the job was still
+    /// ours, and the next job if any.
     pub async fn complete_and_claim(
         &self,
         id: &str,
@@ -273,17 +273,45 @@ impl Store {
         lease_until: i64,
     ) -> Result<(bool, Option<JobRow>)> {
         let _turn = self.gate().await;
-        let rows: std::result::Result<Vec<JobRow>, _> =
-            sqlx::query_as(&self.dialect(COMPLETE_AND_CLAIM))
-                .bind(worker)
-                .bind(lease_until)
-                .bind(now)
-                .bind(id)
-                .fetch_all(&self.lease_pool)
-                .await;
+        let rows: std::result::Result<Vec<JobRow>, sqlx::Error> = match self.backend {
+            // One statement; SQLite resolves its `OR id IN (…)` with two index lookups.
+            super::Backend::Sqlite => {
+                sqlx::query_as(&self.dialect(COMPLETE_AND_CLAIM))
+                    .bind(worker)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(id)
+                    .fetch_all(&self.lease_pool)
+                    .await
+            }
+            // PostgreSQL plans that `OR` as a scan of the whole table: two statements in one
+            // transaction instead.
+            super::Backend::Postgres => {
+                let mut tx = self.lease_pool.begin().await?;
+                let done: Vec<JobRow> = sqlx::query_as(&format!("{COMPLETE} RETURNING *"))
+                    .bind(now)
+                    .bind(id)
+                    .bind(worker)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                match sqlx::query_as::<_, JobRow>(&self.dialect(CLAIM))
+                    .bind(worker)
+                    .bind(lease_until)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                {
+                    Ok(next) => {
+                        tx.commit().await?;
+                        Ok(done.into_iter().chain(next).collect())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
         match rows {
             Ok(rows) => {
-                let done = rows.iter().any(|r| r.id == id);
+                let done = rows.iter().any(|r| r.id == id && r.state == "succeeded");
                 Ok((done, rows.into_iter().find(|r| r.id != id)))
             }
             // A racing replica (see `claim`): complete alone, claim nothing now.
