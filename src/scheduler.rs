@@ -155,6 +155,7 @@ impl Scheduler {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let store = self.queue.store();
         let mut enqueued = Vec::new();
+        let mut wake = false;
         for s in &self.schedules {
             let Some(due) = s.latest_due(now) else {
                 continue;
@@ -182,11 +183,15 @@ impl Scheduler {
                 .await?
             {
                 tracing::info!(schedule = %s.name, fire_at = %due, job_id = %id, "schedule fired");
-                if created {
-                    self.queue.notify();
-                }
+                wake |= created;
                 enqueued.push(id);
             }
+        }
+        // Wake workers once all of this tick's firings are in: firings due together (the
+        // hourly and the daily at midnight) then coalesce into one sync instead of racing
+        // a worker that already took the first.
+        if wake {
+            self.queue.notify();
         }
         let next = self
             .schedules
