@@ -20,13 +20,18 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+/// A unique hidden name next to `path` (two runs may write the same `latest` at once).
+fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("export");
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::now_v7().simple()))
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let tmp = temp_sibling(path);
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -37,6 +42,20 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(write_err(path))
+}
+
+/// Makes `latest` the same file as `target` without writing (and flushing) the bytes a
+/// second time: a hard link under a temporary name, renamed over `latest`. Where links are
+/// not supported, a copy. Retention deleting `target` later leaves `latest` intact.
+fn point_latest(target: &Path, latest: &Path) -> Result<(), ExportError> {
+    let tmp = temp_sibling(latest);
+    let result = fs::hard_link(target, &tmp)
+        .or_else(|_| fs::copy(target, &tmp).map(|_| ()))
+        .and_then(|()| fs::rename(&tmp, latest));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(write_err(latest))
 }
 
 /// The run id as it may appear in a file name.
@@ -71,11 +90,9 @@ pub fn write_artifact(
     let dir = root.join(artifact.format);
     fs::create_dir_all(&dir).map_err(write_err(&dir))?;
     let name = file_name(run, artifact.extension);
-    atomic_write(&dir.join(&name), &artifact.bytes)?;
-    atomic_write(
-        &dir.join(format!("latest.{}", artifact.extension)),
-        &artifact.bytes,
-    )?;
+    let file = dir.join(&name);
+    atomic_write(&file, &artifact.bytes)?;
+    point_latest(&file, &dir.join(format!("latest.{}", artifact.extension)))?;
     prune(&dir, retention.max(1))?;
     Ok(ExportFile {
         format: artifact.format.to_owned(),
