@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use helix_sync::config::Config;
-use helix_sync::sync::exporters::{export, fixture, ExportInput, Scope, FORMATS};
+use helix_sync::sync::exporters::{export, fixture, Scope, FORMATS};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -24,13 +24,8 @@ fn main() {
     )]
     .into();
     let config = Config::load(&env).expect("the repository config is valid");
-    let (snapshot, changes, run, history) = fixture::snapshot(3, items);
-    let input = ExportInput {
-        run: &run,
-        snapshot: &snapshot,
-        changes: &changes,
-        history: &history,
-    };
+    let fixture = fixture::Fixture::new(3, items);
+    let input = fixture.input();
     println!(
         "export benchmark: 3 repos x {items} items, median of {iterations} runs{}",
         if quick { " (quick)" } else { "" }

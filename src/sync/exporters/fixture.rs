@@ -38,6 +38,35 @@ pub fn base_time() -> DateTime<Utc> {
 /// `(snapshot, change summary, run, history)` with `repos` repositories of `items_per_repo`
 /// items each (half commits, a fifth issues, a fifth pull requests, the rest releases and
 /// deployments), six agents and ten runs of UCF history.
+/// A fixture held together, so that a test borrows its `ExportInput` in one line.
+pub struct Fixture {
+    pub snapshot: Snapshot,
+    pub changes: ChangeSummary,
+    pub run: RunInfo,
+    pub history: Vec<HistoryPoint>,
+}
+
+impl Fixture {
+    pub fn new(repos: usize, items_per_repo: usize) -> Self {
+        let (snapshot, changes, run, history) = snapshot(repos, items_per_repo);
+        Self {
+            snapshot,
+            changes,
+            run,
+            history,
+        }
+    }
+
+    pub fn input(&self) -> super::ExportInput<'_> {
+        super::ExportInput {
+            run: &self.run,
+            snapshot: &self.snapshot,
+            changes: &self.changes,
+            history: &self.history,
+        }
+    }
+}
+
 pub fn snapshot(
     repos: usize,
     items_per_repo: usize,

@@ -21,13 +21,8 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn every_format_and_scope_matches_its_golden_file() {
-    let (snapshot, changes, run, history) = fixture::snapshot(2, 12);
-    let input = ExportInput {
-        run: &run,
-        snapshot: &snapshot,
-        changes: &changes,
-        history: &history,
-    };
+    let fixture = fixture::Fixture::new(2, 12);
+    let input = fixture.input();
     let config = test_support::config();
     let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let mut mismatched = Vec::new();

@@ -210,13 +210,8 @@ mod tests {
 
     #[test]
     fn gauges_and_trends_cover_every_metric() {
-        let (snapshot, changes, run, history) = fixture::snapshot(1, 10);
-        let input = ExportInput {
-            run: &run,
-            snapshot: &snapshot,
-            changes: &changes,
-            history: &history,
-        };
+        let fixture = fixture::Fixture::new(1, 10);
+        let input = fixture.input();
         let html = String::from_utf8(export(&input, Scope::Full, 30).unwrap().bytes).unwrap();
         assert_eq!(
             html.matches("class=\"gauge ").count(),
@@ -230,13 +225,8 @@ mod tests {
 
     #[test]
     fn trend_is_limited_to_the_configured_runs() {
-        let (snapshot, changes, run, history) = fixture::snapshot(1, 10);
-        let input = ExportInput {
-            run: &run,
-            snapshot: &snapshot,
-            changes: &changes,
-            history: &history,
-        };
+        let fixture = fixture::Fixture::new(1, 10);
+        let input = fixture.input();
         let html = String::from_utf8(export(&input, Scope::Ucf, 3).unwrap().bytes).unwrap();
         assert_eq!(html.matches("class=\"dot\"").count(), 6 * 3);
     }

@@ -110,13 +110,8 @@ mod tests {
 
     #[test]
     fn every_scope_validates_against_the_schema() {
-        let (snapshot, changes, run, history) = fixture::snapshot(3, 60);
-        let input = ExportInput {
-            run: &run,
-            snapshot: &snapshot,
-            changes: &changes,
-            history: &history,
-        };
+        let fixture = fixture::Fixture::new(3, 60);
+        let input = fixture.input();
         let config = crate::sync::exporters::test_support::config();
         for scope in Scope::NAMES.map(|n| Scope::parse(n).unwrap()) {
             let a = crate::sync::exporters::export(&config, "json", &input, scope).unwrap();
@@ -132,13 +127,8 @@ mod tests {
 
     #[test]
     fn compressed_and_compact_options_apply() {
-        let (snapshot, changes, run, history) = fixture::snapshot(1, 10);
-        let input = ExportInput {
-            run: &run,
-            snapshot: &snapshot,
-            changes: &changes,
-            history: &history,
-        };
+        let fixture = fixture::Fixture::new(1, 10);
+        let input = fixture.input();
         let opts = |pretty, compressed| JsonExporter {
             enabled: true,
             pretty,

@@ -119,35 +119,30 @@ mod tests {
 
     #[test]
     fn each_scope_keeps_only_its_area() {
-        let (snapshot, changes, run, history) = fixture::snapshot(2, 20);
-        let input = ExportInput {
-            run: &run,
-            snapshot: &snapshot,
-            changes: &changes,
-            history: &history,
-        };
+        let fixture = fixture::Fixture::new(2, 20);
+        let input = fixture.input();
 
         let full = apply(&input, Scope::Full);
         assert!(matches!(full.snapshot, Cow::Borrowed(_)));
 
         let repos = apply(&input, Scope::Repos);
-        let r = repos.input(&run);
+        let r = repos.input(&fixture.run);
         assert_eq!(r.snapshot.repos.len(), 2);
         assert!(r.snapshot.ucf.is_none() && r.snapshot.agents.is_empty());
         assert!(r.history.is_empty() && r.changes.ucf.is_empty());
         assert_eq!(r.snapshot.sources.keys().collect::<Vec<_>>(), ["github"]);
 
         let ucf = apply(&input, Scope::Ucf);
-        let u = ucf.input(&run);
+        let u = ucf.input(&fixture.run);
         assert!(u.snapshot.repos.is_empty() && u.snapshot.agents.is_empty());
         assert!(u.snapshot.ucf.is_some() && !u.history.is_empty());
         assert!(u.changes.repos.is_empty() && u.changes.task_deltas.is_empty());
 
         let agents = apply(&input, Scope::Agents);
-        let a = agents.input(&run);
+        let a = agents.input(&fixture.run);
         assert!(a.snapshot.repos.is_empty() && a.snapshot.ucf.is_none());
-        assert_eq!(a.snapshot.agents.len(), snapshot.agents.len());
-        assert_eq!(a.snapshot.agent_totals, snapshot.agent_totals);
+        assert_eq!(a.snapshot.agents.len(), fixture.snapshot.agents.len());
+        assert_eq!(a.snapshot.agent_totals, fixture.snapshot.agent_totals);
     }
 
     #[test]

@@ -58,13 +58,8 @@ fn check_limits(v: &Value, depth: usize) {
 
 #[test]
 fn the_contract_shape_holds_for_every_scope() {
-    let (snapshot, changes, run, history) = fixture::snapshot(3, 40);
-    let input = ExportInput {
-        run: &run,
-        snapshot: &snapshot,
-        changes: &changes,
-        history: &history,
-    };
+    let fixture = fixture::Fixture::new(3, 40);
+    let input = fixture.input();
     for scope in Scope::NAMES.map(|n| Scope::parse(n).unwrap()) {
         let d = doc(&input, scope);
         assert_eq!(d["notion_version"], "2025-09-03");
@@ -80,7 +75,7 @@ fn the_contract_shape_holds_for_every_scope() {
         let props = &d["run_page"]["properties"];
         assert_eq!(
             props["Sync ID"]["rich_text"][0]["text"]["content"],
-            run.id.as_str()
+            fixture.run.id.as_str()
         );
         assert_eq!(props["Status"]["select"]["name"], "succeeded");
         assert_eq!(props["Started"]["date"]["start"], "2026-11-25T21:14:35Z");
@@ -103,13 +98,8 @@ fn the_contract_shape_holds_for_every_scope() {
 
 #[test]
 fn page_properties_match_their_database_schema() {
-    let (snapshot, changes, run, history) = fixture::snapshot(2, 20);
-    let input = ExportInput {
-        run: &run,
-        snapshot: &snapshot,
-        changes: &changes,
-        history: &history,
-    };
+    let fixture = fixture::Fixture::new(2, 20);
+    let input = fixture.input();
     let d = doc(&input, Scope::Full);
     let pages = [
         ("sync_runs", vec![d["run_page"].clone()]),
