@@ -63,29 +63,35 @@ async fn main() {
         body.len()
     );
 
+    // HELIX_BENCH_PORT=<port>: load an already running service (for profiling it) and stop.
+    if let Some(port) = std::env::var("HELIX_BENCH_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        run(port, &body, &sig, duration)
+            .await
+            .report("helix-sync (external)");
+        return;
+    }
+
     // Bare handler: same load generator, no work.
-    let bare_port = free_port();
-    let bare = std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/webhooks/github",
-                post(|_b: axum::body::Bytes| async {
-                    (
-                        axum::http::StatusCode::ACCEPTED,
-                        "{\"id\":\"x\",\"duplicate\":false}",
-                    )
-                }),
-            );
-            let l = tokio::net::TcpListener::bind(("127.0.0.1", bare_port))
-                .await
-                .unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bare_port = serve_in_thread(axum::Router::new().route(
+        "/webhooks/github",
+        post(|_b: axum::body::Bytes| async {
+            (
+                axum::http::StatusCode::ACCEPTED,
+                "{\"id\":\"x\",\"duplicate\":false}",
+            )
+        }),
+    ));
     let bare_load = run(bare_port, &body, &sig, duration).await;
-    drop(bare);
+
+    // The durable floor: the least any service that verifies and commits before answering
+    // must do (read the body, check the HMAC, append it to a file with one fdatasync per
+    // group of concurrent requests). No parsing, no database, no response body.
+    let floor_dir = tempfile::tempdir().unwrap();
+    let floor_port = serve_in_thread(durable_floor(floor_dir.path().join("log")));
+    let floor_load = run(floor_port, &body, &sig, duration).await;
 
     // The real service.
     let dir = tempfile::tempdir().unwrap();
@@ -124,7 +130,13 @@ async fn main() {
     let _ = child.wait();
 
     bare_load.report("bare axum 202 handler");
+    floor_load.report("durable floor (hmac+fsync)");
     helix_load.report("helix-sync /webhooks/github");
+    println!(
+        "durable floor: {:.0}% of bare; helix-sync: {:.0}% of the floor",
+        floor_load.rate() / bare_load.rate() * 100.0,
+        helix_load.rate() / floor_load.rate() * 100.0
+    );
     let ratio = helix_load.rate() / bare_load.rate();
     let p99 = common::percentile(&helix_load.latencies, 99.0);
     println!(
@@ -137,6 +149,72 @@ async fn main() {
             "NOT MET"
         }
     );
+}
+
+/// Serves `app` on a runtime and port of its own (apart from the load generator's).
+fn serve_in_thread(app: axum::Router) -> u16 {
+    let port = free_port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    port
+}
+
+type Append = (bytes::Bytes, tokio::sync::oneshot::Sender<()>);
+
+/// A handler that verifies the signature and answers once the body is on disk, with group
+/// commit by a writer thread (see the floor case in `main`).
+fn durable_floor(path: std::path::PathBuf) -> axum::Router {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Append>(4096);
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut file = std::fs::File::create(path).unwrap();
+        let mut replies = Vec::new();
+        while let Some((body, reply)) = rx.blocking_recv() {
+            file.write_all(&body).unwrap();
+            replies.push(reply);
+            while let Ok((body, reply)) = rx.try_recv() {
+                file.write_all(&body).unwrap();
+                replies.push(reply);
+            }
+            file.sync_data().unwrap();
+            for r in replies.drain(..) {
+                let _ = r.send(());
+            }
+        }
+    });
+    axum::Router::new().route(
+        "/webhooks/github",
+        post(
+            |axum::extract::State(tx): axum::extract::State<tokio::sync::mpsc::Sender<Append>>,
+             headers: axum::http::HeaderMap,
+             body: bytes::Bytes| async move {
+                let sig = headers
+                    .get("x-hub-signature-256")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("sha256="))
+                    .and_then(|v| hex::decode(v).ok())
+                    .unwrap_or_default();
+                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+                mac.update(&body);
+                if mac.verify_slice(&sig).is_err() {
+                    return axum::http::StatusCode::UNAUTHORIZED;
+                }
+                let (reply, done) = tokio::sync::oneshot::channel();
+                tx.send((body, reply)).await.unwrap();
+                done.await.unwrap();
+                axum::http::StatusCode::ACCEPTED
+            },
+        )
+        .with_state(tx),
+    )
 }
 
 async fn run(port: u16, body: &[u8], sig: &str, duration: Duration) -> common::Load {

@@ -7,7 +7,7 @@
 //! the path only, never the query string or headers, so a token cannot reach a log line.
 
 use axum::http::{HeaderValue, Request};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -40,8 +40,16 @@ pub fn metrics_handle() -> PrometheusHandle {
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 10.0, 30.0, 60.0,
             ];
+            // Batch sizes are counts, not seconds: powers of two up to the writer's cap.
+            let batch = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets(&buckets)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("helix_ingest_batch_size".into()),
+                        &batch,
+                    )
+                })
                 .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();

@@ -90,6 +90,12 @@ pub struct Store {
 /// Our turn to write, held until the write is done (`None` where not needed).
 type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
 
+/// How often the WAL is copied back into the SQLite file (see `spawn_checkpointer`).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+
+/// WAL length (in pages) past which a checkpoint waits for our writers (see `checkpoint`).
+const WAL_CAP_PAGES: i64 = 4_096;
+
 /// The PostgreSQL channel that carries "a job became runnable" between replicas.
 const JOBS_CHANNEL: &str = "helix_jobs";
 
@@ -122,7 +128,56 @@ impl Store {
             url: url.into(),
         };
         store.migrate().await?;
+        if backend == Backend::Sqlite {
+            store.spawn_checkpointer();
+        }
         Ok(store)
+    }
+
+    /// Copies the WAL back into the database file from a task of its own (SQLite only).
+    ///
+    /// Our connections turn SQLite's automatic checkpoint off: it would run inside whichever
+    /// commit crossed the threshold, and that commit (an ingest batch, say) would wait for
+    /// a whole checkpoint and its fsync. A `PASSIVE` checkpoint never blocks writers or
+    /// readers, so running it on a timer moves that work off every request's path. Each
+    /// process on the file (the server, a CLI command) runs its own; passive checkpoints of
+    /// two processes do not conflict, and SQLite checkpoints on the last close anyway.
+    fn spawn_checkpointer(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !store.pool.is_closed() {
+                tick.tick().await;
+                if let Err(e) = store.checkpoint().await {
+                    if !store.pool.is_closed() {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                }
+            }
+        });
+    }
+
+    /// One checkpoint pass. A passive checkpoint copies the WAL into the file but cannot
+    /// make the WAL start over: only a writer that begins after a complete checkpoint does
+    /// that, and under sustained writes the next batch always begins first, so the WAL would
+    /// grow without bound. Past `WAL_CAP_PAGES` the checkpoint therefore takes our write turn
+    /// and restarts the WAL itself.
+    async fn checkpoint(&self) -> Result<()> {
+        let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await?;
+        // Restart right after a complete pass: then there is nothing left to copy and the
+        // pause is only the time to reset the WAL. Should writes keep every pass from
+        // completing, restart anyway once the WAL is far past the cap, copying the rest while
+        // our writers wait.
+        if (log > WAL_CAP_PAGES && done == log) || log > 4 * WAL_CAP_PAGES {
+            let _turn = self.gate().await;
+            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -240,6 +295,9 @@ async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Resu
     Ok(AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
+        // A SQLite connection is a file handle in this process: it cannot go stale the way a
+        // socket can, so the ping before every acquire would only add a round trip.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 match backend {
@@ -252,6 +310,13 @@ async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Resu
                             .await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // Checkpoints run from `spawn_checkpointer`, not inside a commit.
+                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                        // Statement journals (multi-row inserts) stay in memory instead of
+                        // spilling into a temporary file.
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        // When the WAL starts over, give back the disk it grew into.
+                        conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                     }
                     Backend::Postgres if !durable => {
                         conn.execute("SET synchronous_commit = off").await?;

@@ -5,7 +5,7 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use helix_sync::store::Store;
+use helix_sync::store::{NewEvent, Store};
 
 use crate::helpers::*;
 use crate::process::start_serve;
@@ -107,4 +107,42 @@ async fn sigterm_drains_and_exits_zero() {
         .unwrap()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "graceful exit");
+}
+
+/// Back-to-back write batches never leave SQLite a moment to restart its WAL by itself; the
+/// checkpointer must, or the WAL grows with every event ever written. (Two runtime threads:
+/// the checkpointer runs beside the writes, as in the server.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_under_back_to_back_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/wal.db", dir.path().display()))
+        .await
+        .unwrap();
+    let payload = "x".repeat(7_000);
+    let wal = dir.path().join("wal.db-wal");
+    let mut largest = 0;
+    // ~48 MB of payload: three times the WAL cap.
+    for batch in 0..70 {
+        let events: Vec<_> = (0..100)
+            .map(|i| NewEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                source: "github",
+                delivery_id: format!("{batch}-{i}"),
+                event_type: "push".into(),
+                hook_id: None,
+                repo: None,
+                headers: "{}".into(),
+                payload: payload.clone(),
+                received_at: batch,
+                job: None,
+            })
+            .collect();
+        store.insert_events(&events).await.unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    assert_eq!(store.count_events().await.unwrap(), 7_000);
+    assert!(
+        largest < 40 * 1024 * 1024,
+        "the WAL grew to {largest} bytes for 49 MB written"
+    );
 }
