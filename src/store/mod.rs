@@ -159,23 +159,22 @@ impl Store {
     }
 
     /// One checkpoint pass. A passive checkpoint copies the WAL into the file but cannot
-    /// make the WAL start over: only a writer that begins after a complete checkpoint does
+    /// make the WAL start over: only a write that begins after a complete checkpoint does
     /// that, and under sustained writes the next batch always begins first, so the WAL would
-    /// grow without bound. Past `WAL_CAP_PAGES` the checkpoint therefore takes our write turn
-    /// and restarts the WAL itself.
+    /// grow without bound. Past `WAL_CAP_PAGES` the pass therefore runs on our write turn:
+    /// no commit can slip in, the pass completes (copying only what came since the last
+    /// tick), and our next write starts the WAL over. A `RESTART` checkpoint would do the
+    /// same but also wait for every reader, stalling our writers behind a long read.
     async fn checkpoint(&self) -> Result<()> {
-        let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&self.pool)
-            .await?;
-        // Restart right after a complete pass: then there is nothing left to copy and the
-        // pause is only the time to reset the WAL. Should writes keep every pass from
-        // completing, restart anyway once the WAL is far past the cap, copying the rest while
-        // our writers wait.
-        if (log > WAL_CAP_PAGES && done == log) || log > 4 * WAL_CAP_PAGES {
+        let passive = || async {
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&self.pool)
+                .await
+        };
+        let (_busy, log, _done) = passive().await?;
+        if log > WAL_CAP_PAGES {
             let _turn = self.gate().await;
-            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                .execute(&self.pool)
-                .await?;
+            passive().await?;
         }
         Ok(())
     }
