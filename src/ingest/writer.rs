@@ -65,7 +65,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
             }
         }
         metrics::histogram!("helix_ingest_batch_size").record(events.len() as f64);
-        match store.insert_events(&events).await {
+        match store.insert_events(std::mem::take(&mut events)).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.drain(..).zip(outcomes) {
                     let _ = reply.send(Ok(outcome));

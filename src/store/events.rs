@@ -30,12 +30,19 @@ fn push_placeholders(sql: &mut String, rows: usize, cols: usize) {
     }
 }
 
-/// `(event id, job id)` of the batch's deliveries that are already stored, by
-/// `(source, delivery id)`. One query per source in the batch (usually one).
+/// Deliveries already stored: `(source, delivery id)` → `(event id, job id)`.
+pub(super) type Stored = HashMap<(&'static str, String), (String, Option<String>)>;
+
+/// The columns of a new event row, in the order the insert statements bind them.
+pub(super) const EVENT_COLUMNS: &str =
+    "id, source, delivery_id, event_type, hook_id, repo, headers, payload, received_at, job_id";
+
+/// The batch's deliveries that are already stored. One query per source in the batch
+/// (usually one).
 async fn stored_deliveries(
     tx: &mut Transaction<'static, Any>,
     batch: &[NewEvent],
-) -> Result<HashMap<(&'static str, String), (String, Option<String>)>> {
+) -> Result<Stored> {
     let mut found = HashMap::new();
     let sources: BTreeSet<&'static str> = batch.iter().map(|e| e.source).collect();
     for source in sources {
@@ -62,6 +69,156 @@ async fn stored_deliveries(
         }
     }
     Ok(found)
+}
+
+/// A new event row and the job it belongs to (`(job id, created)`).
+pub(super) type Row<'a> = (&'a NewEvent, Option<(String, bool)>);
+
+/// The half of writing a batch that needs no database, shared by both backends' writers.
+///
+/// Given the deliveries already stored, the first occurrence of every other delivery is
+/// new; each new event asking for a job gets one, shared by all events with its coalesce
+/// key. The writer finds or creates the jobs [`BatchPlan::jobs`] lists, inserts the
+/// [`BatchPlan::rows`], and [`BatchPlan::outcomes`] says what each request gets back.
+pub(super) struct BatchPlan<'a> {
+    batch: &'a [NewEvent],
+    fresh: Vec<&'a NewEvent>,
+    /// For each fresh event, the index of its job in `jobs`.
+    slots: Vec<Option<usize>>,
+    jobs: Vec<(&'a NewJob, i64)>,
+}
+
+impl<'a> BatchPlan<'a> {
+    pub(super) fn new(batch: &'a [NewEvent], stored: &Stored) -> Self {
+        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(batch.len());
+        let mut by_key: HashMap<&str, usize> = HashMap::new();
+        let (mut fresh, mut slots, mut jobs) = (Vec::new(), Vec::new(), Vec::new());
+        for ev in batch {
+            let delivery = (ev.source, ev.delivery_id.as_str());
+            if stored.contains_key(&(ev.source, ev.delivery_id.clone())) || !seen.insert(delivery) {
+                continue;
+            }
+            let slot = ev.job.as_ref().map(|job| {
+                let key = job.coalesce_key.as_deref();
+                match key.and_then(|k| by_key.get(k)) {
+                    Some(&i) => i,
+                    None => {
+                        jobs.push((job, ev.received_at));
+                        if let Some(k) = key {
+                            by_key.insert(k, jobs.len() - 1);
+                        }
+                        jobs.len() - 1
+                    }
+                }
+            });
+            fresh.push(ev);
+            slots.push(slot);
+        }
+        Self {
+            batch,
+            fresh,
+            slots,
+            jobs,
+        }
+    }
+
+    /// The jobs to find or create, with the time to enqueue each at.
+    pub(super) fn jobs(&self) -> &[(&'a NewJob, i64)] {
+        &self.jobs
+    }
+
+    /// The new event rows, given each job's `(id, created)` in the order of [`Self::jobs`].
+    pub(super) fn rows(&self, resolved: &[(String, bool)]) -> Vec<Row<'a>> {
+        self.fresh
+            .iter()
+            .zip(&self.slots)
+            .map(|(ev, slot)| (*ev, slot.map(|i| resolved[i].clone())))
+            .collect()
+    }
+
+    /// What each event of the batch gets back, once `inserted` (event ids) are written.
+    /// `stored` must include any delivery a concurrent writer stored meanwhile.
+    pub(super) fn outcomes(
+        &self,
+        rows: Vec<Row<'a>>,
+        inserted: &HashSet<String>,
+        stored: &Stored,
+    ) -> Result<Vec<IngestOutcome>> {
+        let mut jobs: HashMap<&str, (String, bool)> = rows
+            .into_iter()
+            .filter(|(ev, _)| inserted.contains(&ev.id))
+            .filter_map(|(ev, job)| Some((ev.id.as_str(), job?)))
+            .collect();
+        // Outcomes by delivery, so a repeat later in the batch reports its first occurrence.
+        let mut written: HashMap<(&str, &str), (String, Option<String>)> = HashMap::new();
+        let mut out = Vec::with_capacity(self.batch.len());
+        for ev in self.batch {
+            let delivery = (ev.source, ev.delivery_id.as_str());
+            if inserted.contains(&ev.id) {
+                let (job_id, job_created) = match jobs.remove(ev.id.as_str()) {
+                    Some((id, created)) => (Some(id), created),
+                    None => (None, false),
+                };
+                written.insert(delivery, (ev.id.clone(), job_id.clone()));
+                out.push(IngestOutcome {
+                    id: ev.id.clone(),
+                    duplicate: false,
+                    job_id,
+                    job_created,
+                });
+                continue;
+            }
+            // A redelivery (or a repeat within this batch): report what is stored.
+            let (id, job_id) = written
+                .get(&delivery)
+                .or_else(|| stored.get(&(ev.source, ev.delivery_id.clone())))
+                .cloned()
+                .ok_or_else(|| {
+                    super::StoreError::Corrupt(format!(
+                        "delivery {} is neither stored nor inserted",
+                        ev.delivery_id
+                    ))
+                })?;
+            out.push(IngestOutcome {
+                id,
+                duplicate: true,
+                job_id,
+                job_created: false,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Inserts `rows` (multi-row statements); returns the ids actually written.
+async fn insert_rows(
+    tx: &mut Transaction<'static, Any>,
+    rows: &[Row<'_>],
+) -> Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut sql = format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ");
+        push_placeholders(&mut sql, chunk.len(), 10);
+        // A conflict here means another replica stored the delivery since our lookup. The
+        // row is not returned and is reported as the duplicate it is.
+        sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id");
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for (ev, job) in chunk {
+            q = q
+                .bind(&ev.id)
+                .bind(ev.source)
+                .bind(&ev.delivery_id)
+                .bind(&ev.event_type)
+                .bind(&ev.hook_id)
+                .bind(&ev.repo)
+                .bind(&ev.headers)
+                .bind(&ev.payload)
+                .bind(ev.received_at)
+                .bind(job.as_ref().map(|(id, _)| id.as_str()));
+        }
+        inserted.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(inserted)
 }
 
 /// A verified event on its way into the store.
@@ -127,108 +284,26 @@ impl Store {
     /// one multi-row insert of the new events with their job id already set. Each event row
     /// is written exactly once: an `UPDATE` adding the job id afterwards would make SQLite
     /// rewrite the whole row, payload included, doubling what every commit writes.
-    pub async fn insert_events(&self, batch: &[NewEvent]) -> Result<Vec<IngestOutcome>> {
+    ///
+    /// On SQLite the batch goes to the event writer thread instead (`event_writer`): the
+    /// same plan, run in one hand-off rather than one per statement.
+    pub async fn insert_events(&self, batch: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
+        if let Some(writer) = &self.event_writer {
+            return writer.write(batch).await;
+        }
         let (_turn, mut tx) = self.write_tx().await?;
-        let mut seen = stored_deliveries(&mut tx, batch).await?;
-
-        // First occurrence of each delivery id wins; repeats within the batch are duplicates.
-        let mut fresh: Vec<(&NewEvent, Option<(String, bool)>)> = Vec::with_capacity(batch.len());
-        let mut in_batch: HashSet<(&str, &str)> = HashSet::with_capacity(batch.len());
-        let mut by_key: HashMap<&str, String> = HashMap::new();
-        for ev in batch {
-            let delivery = (ev.source, ev.delivery_id.as_str());
-            if seen.contains_key(&(ev.source, ev.delivery_id.clone())) || !in_batch.insert(delivery)
-            {
-                continue;
-            }
-            let job = match &ev.job {
-                None => None,
-                Some(job) => match job.coalesce_key.as_deref().and_then(|k| by_key.get(k)) {
-                    Some(id) => Some((id.clone(), false)),
-                    None => {
-                        let (id, created) = Self::enqueue_in(&mut tx, job, ev.received_at).await?;
-                        if let Some(k) = job.coalesce_key.as_deref() {
-                            by_key.insert(k, id.clone());
-                        }
-                        Some((id, created))
-                    }
-                },
-            };
-            fresh.push((ev, job));
+        let mut stored = stored_deliveries(&mut tx, &batch).await?;
+        let plan = BatchPlan::new(&batch, &stored);
+        let mut resolved = Vec::with_capacity(plan.jobs().len());
+        for (job, now) in plan.jobs() {
+            resolved.push(Self::enqueue_in(&mut tx, job, *now).await?);
         }
-
-        let mut inserted: HashSet<String> = HashSet::with_capacity(fresh.len());
-        for chunk in fresh.chunks(INSERT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO events (id, source, delivery_id, event_type, hook_id, repo, headers, payload, received_at, job_id) VALUES ",
-            );
-            push_placeholders(&mut sql, chunk.len(), 10);
-            // A conflict here means another replica stored the delivery since our lookup
-            // (PostgreSQL only; SQLite writers are serialized). The row is not returned and
-            // is reported below as the duplicate it is.
-            sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id");
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
-            for (ev, job) in chunk {
-                q = q
-                    .bind(&ev.id)
-                    .bind(ev.source)
-                    .bind(&ev.delivery_id)
-                    .bind(&ev.event_type)
-                    .bind(&ev.hook_id)
-                    .bind(&ev.repo)
-                    .bind(&ev.headers)
-                    .bind(&ev.payload)
-                    .bind(ev.received_at)
-                    .bind(job.as_ref().map(|(id, _)| id.as_str()));
-            }
-            inserted.extend(q.fetch_all(&mut *tx).await?);
+        let rows = plan.rows(&resolved);
+        let inserted = insert_rows(&mut tx, &rows).await?;
+        if inserted.len() < rows.len() {
+            stored = stored_deliveries(&mut tx, &batch).await?;
         }
-        if inserted.len() < fresh.len() {
-            seen = stored_deliveries(&mut tx, batch).await?;
-        }
-
-        let mut jobs: HashMap<&str, (String, bool)> = fresh
-            .into_iter()
-            .filter(|(ev, _)| inserted.contains(&ev.id))
-            .filter_map(|(ev, job)| Some((ev.id.as_str(), job?)))
-            .collect();
-        // Outcomes by delivery, so a repeat later in the batch reports its first occurrence.
-        let mut stored: HashMap<(&str, &str), (String, Option<String>)> = HashMap::new();
-        let mut out = Vec::with_capacity(batch.len());
-        for ev in batch {
-            let delivery = (ev.source, ev.delivery_id.as_str());
-            if inserted.contains(&ev.id) {
-                let (job_id, job_created) = match jobs.remove(ev.id.as_str()) {
-                    Some((id, created)) => (Some(id), created),
-                    None => (None, false),
-                };
-                stored.insert(delivery, (ev.id.clone(), job_id.clone()));
-                out.push(IngestOutcome {
-                    id: ev.id.clone(),
-                    duplicate: false,
-                    job_id,
-                    job_created,
-                });
-                continue;
-            }
-            // A redelivery (or a repeat within this batch): report what is stored.
-            let (id, job_id) = stored
-                .get(&delivery)
-                .or_else(|| seen.get(&(ev.source, ev.delivery_id.clone())))
-                .cloned()
-                .ok_or_else(|| {
-                    super::StoreError::Corrupt(format!(
-                        "delivery {} is neither stored nor inserted",
-                        ev.delivery_id
-                    ))
-                })?;
-            out.push(IngestOutcome {
-                id,
-                duplicate: true,
-                job_id,
-                job_created: false,
-            });
-        }
+        let out = plan.outcomes(rows, &inserted, &stored)?;
         tx.commit().await?;
         Ok(out)
     }
@@ -265,5 +340,95 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
             .fetch_one(&self.pool)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, delivery: &str, key: Option<&str>) -> NewEvent {
+        NewEvent {
+            id: id.into(),
+            source: "github",
+            delivery_id: delivery.into(),
+            event_type: "push".into(),
+            hook_id: None,
+            repo: None,
+            headers: "{}".into(),
+            payload: "{}".into(),
+            received_at: 1,
+            job: Some(NewJob {
+                id: format!("job-{id}"),
+                kind: "sync".into(),
+                payload: "{}".into(),
+                coalesce_key: key.map(str::to_owned),
+                priority: 0,
+                run_at: 1,
+                max_attempts: 5,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_batch_plans_one_job_per_key_and_reports_every_kind_of_duplicate() {
+        let batch = vec![
+            event("e1", "d1", Some("repo:a")),
+            event("e2", "d2", Some("repo:a")),
+            event("e3", "d1", Some("repo:a")), // repeat of d1 within the batch
+            event("e4", "d4", None),
+            event("e5", "old", Some("repo:b")), // stored by an earlier batch
+        ];
+        let stored: Stored = [(
+            ("github", "old".to_owned()),
+            ("e0".to_owned(), Some("job-0".to_owned())),
+        )]
+        .into();
+        let plan = BatchPlan::new(&batch, &stored);
+        let keys: Vec<_> = plan
+            .jobs()
+            .iter()
+            .map(|(j, _)| j.coalesce_key.clone())
+            .collect();
+        assert_eq!(keys, vec![Some("repo:a".to_owned()), None]);
+
+        let resolved = vec![("waiting".to_owned(), false), ("job-e4".to_owned(), true)];
+        let rows = plan.rows(&resolved);
+        let ids: Vec<_> = rows.iter().map(|(e, _)| e.id.as_str()).collect();
+        assert_eq!(ids, ["e1", "e2", "e4"]);
+        let inserted: HashSet<String> = ids.iter().map(|s| s.to_string()).collect();
+        let out = plan.outcomes(rows, &inserted, &stored).unwrap();
+        let summary: Vec<_> = out
+            .iter()
+            .map(|o| {
+                (
+                    o.id.as_str(),
+                    o.duplicate,
+                    o.job_id.as_deref(),
+                    o.job_created,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("e1", false, Some("waiting"), false),
+                ("e2", false, Some("waiting"), false),
+                ("e1", true, Some("waiting"), false),
+                ("e4", false, Some("job-e4"), true),
+                ("e0", true, Some("job-0"), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_another_writer_stored_first_is_reported_as_its_duplicate() {
+        let batch = vec![event("e1", "d1", None)];
+        let plan = BatchPlan::new(&batch, &Stored::new());
+        let rows = plan.rows(&[("job-e1".to_owned(), true)]);
+        // The insert conflicted: a replica stored d1 between our lookup and our insert.
+        let raced: Stored = [(("github", "d1".to_owned()), ("r1".to_owned(), None))].into();
+        let out = plan.outcomes(rows, &HashSet::new(), &raced).unwrap();
+        assert_eq!((out[0].id.as_str(), out[0].duplicate), ("r1", true));
     }
 }

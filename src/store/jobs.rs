@@ -124,6 +124,15 @@ const COMPLETE: &str =
          last_error = NULL, finished_at = $1, updated_at = $1 \
      WHERE id = $2 AND locked_by = $3 AND state = 'running'";
 
+/// The waiting job a new job with coalesce key `$1` joins, if any.
+pub(super) const WAITING_JOB: &str =
+    "SELECT id FROM jobs WHERE coalesce_key = $1 AND state = 'queued' ORDER BY created_at LIMIT 1";
+
+/// A new queued job: id, kind, payload, coalesce key, priority, run at, max attempts, now.
+pub(super) const INSERT_JOB: &str =
+    "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $8)";
+
 impl Store {
     /// Enqueues inside an open transaction. A job with a coalesce key joins a `queued` job
     /// with the same key if there is one; returns the job id and whether a row was created.
@@ -133,31 +142,25 @@ impl Store {
         now: i64,
     ) -> Result<(String, bool)> {
         if let Some(key) = &job.coalesce_key {
-            let waiting: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM jobs WHERE coalesce_key = $1 AND state = 'queued' ORDER BY created_at LIMIT 1",
-            )
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?;
+            let waiting: Option<String> = sqlx::query_scalar(WAITING_JOB)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
             if let Some(id) = waiting {
                 return Ok((id, false));
             }
         }
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)",
-        )
-        .bind(&job.id)
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(&job.coalesce_key)
-        .bind(job.priority)
-        .bind(job.run_at)
-        .bind(job.max_attempts)
-        .bind(now)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(INSERT_JOB)
+            .bind(&job.id)
+            .bind(&job.kind)
+            .bind(&job.payload)
+            .bind(&job.coalesce_key)
+            .bind(job.priority)
+            .bind(job.run_at)
+            .bind(job.max_attempts)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         Ok((job.id.clone(), true))
     }
 

@@ -137,7 +137,7 @@ async fn the_wal_stays_bounded_under_back_to_back_batches() {
                 job: None,
             })
             .collect();
-        store.insert_events(&events).await.unwrap();
+        store.insert_events(events).await.unwrap();
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
     assert_eq!(store.count_events().await.unwrap(), 7_000);
