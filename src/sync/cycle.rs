@@ -259,13 +259,22 @@ async fn cycle(
         started_at: taken_at,
         finished_at: Some(Utc::now()),
     };
-    let input = ExportInput {
-        run: &info,
-        snapshot: &snapshot,
-        changes: &changes,
-        history: &history,
-    };
-    let exports = exporters::write_exports(config, &input).unwrap_or_else(|e| {
+    // Rendering and flushing four files is tens of milliseconds of blocking work: it runs on
+    // the blocking pool, so the runtime threads keep answering requests meanwhile.
+    let export_config = deps.config.clone();
+    let (written, snapshot, changes) = tokio::task::spawn_blocking(move || {
+        let input = ExportInput {
+            run: &info,
+            snapshot: &snapshot,
+            changes: &changes,
+            history: &history,
+        };
+        let written = exporters::write_exports(&export_config, &input);
+        (written, snapshot, changes)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let exports = written.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "writing exports failed");
         problems.push(format!("exports: {e}"));
         run_status = "partial";
