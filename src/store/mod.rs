@@ -11,7 +11,7 @@
 //! write transaction starts, `FOR UPDATE SKIP LOCKED` in the claim) branch on [`Backend`].
 //! One path leaves sqlx: on SQLite, ingest batches commit on a thread with a connection of
 //! its own (`event_writer`), because a batch there is latency-bound on sqlx's per-statement
-//! hand-offs; it runs the same plan and the same SQL text as the sqlx path.
+//! hand-offs; it runs the same plan, and shares the job statements, with the sqlx path.
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL`: a commit is on disk when it returns,
 //! which is what lets ingest answer 2xx only after the commit. Its write transactions start
