@@ -193,6 +193,9 @@ impl Store {
         };
         let (_busy, log, _done) = passive().await?;
         if log > WAL_CAP_PAGES {
+            // One more pass outside our turn first: it copies what arrived during the first,
+            // so the pass our writers wait for has only a sliver left to copy.
+            passive().await?;
             let _turn = self.gate().await;
             passive().await?;
         }
