@@ -8,7 +8,7 @@
 //! the database differ. It takes the store's write turn like every other writer of the
 //! process, and it never answers before its commit has returned (`synchronous = FULL`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{mpsc, Arc};
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -87,7 +87,7 @@ fn write_batch(conn: &mut rusqlite::Connection, batch: &[NewEvent]) -> Result<Ve
 fn stored_deliveries(tx: &rusqlite::Transaction<'_>, batch: &[NewEvent]) -> Result<Stored> {
     let mut stmt =
         tx.prepare_cached("SELECT id, job_id FROM events WHERE source = $1 AND delivery_id = $2")?;
-    let mut found = HashMap::new();
+    let mut found = Stored::default();
     for ev in batch {
         let row: Option<(String, Option<String>)> = stmt
             .query_row(params![ev.source, ev.delivery_id], |r| {
@@ -95,7 +95,7 @@ fn stored_deliveries(tx: &rusqlite::Transaction<'_>, batch: &[NewEvent]) -> Resu
             })
             .optional()?;
         if let Some(row) = row {
-            found.insert((ev.source, ev.delivery_id.clone()), row);
+            found.insert(ev.source, ev.delivery_id.clone(), row);
         }
     }
     Ok(found)

@@ -15,23 +15,49 @@ use super::{Result, Store};
 /// parameters by a linear scan) and far below both backends' parameter limits.
 const INSERT_CHUNK: usize = 128;
 
-/// Appends `rows` groups of `cols` numbered placeholders: `($1, $2), ($3, $4)`.
-fn push_placeholders(sql: &mut String, rows: usize, cols: usize) {
+/// Appends `rows` groups of `cols` numbered placeholders starting at `$first`:
+/// `($1, $2), ($3, $4)` for `(2, 2, 1)`.
+fn push_placeholders(sql: &mut String, rows: usize, cols: usize, first: usize) {
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..cols {
             sql.push_str(&format!(
                 "{}${}",
                 if c == 0 { "" } else { ", " },
-                r * cols + c + 1
+                first + r * cols + c
             ));
         }
         sql.push(')');
     }
 }
 
-/// Deliveries already stored: `(source, delivery id)` → `(event id, job id)`.
-pub(super) type Stored = HashMap<(&'static str, String), (String, Option<String>)>;
+/// An event row as a duplicate reports it: `(event id, job id)`.
+type StoredRow = (String, Option<String>);
+
+/// Deliveries already stored, by source and delivery id. Nested so that a lookup borrows
+/// the delivery id instead of building an owned key for every event of a batch.
+#[derive(Debug, Default)]
+pub(super) struct Stored(HashMap<&'static str, HashMap<String, StoredRow>>);
+
+impl Stored {
+    pub(super) fn insert(&mut self, source: &'static str, delivery: String, row: StoredRow) {
+        self.0.entry(source).or_default().insert(delivery, row);
+    }
+
+    pub(super) fn get(&self, source: &str, delivery: &str) -> Option<&StoredRow> {
+        self.0.get(source)?.get(delivery)
+    }
+}
+
+impl FromIterator<((&'static str, String), StoredRow)> for Stored {
+    fn from_iter<I: IntoIterator<Item = ((&'static str, String), StoredRow)>>(rows: I) -> Self {
+        let mut stored = Self::default();
+        for ((source, delivery), row) in rows {
+            stored.insert(source, delivery, row);
+        }
+        stored
+    }
+}
 
 /// The columns of a new event row, in the order the insert statements bind them.
 pub(super) const EVENT_COLUMNS: &str =
@@ -43,7 +69,7 @@ async fn stored_deliveries(
     tx: &mut Transaction<'static, Any>,
     batch: &[NewEvent],
 ) -> Result<Stored> {
-    let mut found = HashMap::new();
+    let mut found = Stored::default();
     let sources: BTreeSet<&'static str> = batch.iter().map(|e| e.source).collect();
     for source in sources {
         let ids: Vec<&str> = batch
@@ -53,18 +79,15 @@ async fn stored_deliveries(
             .collect();
         for chunk in ids.chunks(INSERT_CHUNK) {
             let mut sql = String::from(
-                "SELECT delivery_id, id, job_id FROM events WHERE source = $1 AND delivery_id IN (",
+                "SELECT delivery_id, id, job_id FROM events WHERE source = $1 AND delivery_id IN ",
             );
-            for i in 0..chunk.len() {
-                sql.push_str(&format!("{}${}", if i == 0 { "" } else { ", " }, i + 2));
-            }
-            sql.push(')');
+            push_placeholders(&mut sql, 1, chunk.len(), 2);
             let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(&sql).bind(source);
             for id in chunk {
                 q = q.bind(*id);
             }
             for (delivery, id, job) in q.fetch_all(&mut **tx).await? {
-                found.insert((source, delivery), (id, job));
+                found.insert(source, delivery, (id, job));
             }
         }
     }
@@ -95,7 +118,7 @@ impl<'a> BatchPlan<'a> {
         let (mut fresh, mut slots, mut jobs) = (Vec::new(), Vec::new(), Vec::new());
         for ev in batch {
             let delivery = (ev.source, ev.delivery_id.as_str());
-            if stored.contains_key(&(ev.source, ev.delivery_id.clone())) || !seen.insert(delivery) {
+            if stored.get(ev.source, &ev.delivery_id).is_some() || !seen.insert(delivery) {
                 continue;
             }
             let slot = ev.job.as_ref().map(|job| {
@@ -171,7 +194,7 @@ impl<'a> BatchPlan<'a> {
             // A redelivery (or a repeat within this batch): report what is stored.
             let (id, job_id) = written
                 .get(&delivery)
-                .or_else(|| stored.get(&(ev.source, ev.delivery_id.clone())))
+                .or_else(|| stored.get(ev.source, &ev.delivery_id))
                 .cloned()
                 .ok_or_else(|| {
                     super::StoreError::Corrupt(format!(
@@ -198,7 +221,7 @@ async fn insert_rows(
     let mut inserted = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut sql = format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ");
-        push_placeholders(&mut sql, chunk.len(), 10);
+        push_placeholders(&mut sql, chunk.len(), 10, 1);
         // A conflict here means another replica stored the delivery since our lookup. The
         // row is not returned and is reported as the duplicate it is.
         sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id");
@@ -383,7 +406,8 @@ mod tests {
             ("github", "old".to_owned()),
             ("e0".to_owned(), Some("job-0".to_owned())),
         )]
-        .into();
+        .into_iter()
+        .collect();
         let plan = BatchPlan::new(&batch, &stored);
         let keys: Vec<_> = plan
             .jobs()
@@ -424,10 +448,12 @@ mod tests {
     #[test]
     fn a_row_another_writer_stored_first_is_reported_as_its_duplicate() {
         let batch = vec![event("e1", "d1", None)];
-        let plan = BatchPlan::new(&batch, &Stored::new());
+        let plan = BatchPlan::new(&batch, &Stored::default());
         let rows = plan.rows(&[("job-e1".to_owned(), true)]);
         // The insert conflicted: a replica stored d1 between our lookup and our insert.
-        let raced: Stored = [(("github", "d1".to_owned()), ("r1".to_owned(), None))].into();
+        let raced: Stored = [(("github", "d1".to_owned()), ("r1".to_owned(), None))]
+            .into_iter()
+            .collect();
         let out = plan.outcomes(rows, &HashSet::new(), &raced).unwrap();
         assert_eq!((out[0].id.as_str(), out[0].duplicate), ("r1", true));
     }

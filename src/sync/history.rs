@@ -32,15 +32,20 @@ struct SnapshotUcf {
     metrics: BTreeMap<String, f64>,
 }
 
+/// The UCF metrics a history point carries (none when the snapshot has no UCF state).
+fn ucf_metrics(snapshot: &Snapshot) -> BTreeMap<String, f64> {
+    snapshot
+        .ucf
+        .as_ref()
+        .map(|u| u.metrics.clone())
+        .unwrap_or_default()
+}
+
 /// A snapshot's trend extract, as stored.
 pub fn trend_json(snapshot: &Snapshot) -> String {
     let t = Trend {
         at: snapshot.taken_at,
-        ucf: snapshot
-            .ucf
-            .as_ref()
-            .map(|u| u.metrics.clone())
-            .unwrap_or_default(),
+        ucf: ucf_metrics(snapshot),
     };
     serde_json::to_string(&t).expect("a trend always serializes")
 }
@@ -49,11 +54,7 @@ pub fn point(run_id: &str, snapshot: &Snapshot) -> HistoryPoint {
     HistoryPoint {
         run_id: run_id.to_owned(),
         at: snapshot.taken_at,
-        ucf: snapshot
-            .ucf
-            .as_ref()
-            .map(|u| u.metrics.clone())
-            .unwrap_or_default(),
+        ucf: ucf_metrics(snapshot),
     }
 }
 
