@@ -212,7 +212,51 @@ pub fn push_payload(repo: &str, branch: &str, message: &str) -> serde_json::Valu
     })
 }
 
+/// A finished run with no snapshot, exports or publish jobs: enough for tests of what reads
+/// runs back (health, metrics, the status page).
+pub struct PlainRun<'a> {
+    pub id: &'a str,
+    pub trigger: &'a str,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub status: &'a str,
+    pub sources_json: &'a str,
+    pub error: Option<&'a str>,
+    /// Publish targets and whether each is enabled (a delivery row each).
+    pub targets: &'a [(&'a str, bool)],
+}
+
 impl TestApp {
+    /// Stores `run` as started and finished.
+    pub async fn seed_plain_run(&self, run: PlainRun<'_>) {
+        self.store
+            .start_run(&helix_sync::store::RunStart {
+                id: run.id.into(),
+                job_id: None,
+                trigger: run.trigger.into(),
+                started_at: run.started_at,
+            })
+            .await
+            .unwrap();
+        self.store
+            .finish_run(&helix_sync::store::RunFinish {
+                id: run.id,
+                finished_at: run.finished_at,
+                status: run.status,
+                sources_json: run.sources_json,
+                change_summary_json: "{}",
+                exports_json: "[]",
+                error: run.error,
+                schema_version: 1,
+                snapshot_json: None,
+                cursors: &[],
+                targets: run.targets,
+                jobs: &[],
+            })
+            .await
+            .unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use super::tool_available;
-use crate::helpers::{spawn_with, Spawn, TestApp};
+use crate::helpers::{spawn_with, PlainRun, Spawn, TestApp};
 
 const DISCORD_URL: &str = "https://discord.com/api/webhooks/99/page-secret-discord-token";
 
@@ -26,32 +26,17 @@ async fn app_with_runs() -> TestApp {
         ),
     ];
     for (id, status, at, error) in runs {
-        app.store
-            .start_run(&helix_sync::store::RunStart {
-                id: id.into(),
-                job_id: None,
-                trigger: "schedule:hourly".into(),
-                started_at: at - 4200,
-            })
-            .await
-            .unwrap();
-        app.store
-            .finish_run(&helix_sync::store::RunFinish {
-                id,
-                finished_at: at,
-                status,
-                sources_json: r#"{"ucf_state":{"status":"ok","error":null},"agent_metrics":{"status":"ok","error":null}}"#,
-                change_summary_json: "{}",
-                exports_json: "[]",
-                error: error.as_deref(),
-                schema_version: 1,
-                snapshot_json: None,
-                cursors: &[],
-                targets: &[("discord", true), ("notion", false), ("portal", true)],
-                jobs: &[],
-            })
-            .await
-            .unwrap();
+        app.seed_plain_run(PlainRun {
+            id,
+            trigger: "schedule:hourly",
+            started_at: at - 4200,
+            finished_at: at,
+            status,
+            sources_json: r#"{"ucf_state":{"status":"ok","error":null},"agent_metrics":{"status":"ok","error":null}}"#,
+            error: error.as_deref(),
+            targets: &[("discord", true), ("notion", false), ("portal", true)],
+        })
+        .await;
         for target in ["discord", "portal"] {
             let mut d = app.store.get_delivery(id, target).await.unwrap().unwrap();
             d.state = if status == "failed" && target == "discord" {

@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_with, Spawn, API_TOKEN};
+use crate::helpers::{spawn_app, spawn_with, PlainRun, Spawn, API_TOKEN};
 
 #[tokio::test]
 async fn health_has_the_design_shape_and_is_healthy_at_start() {
@@ -59,33 +59,17 @@ async fn a_failed_target_degrades_and_a_closed_store_is_unhealthy() {
     ))
     .await;
     let now = helix_sync::store::now_ms();
-    app.store
-        .start_run(&helix_sync::store::RunStart {
-            id: "run-1".into(),
-            job_id: None,
-            trigger: "manual".into(),
-            started_at: now - 1000,
-        })
-        .await
-        .unwrap();
-    let sources = r#"{"ucf_state":{"status":"ok","error":null},"agent_metrics":{"status":"ok","error":null}}"#;
-    app.store
-        .finish_run(&helix_sync::store::RunFinish {
-            id: "run-1",
-            finished_at: now,
-            status: "succeeded",
-            sources_json: sources,
-            change_summary_json: "{}",
-            exports_json: "[]",
-            error: None,
-            schema_version: 1,
-            snapshot_json: None,
-            cursors: &[],
-            targets: &[("discord", true), ("notion", false), ("portal", true)],
-            jobs: &[],
-        })
-        .await
-        .unwrap();
+    app.seed_plain_run(PlainRun {
+        id: "run-1",
+        trigger: "manual",
+        started_at: now - 1000,
+        finished_at: now,
+        status: "succeeded",
+        sources_json: r#"{"ucf_state":{"status":"ok","error":null},"agent_metrics":{"status":"ok","error":null}}"#,
+        error: None,
+        targets: &[("discord", true), ("notion", false), ("portal", true)],
+    })
+    .await;
     let mut d = app
         .store
         .get_delivery("run-1", "discord")

@@ -1,4 +1,4 @@
-use crate::helpers::{push_payload, spawn_app};
+use crate::helpers::{push_payload, spawn_app, PlainRun};
 
 async fn scrape(app: &crate::helpers::TestApp) -> String {
     let res = app.client.get(app.url("/metrics")).send().await.unwrap();
@@ -35,32 +35,17 @@ async fn metrics_cover_ingest_queue_jobs_runs_sources_and_targets() {
 
     // A finished run with per-source outcomes and its deliveries.
     let now = helix_sync::store::now_ms();
-    app.store
-        .start_run(&helix_sync::store::RunStart {
-            id: "run-m".into(),
-            job_id: None,
-            trigger: "manual".into(),
-            started_at: now - 1500,
-        })
-        .await
-        .unwrap();
-    app.store
-        .finish_run(&helix_sync::store::RunFinish {
-            id: "run-m",
-            finished_at: now,
-            status: "partial",
-            sources_json: r#"{"github":{"status":"error","error":"x"},"ucf_state":{"status":"ok","error":null}}"#,
-            change_summary_json: "{}",
-            exports_json: "[]",
-            error: None,
-            schema_version: 1,
-            snapshot_json: None,
-            cursors: &[],
-            targets: &[("portal", true), ("discord", false)],
-            jobs: &[],
-        })
-        .await
-        .unwrap();
+    app.seed_plain_run(PlainRun {
+        id: "run-m",
+        trigger: "manual",
+        started_at: now - 1500,
+        finished_at: now,
+        status: "partial",
+        sources_json: r#"{"github":{"status":"error","error":"x"},"ucf_state":{"status":"ok","error":null}}"#,
+        error: None,
+        targets: &[("portal", true), ("discord", false)],
+    })
+    .await;
     app.state
         .run_events
         .send(helix_sync::sync::RunEvent::Finished {
