@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Shared};
 use crate::ingest::{Ingestor, Writer};
 use crate::queue::Queue;
 use crate::scheduler::{self, Scheduler};
@@ -103,7 +103,7 @@ impl Application {
             }),
         };
         let pool = WorkerPool::new(queue.clone(), runner);
-        let state = AppState {
+        let state = AppState::new(Shared {
             next_sync: scheduler.next_sync(),
             ingest: Ingestor::new(writer, queue.clone()),
             config,
@@ -112,7 +112,7 @@ impl Application {
             started_at: chrono::Utc::now(),
             run_events,
             shutdown: CancellationToken::new(),
-        };
+        });
         Ok(Self {
             listener,
             health_listener,

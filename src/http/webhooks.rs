@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::error::{read_body, ApiError};
 use super::AppState;
 use crate::ingest::{github, ritual, IngestError};
-use crate::store::{now_ms, NewEvent};
+use crate::store::{now_ms, Compressed, NewEvent};
 
 /// GitHub caps webhook payloads at 25 MB.
 pub const GITHUB_BODY_LIMIT: usize = 25 * 1024 * 1024;
@@ -81,7 +81,7 @@ async fn github_webhook(
             hook_id: delivery.hook_id,
             repo: route.repo,
             headers: Value::Object(kept).to_string(),
-            payload: delivery.payload_text,
+            payload: delivery.document,
             received_at: now_ms(),
             job: None,
         };
@@ -124,7 +124,8 @@ async fn ritual_webhook(
                 &["webhook-id", "webhook-timestamp", "user-agent"],
             ))
             .to_string(),
-            payload: String::from_utf8(raw.to_vec())
+            payload: std::str::from_utf8(&raw)
+                .map(Compressed::new)
                 .map_err(|_| IngestError::BadRequest("body is not UTF-8".into()))?,
             received_at: now,
             job: None,

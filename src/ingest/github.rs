@@ -10,9 +10,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
+use std::borrow::Cow;
+
 use super::{required_header, IngestError};
 use crate::config::{Secret, SyncSchedule};
 use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
+use crate::store::Compressed;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
@@ -107,8 +110,9 @@ pub struct Delivery {
     pub delivery_id: String,
     pub hook_id: Option<String>,
     pub payload: Head,
-    /// The JSON text as GitHub sent it (the `payload` field for form bodies).
-    pub payload_text: String,
+    /// The JSON text as GitHub sent it (the `payload` field for form bodies), compressed
+    /// for the events table.
+    pub document: Compressed,
     pub headers: serde_json::Map<String, Value>,
 }
 
@@ -125,13 +129,13 @@ pub fn decode(headers: &HeaderMap, kind: BodyKind, body: &[u8]) -> Result<Delive
         .get("x-github-hook-id")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let payload_text = match kind {
+    let payload_text: Cow<'_, str> = match kind {
         BodyKind::Json => std::str::from_utf8(body)
             .map_err(|_| IngestError::BadRequest("body is not UTF-8".into()))?
-            .to_owned(),
+            .into(),
         BodyKind::Form => form_urlencoded::parse(body)
             .find(|(k, _)| k == "payload")
-            .map(|(_, v)| v.into_owned())
+            .map(|(_, v)| v)
             .ok_or_else(|| IngestError::BadRequest("form body has no `payload` field".into()))?,
     };
     // A struct also deserializes from a JSON array; only an object is a payload.
@@ -147,7 +151,7 @@ pub fn decode(headers: &HeaderMap, kind: BodyKind, body: &[u8]) -> Result<Delive
         delivery_id,
         hook_id,
         payload,
-        payload_text,
+        document: Compressed::new(&payload_text),
         headers: super::keep_headers(headers, &KEPT_HEADERS),
     })
 }
@@ -240,7 +244,7 @@ mod tests {
             event: event.into(),
             delivery_id: "d".into(),
             hook_id: None,
-            payload_text: payload.to_string(),
+            document: Compressed::new(&payload.to_string()),
             payload: serde_json::from_value(payload).unwrap(),
             headers: Default::default(),
         }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::http::AppState;
 use crate::ingest::manual::TriggerRequest;
 use crate::ingest::IngestError;
-use crate::store::{now_ms, EventRow, JobRow, NewEvent, RunRow, StoreError};
+use crate::store::{now_ms, Compressed, EventRow, JobRow, NewEvent, RunRow, StoreError};
 
 pub mod export;
 pub mod redact;
@@ -51,7 +51,7 @@ pub async fn trigger(state: &AppState, req: TriggerRequest) -> Result<String, In
         hook_id: None,
         repo: None,
         headers: "{}".into(),
-        payload,
+        payload: Compressed::new(&payload),
         received_at: now_ms(),
         job: None,
     };

@@ -1,12 +1,24 @@
-//! The SQLite event writer: one thread with its own connection that commits ingest batches.
+//! The SQLite event writer: one thread with its own connection that commits ingest batches,
+//! and one that makes them durable.
 //!
 //! Through sqlx every statement is a hand-off to the connection's worker thread and back,
 //! and under load each hand-off waits for a core: a batch of six statements spent more time
-//! waiting than writing. This thread runs a whole batch (begin, lookups, jobs, inserts,
-//! commit) in one hand-off, with cached prepared statements. It follows the same
+//! waiting than writing. The writer thread runs a whole batch (begin, lookups, jobs,
+//! inserts, commit) in one hand-off, with cached prepared statements. It follows the same
 //! [`BatchPlan`] as the sqlx path, so both backends decide the same way; only the calls to
 //! the database differ. It takes the store's write turn like every other writer of the
-//! process, and it never answers before its commit has returned (`synchronous = FULL`).
+//! process.
+//!
+//! **Durability.** This connection commits with `synchronous = NORMAL`: the commit reaches
+//! the WAL file (the OS holds it, so a crash of the process loses nothing) but not yet the
+//! disk. The sync thread then `fdatasync`s the WAL and only then answers the batch's
+//! requests, so no event is acknowledged before it is on disk, exactly as with `FULL`. The
+//! difference is where the wait happens: with `FULL` the sync ran inside the commit, on our
+//! write turn, and the next batch could not begin until the disk answered; now the next
+//! batch is written while the previous one syncs, and one sync covers every batch committed
+//! before it began. SQLite itself still syncs where consistency needs it (the WAL header
+//! when the WAL starts over, and around checkpoints), so a power loss can lose only batches
+//! that were never acknowledged. The sync thread never answers after a failed sync.
 
 use std::collections::HashSet;
 use std::sync::{mpsc, Arc};
@@ -18,31 +30,42 @@ use super::events::{BatchPlan, Row, Stored, EVENT_COLUMNS};
 use super::jobs::{INSERT_JOB, WAITING_JOB};
 use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError};
 
-type Request = (Vec<NewEvent>, oneshot::Sender<Result<Vec<IngestOutcome>>>);
+type Reply = oneshot::Sender<Result<Vec<IngestOutcome>>>;
+type Request = (Vec<NewEvent>, Reply);
 
-/// Handle to the writer thread; the thread ends when the last handle is dropped.
+/// Handle to the writer thread; the threads end when the last handle is dropped.
 #[derive(Debug)]
 pub(super) struct EventWriter {
     requests: mpsc::Sender<Request>,
 }
 
 impl EventWriter {
-    /// Opens a connection to the database file at `path` and starts the thread.
+    /// Opens a connection to the database file at `path` and starts the threads.
     pub(super) fn start(path: &str, gate: Arc<tokio::sync::Mutex<()>>) -> Result<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
              PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
         )?;
+        let wal = format!("{path}-wal");
         let (requests, rx) = mpsc::channel::<Request>();
-        std::thread::Builder::new()
-            .name("sqlite-events".into())
-            .spawn(move || serve(conn, &gate, rx))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the event writer: {e}")))?;
+        let (committed, to_sync) = mpsc::channel::<Committed>();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| StoreError::Corrupt(format!("cannot start the event writer: {e}")))
+        };
+        spawn("sqlite-sync", Box::new(move || sync(&wal, to_sync)))?;
+        spawn(
+            "sqlite-events",
+            Box::new(move || serve(conn, &gate, rx, committed)),
+        )?;
         Ok(Self { requests })
     }
 
-    /// Commits `batch` and returns what each event became.
+    /// Commits `batch` and returns what each event became, once it is on disk.
     pub(super) async fn write(&self, batch: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -52,17 +75,66 @@ impl EventWriter {
     }
 }
 
+/// A committed batch waiting for its sync: the outcomes and where they go.
+type Committed = (Vec<IngestOutcome>, Reply);
+
 fn serve(
     mut conn: rusqlite::Connection,
     gate: &tokio::sync::Mutex<()>,
     rx: mpsc::Receiver<Request>,
+    committed: mpsc::Sender<Committed>,
 ) {
     while let Ok((batch, reply)) = rx.recv() {
         let result = {
             let _turn = gate.blocking_lock();
             write_batch(&mut conn, &batch)
         };
-        let _ = reply.send(result);
+        match result {
+            Ok(outcomes) => {
+                if let Err(mpsc::SendError((_, reply))) = committed.send((outcomes, reply)) {
+                    let _ = reply.send(Err(StoreError::WriterGone));
+                }
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
+/// Syncs the WAL for every batch committed before the sync began, then answers them.
+fn sync(wal: &str, committed: mpsc::Receiver<Committed>) {
+    // Opened at the first batch: by then a commit has created the file. SQLite keeps this
+    // same file (it truncates or overwrites it, never replaces it) while any connection of
+    // ours is open, and the writer's connection is open as long as this thread runs.
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(first) = committed.recv() {
+        let mut ready = vec![first];
+        ready.extend(committed.try_iter());
+        let synced = match &file {
+            Some(f) => f.sync_data(),
+            None => std::fs::File::open(wal).and_then(|f| {
+                let r = f.sync_data();
+                file = Some(f);
+                r
+            }),
+        };
+        match synced {
+            Ok(()) => {
+                for (outcomes, reply) in ready {
+                    let _ = reply.send(Ok(outcomes));
+                }
+            }
+            Err(e) => {
+                // After a failed fsync the kernel may have dropped the dirty pages: these
+                // batches may or may not be on disk, so none of them is acknowledged (a
+                // sender's retry is then answered as the duplicate it may be).
+                tracing::error!(error = %e, "fdatasync of the WAL failed");
+                for (_, reply) in ready {
+                    let _ = reply.send(Err(StoreError::WalSync(e.to_string())));
+                }
+            }
+        }
     }
 }
 
@@ -129,7 +201,7 @@ fn enqueue(tx: &rusqlite::Transaction<'_>, job: &NewJob, now: i64) -> Result<(St
 /// cached statement beats a multi-row one whose text changes with the batch size.
 fn insert_rows(tx: &rusqlite::Transaction<'_>, rows: &[Row<'_>]) -> Result<HashSet<String>> {
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+        "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10) \
          ON CONFLICT (source, delivery_id) DO NOTHING"
     ))?;
     let mut inserted = HashSet::with_capacity(rows.len());
@@ -142,7 +214,7 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, rows: &[Row<'_>]) -> Result<HashS
             ev.hook_id,
             ev.repo,
             ev.headers,
-            ev.payload,
+            ev.payload.as_bytes(),
             ev.received_at,
             job.as_ref().map(|(id, _)| id.as_str()),
         ])?;

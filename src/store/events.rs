@@ -9,7 +9,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::{Result, Store};
+use super::payload::{decode_rows, StoredEventRow};
+use super::{Compressed, Result, Store};
 
 /// Rows per multi-row statement. Small enough that binding stays cheap (SQLite looks up
 /// parameters by a linear scan) and far below both backends' parameter limits.
@@ -60,8 +61,13 @@ impl FromIterator<((&'static str, String), StoredRow)> for Stored {
 }
 
 /// The columns of a new event row, in the order the insert statements bind them.
+/// `payload` is bound as `''`: it holds the text only of rows from before compression.
 pub(super) const EVENT_COLUMNS: &str =
-    "id, source, delivery_id, event_type, hook_id, repo, headers, payload, received_at, job_id";
+    "id, source, delivery_id, event_type, hook_id, repo, headers, \
+     payload, payload_zstd, received_at, job_id";
+
+/// Placeholders per row of [`EVENT_COLUMNS`].
+pub(super) const EVENT_COLUMN_COUNT: usize = 11;
 
 /// The batch's deliveries that are already stored. One query per source in the batch
 /// (usually one).
@@ -221,7 +227,7 @@ async fn insert_rows(
     let mut inserted = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut sql = format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ");
-        push_placeholders(&mut sql, chunk.len(), 10, 1);
+        push_placeholders(&mut sql, chunk.len(), EVENT_COLUMN_COUNT, 1);
         // A conflict here means another replica stored the delivery since our lookup. The
         // row is not returned and is reported as the duplicate it is.
         sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id");
@@ -235,7 +241,8 @@ async fn insert_rows(
                 .bind(&ev.hook_id)
                 .bind(&ev.repo)
                 .bind(&ev.headers)
-                .bind(&ev.payload)
+                .bind("")
+                .bind(ev.payload.as_bytes())
                 .bind(ev.received_at)
                 .bind(job.as_ref().map(|(id, _)| id.as_str()));
         }
@@ -255,8 +262,8 @@ pub struct NewEvent {
     pub repo: Option<String>,
     /// JSON object of the headers worth keeping.
     pub headers: String,
-    /// The signed JSON document.
-    pub payload: String,
+    /// The signed JSON document, compressed (on the request's task, not the writer's).
+    pub payload: Compressed,
     pub received_at: i64,
     /// The job this event asks for, if any.
     pub job: Option<NewJob>,
@@ -332,15 +339,17 @@ impl Store {
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<EventRow>> {
-        Ok(sqlx::query_as("SELECT * FROM events WHERE id = $1")
+        sqlx::query_as::<_, StoredEventRow>("SELECT * FROM events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(EventRow::try_from)
+            .transpose()
     }
 
     /// The events a job covers, oldest first.
     pub async fn events_for_job(&self, job_id: &str) -> Result<Vec<EventRow>> {
-        Ok(
+        decode_rows(
             sqlx::query_as("SELECT * FROM events WHERE job_id = $1 ORDER BY received_at, id")
                 .bind(job_id)
                 .fetch_all(&self.pool)
@@ -379,7 +388,7 @@ mod tests {
             hook_id: None,
             repo: None,
             headers: "{}".into(),
-            payload: "{}".into(),
+            payload: Compressed::new("{}"),
             received_at: 1,
             job: Some(NewJob {
                 id: format!("job-{id}"),

@@ -24,6 +24,7 @@ mod event_writer;
 mod events;
 mod jobs;
 mod observe;
+mod payload;
 mod runs;
 mod sources;
 mod trends;
@@ -33,6 +34,7 @@ pub use deliveries::{DeliveryOutcome, DeliveryRow};
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use observe::OutcomeCount;
+pub use payload::Compressed;
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
 pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
 
@@ -62,6 +64,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the event writer thread has stopped")]
     WriterGone,
+    #[error("the write-ahead log could not be synced: {0}")]
+    WalSync(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

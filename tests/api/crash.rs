@@ -5,7 +5,7 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use helix_sync::store::{NewEvent, Store};
+use helix_sync::store::{Compressed, NewEvent, Store};
 
 use crate::helpers::*;
 use crate::process::start_serve;
@@ -118,11 +118,15 @@ async fn the_wal_stays_bounded_under_back_to_back_batches() {
     let store = Store::connect(&format!("sqlite://{}/wal.db", dir.path().display()))
         .await
         .unwrap();
-    let payload = "x".repeat(7_000);
+    // Random hex: payloads are stored compressed, and this one halves at best (~3.6 KB).
+    let hex: String = (0..219)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    let payload = Compressed::new(&format!("{{\"x\":\"{hex}\"}}"));
     let wal = dir.path().join("wal.db-wal");
     let mut largest = 0;
-    // ~48 MB of payload: three times the WAL cap.
-    for batch in 0..70 {
+    // ~50 MB stored: a dozen times the WAL cap.
+    for batch in 0..140 {
         let events: Vec<_> = (0..100)
             .map(|i| NewEvent {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -140,9 +144,9 @@ async fn the_wal_stays_bounded_under_back_to_back_batches() {
         store.insert_events(events).await.unwrap();
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
-    assert_eq!(store.count_events().await.unwrap(), 7_000);
+    assert_eq!(store.count_events().await.unwrap(), 14_000);
     assert!(
         largest < 40 * 1024 * 1024,
-        "the WAL grew to {largest} bytes for 49 MB written"
+        "the WAL grew to {largest} bytes for 50 MB written"
     );
 }

@@ -23,6 +23,9 @@ async fn signed_push_is_stored_with_its_job() {
     assert_eq!(ev["repo"], "helix/core");
     assert_eq!(ev["headers"]["default_branch"], true);
     assert_eq!(ev["payload"]["commits"][0]["message"], "Add ritual engine");
+    // Stored compressed, read back as exactly the bytes that were signed.
+    let stored = app.store.get_event(id).await.unwrap().unwrap();
+    assert_eq!(stored.payload.as_bytes(), body.as_slice());
     let job_id = ev["job_id"].as_str().expect("push queues a job");
     let job = app.store.get_job(job_id).await.unwrap().unwrap();
     assert_eq!(job.state, "queued");
