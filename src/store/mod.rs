@@ -13,8 +13,10 @@
 //! its own (`event_writer`), because a batch there is latency-bound on sqlx's per-statement
 //! hand-offs; it runs the same plan, and shares the job statements, with the sqlx path.
 //!
-//! SQLite runs in WAL mode with `synchronous=FULL`: a commit is on disk when it returns,
-//! which is what lets ingest answer 2xx only after the commit. Its write transactions start
+//! SQLite runs in WAL mode with `synchronous=FULL`: a commit is on disk when it returns.
+//! The event writer is the one exception: it commits with `NORMAL` and syncs the WAL itself
+//! before answering, so that the sync overlaps the next batch (see `event_writer`); either
+//! way ingest answers 2xx only once the commit is on disk. Its write transactions start
 //! with `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing with
 //! `SQLITE_BUSY` when one upgrades a read lock.
 
