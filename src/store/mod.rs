@@ -24,6 +24,7 @@ mod cursors;
 mod deliveries;
 mod event_writer;
 mod events;
+mod firings;
 mod jobs;
 mod observe;
 mod payload;
