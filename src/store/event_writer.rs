@@ -26,9 +26,9 @@ use std::sync::{mpsc, Arc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::events::{BatchPlan, Row, Stored, EVENT_COLUMNS};
+use super::events::{push_placeholders, BatchPlan, Row, Stored, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
 use super::jobs::{INSERT_JOB, WAITING_JOB};
-use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError};
+use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError, SQLITE_SETTINGS};
 
 type Reply = oneshot::Sender<Result<Vec<IngestOutcome>>>;
 type Request = (Vec<NewEvent>, Reply);
@@ -43,10 +43,10 @@ impl EventWriter {
     /// Opens a connection to the database file at `path` and starts the threads.
     pub(super) fn start(path: &str, gate: Arc<tokio::sync::Mutex<()>>) -> Result<Self> {
         let conn = rusqlite::Connection::open(path)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
-        )?;
+        for pragma in SQLITE_SETTINGS {
+            conn.execute_batch(pragma)?;
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         let wal = format!("{path}-wal");
         let (requests, rx) = mpsc::channel::<Request>();
         let (committed, to_sync) = mpsc::channel::<Committed>();
@@ -200,10 +200,10 @@ fn enqueue(tx: &rusqlite::Transaction<'_>, job: &NewJob, now: i64) -> Result<(St
 /// One prepared insert per row: without the hand-offs, rows cost microseconds each, and one
 /// cached statement beats a multi-row one whose text changes with the batch size.
 fn insert_rows(tx: &rusqlite::Transaction<'_>, rows: &[Row<'_>]) -> Result<HashSet<String>> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10) \
-         ON CONFLICT (source, delivery_id) DO NOTHING"
-    ))?;
+    let mut sql = format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ");
+    push_placeholders(&mut sql, 1, EVENT_COLUMN_COUNT, 1);
+    sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING");
+    let mut stmt = tx.prepare_cached(&sql)?;
     let mut inserted = HashSet::with_capacity(rows.len());
     for (ev, job) in rows {
         let written = stmt.execute(params![
@@ -214,6 +214,7 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, rows: &[Row<'_>]) -> Result<HashS
             ev.hook_id,
             ev.repo,
             ev.headers,
+            "",
             ev.payload.as_bytes(),
             ev.received_at,
             job.as_ref().map(|(id, _)| id.as_str()),

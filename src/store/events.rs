@@ -18,7 +18,7 @@ const INSERT_CHUNK: usize = 128;
 
 /// Appends `rows` groups of `cols` numbered placeholders starting at `$first`:
 /// `($1, $2), ($3, $4)` for `(2, 2, 1)`.
-fn push_placeholders(sql: &mut String, rows: usize, cols: usize, first: usize) {
+pub(super) fn push_placeholders(sql: &mut String, rows: usize, cols: usize, first: usize) {
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..cols {

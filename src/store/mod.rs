@@ -319,6 +319,23 @@ impl Store {
     }
 }
 
+/// What every SQLite connection of ours runs with (the pools' and the event writer's), apart
+/// from `synchronous`, which each sets for itself.
+const SQLITE_SETTINGS: [&str; 6] = [
+    // sqlx's SQLite defaults are already WAL + foreign keys; state them anyway, they are
+    // what durability rests on.
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+    // Checkpoints run from `spawn_checkpointer`, not inside a commit.
+    "PRAGMA wal_autocheckpoint = 0",
+    // Statement journals (multi-row inserts) stay in memory instead of spilling into a
+    // temporary file.
+    "PRAGMA temp_store = MEMORY",
+    // When the WAL starts over, give back the disk it grew into.
+    "PRAGMA journal_size_limit = 67108864",
+];
+
 /// A pool whose commits wait for the disk (`durable`) or not (see `Store::lease_pool`).
 async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Result<AnyPool> {
     Ok(AnyPoolOptions::new()
@@ -331,21 +348,12 @@ async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Resu
             Box::pin(async move {
                 match backend {
                     Backend::Sqlite => {
-                        // sqlx's SQLite defaults are already WAL + FULL + foreign keys; state
-                        // them anyway, they are what durability rests on.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        for pragma in SQLITE_SETTINGS {
+                            conn.execute(pragma).await?;
+                        }
                         let sync = if durable { "FULL" } else { "NORMAL" };
                         conn.execute(format!("PRAGMA synchronous = {sync}").as_str())
                             .await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        // Checkpoints run from `spawn_checkpointer`, not inside a commit.
-                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                        // Statement journals (multi-row inserts) stay in memory instead of
-                        // spilling into a temporary file.
-                        conn.execute("PRAGMA temp_store = MEMORY").await?;
-                        // When the WAL starts over, give back the disk it grew into.
-                        conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                     }
                     Backend::Postgres if !durable => {
                         conn.execute("SET synchronous_commit = off").await?;
