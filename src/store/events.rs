@@ -7,9 +7,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{Any, Transaction};
 
-use super::payload::{decode_rows, StoredEventRow};
 use super::{Compressed, Result, Store};
 
 /// Rows per multi-row statement. Small enough that binding stays cheap (SQLite looks up
@@ -292,7 +291,8 @@ pub struct IngestOutcome {
     pub job_created: bool,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// A stored event, payload decoded (see `payload` for how rows map to it).
+#[derive(Debug, Clone, Serialize)]
 pub struct EventRow {
     pub id: String,
     pub source: String,
@@ -339,17 +339,15 @@ impl Store {
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<EventRow>> {
-        sqlx::query_as::<_, StoredEventRow>("SELECT * FROM events WHERE id = $1")
+        Ok(sqlx::query_as("SELECT * FROM events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-            .map(EventRow::try_from)
-            .transpose()
+            .await?)
     }
 
     /// The events a job covers, oldest first.
     pub async fn events_for_job(&self, job_id: &str) -> Result<Vec<EventRow>> {
-        decode_rows(
+        Ok(
             sqlx::query_as("SELECT * FROM events WHERE job_id = $1 ORDER BY received_at, id")
                 .bind(job_id)
                 .fetch_all(&self.pool)

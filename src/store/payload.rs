@@ -13,7 +13,8 @@
 
 use std::cell::RefCell;
 
-use sqlx::FromRow;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
 use super::{EventRow, Result, StoreError};
 
@@ -64,48 +65,32 @@ impl std::fmt::Debug for Compressed {
     }
 }
 
-/// An events row as stored, before its payload is decoded into an [`EventRow`].
-#[derive(Debug, FromRow)]
-pub(super) struct StoredEventRow {
-    id: String,
-    source: String,
-    delivery_id: String,
-    event_type: String,
-    hook_id: Option<String>,
-    repo: Option<String>,
-    headers: String,
-    payload: String,
-    payload_zstd: Option<Vec<u8>>,
-    received_at: i64,
-    job_id: Option<String>,
-}
-
-impl TryFrom<StoredEventRow> for EventRow {
-    type Error = StoreError;
-
-    fn try_from(r: StoredEventRow) -> Result<Self> {
-        let payload = match r.payload_zstd {
-            Some(bytes) => Compressed::decompress(&bytes)?,
-            None => r.payload,
+/// Rows map straight to [`EventRow`]s, the payload decoded on the way from whichever column
+/// holds it, so no query and no caller ever handles the stored form.
+impl<'r> FromRow<'r, AnyRow> for EventRow {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let payload = match row.try_get::<Option<Vec<u8>>, _>("payload_zstd")? {
+            Some(bytes) => {
+                Compressed::decompress(&bytes).map_err(|e| sqlx::Error::ColumnDecode {
+                    index: "payload_zstd".into(),
+                    source: Box::new(e),
+                })?
+            }
+            None => row.try_get("payload")?,
         };
         Ok(EventRow {
-            id: r.id,
-            source: r.source,
-            delivery_id: r.delivery_id,
-            event_type: r.event_type,
-            hook_id: r.hook_id,
-            repo: r.repo,
-            headers: r.headers,
+            id: row.try_get("id")?,
+            source: row.try_get("source")?,
+            delivery_id: row.try_get("delivery_id")?,
+            event_type: row.try_get("event_type")?,
+            hook_id: row.try_get("hook_id")?,
+            repo: row.try_get("repo")?,
+            headers: row.try_get("headers")?,
             payload,
-            received_at: r.received_at,
-            job_id: r.job_id,
+            received_at: row.try_get("received_at")?,
+            job_id: row.try_get("job_id")?,
         })
     }
-}
-
-/// Decodes rows fetched as [`StoredEventRow`]s.
-pub(super) fn decode_rows(rows: Vec<StoredEventRow>) -> Result<Vec<EventRow>> {
-    rows.into_iter().map(EventRow::try_from).collect()
 }
 
 #[cfg(test)]

@@ -52,15 +52,13 @@ impl Store {
     /// rather than in SQL so that one query serves both backends; ritual events without a
     /// state (`ucf.updated` may lack one) are rare, so a short window of candidates suffices.
     pub async fn latest_ritual_ucf(&self) -> Result<Option<EventRow>> {
-        let candidates = super::payload::decode_rows(
-            sqlx::query_as(
-                "SELECT * FROM events WHERE source = 'ritual' \
+        let candidates: Vec<EventRow> = sqlx::query_as(
+            "SELECT * FROM events WHERE source = 'ritual' \
                AND event_type IN ('ritual.completed', 'ucf.updated') \
              ORDER BY received_at DESC, id DESC LIMIT 50",
-            )
-            .fetch_all(&self.pool)
-            .await?,
-        )?;
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(candidates.into_iter().find(|e| {
             serde_json::from_str::<serde_json::Value>(&e.payload)
                 .is_ok_and(|v| v.pointer("/data/ucf_after").is_some_and(|u| u.is_object()))
