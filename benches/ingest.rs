@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::routing::post;
+use helix_sync::config::Secret;
+use helix_sync::ingest::github;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -277,6 +279,9 @@ type Append = (bytes::Bytes, tokio::sync::oneshot::Sender<()>);
 
 /// A handler that verifies the signature and answers once the body is on disk, with group
 /// commit by a writer thread (see the floor case in `main`).
+static FLOOR_SECRETS: std::sync::LazyLock<[Secret; 1]> =
+    std::sync::LazyLock::new(|| [Secret::new(SECRET)]);
+
 fn durable_floor(path: std::path::PathBuf) -> axum::Router {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Append>(4096);
     std::thread::spawn(move || {
@@ -302,15 +307,11 @@ fn durable_floor(path: std::path::PathBuf) -> axum::Router {
             |axum::extract::State(tx): axum::extract::State<tokio::sync::mpsc::Sender<Append>>,
              headers: axum::http::HeaderMap,
              body: bytes::Bytes| async move {
+                // The service's own check, so the floor verifies exactly as it does.
                 let sig = headers
-                    .get("x-hub-signature-256")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("sha256="))
-                    .and_then(|v| hex::decode(v).ok())
-                    .unwrap_or_default();
-                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-                mac.update(&body);
-                if mac.verify_slice(&sig).is_err() {
+                    .get(github::SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok());
+                if github::verify_signature(&*FLOOR_SECRETS, &body, sig).is_err() {
                     return axum::http::StatusCode::UNAUTHORIZED;
                 }
                 let (reply, done) = tokio::sync::oneshot::channel();
