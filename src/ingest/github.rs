@@ -4,13 +4,13 @@
 //! form body, not of the decoded JSON). Several secrets may be configured during a rotation;
 //! any one matching is enough. `Mac::verify_slice` does the constant-time comparison.
 
+use std::borrow::Cow;
+
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
-
-use std::borrow::Cow;
 
 use super::{required_header, IngestError};
 use crate::config::{Secret, SyncSchedule};
