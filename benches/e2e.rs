@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use helix_sync::config::Config;
 use helix_sync::startup::{Application, Options};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use sync_fake::FakeGithub;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

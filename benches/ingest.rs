@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::routing::post;
 use helix_sync::config::Secret;
 use helix_sync::ingest::github;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 const SECRET: &str = "bench-secret";

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -25,8 +26,10 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
             "{expr:?} must have exactly 5 fields (minute hour day month weekday)"
         ));
     }
-    Cron::new(expr)
-        .parse()
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .build()
+        .parse(expr)
         .map_err(|e| format!("{expr:?}: {e}"))
 }
 

@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::{Stream, StreamExt};
+use minijinja::value::Serde;
 use minijinja::{context, Environment};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
@@ -58,10 +59,10 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
         .get_template("status.html")
         .and_then(|t| {
             t.render(context! {
-                health => health,
-                runs => runs,
+                health => Serde(&health),
+                runs => Serde(&runs),
                 targets => TARGET_NAMES,
-                nonce => nonce,
+                nonce => &nonce,
             })
         })
         .map_err(|e| ApiError::Internal(format!("rendering the status page: {e:#}")))?;

@@ -7,7 +7,7 @@
 
 use axum::http::HeaderMap;
 use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;

@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::StreamExt;
-use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::HelixMcp;
@@ -34,29 +34,19 @@ const SESSION_IDLE: Duration = Duration::from_secs(3600);
 /// when the server shuts down (or the shutdown would wait on them forever).
 pub fn router(state: &AppState) -> Router<AppState> {
     let for_sessions = state.clone();
-    let sessions = Arc::new(LocalSessionManager {
-        sessions: Default::default(),
-        session_config: SessionConfig {
-            keep_alive: Some(SESSION_IDLE),
-            ..Default::default()
-        },
-    });
-    let closing = sessions.clone();
-    let shutdown = state.shutdown.clone();
-    tokio::spawn(async move {
-        shutdown.cancelled().await;
-        let open: Vec<_> = closing.sessions.write().await.drain().collect();
-        for (_, session) in open {
-            let _ = session.close().await;
-        }
-    });
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(SESSION_IDLE);
     let service = StreamableHttpService::new(
         move || Ok(HelixMcp::new(for_sessions.clone())),
-        sessions,
-        StreamableHttpServerConfig {
-            sse_keep_alive: Some(Duration::from_secs(15)),
-            stateful_mode: true,
-        },
+        Arc::new(sessions),
+        StreamableHttpServerConfig::default()
+            .with_sse_keep_alive(Some(Duration::from_secs(15)))
+            .with_legacy_session_mode(true)
+            // Our guard checks Origin and the bearer token; the Host header of a deployment
+            // behind a proxy is whatever the proxy says, so rmcp's loopback-only default
+            // would refuse every real client.
+            .disable_allowed_hosts()
+            .with_cancellation_token(state.shutdown.child_token()),
     );
     Router::new()
         .route_service("/mcp", service)

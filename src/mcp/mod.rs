@@ -20,8 +20,7 @@ use std::sync::Arc;
 use base64::Engine;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    CallToolResult, Content, Implementation, JsonObject, ProtocolVersion, ServerCapabilities,
-    ServerInfo,
+    CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
 };
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 use schemars::JsonSchema;
@@ -136,7 +135,7 @@ pub fn output_schema<T: JsonSchema>() -> Arc<JsonObject> {
 
 /// A tool failure the caller can read (`isError: true`).
 fn tool_error(message: impl Into<String>) -> CallToolResult {
-    CallToolResult::error(vec![Content::text(message.into())])
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
 }
 
 /// Checks `args` against `T`'s advertised schema, then decodes them; the error is the
@@ -169,7 +168,7 @@ pub fn parse_args<T: DeserializeOwned + JsonSchema>(args: JsonObject) -> Result<
         ));
     }
     if let Some(e) = validator.iter_errors(&instance).next() {
-        let path = e.instance_path.to_string();
+        let path = e.instance_path().to_string();
         let name = path.trim_start_matches('/');
         return Err(if name.is_empty() {
             format!("invalid arguments: {e}")
@@ -319,29 +318,21 @@ impl HelixMcp {
         };
         let mut result = structured(&out);
         // The export itself is the useful text for a model; the JSON form stays structured.
-        result.content = vec![Content::text(out.text)];
+        result.content = vec![ContentBlock::text(out.text)];
         Ok(result)
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for HelixMcp {
-    fn get_info(&self) -> ServerInfo {
-        ServerInfo {
-            protocol_version: ProtocolVersion::V_2025_06_18,
-            capabilities: ServerCapabilities::builder().enable_tools().build(),
-            server_info: Implementation {
-                name: "helix-sync".into(),
-                title: Some("helix-sync".into()),
-                version: env!("CARGO_PKG_VERSION").into(),
-                icons: None,
-                website_url: None,
-            },
-            instructions: Some(
-                "Drive and watch helix-sync: trigger a sync, read its health and history, export the latest snapshot."
-                    .into(),
-            ),
-        }
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("helix-sync", env!("CARGO_PKG_VERSION")).with_title("helix-sync"),
+            )
+            .with_instructions(
+                "Drive and watch helix-sync: trigger a sync, read its health and history, export the latest snapshot.",
+            )
     }
 }
 

@@ -13,7 +13,7 @@ pub use job::{JobPayload, PublishJob, SyncJob, SyncScope, Trigger};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use tokio::sync::Notify;
 
 use crate::config::QueueConfig;
@@ -226,7 +226,7 @@ pub fn backoff(config: &QueueConfig, attempt: u32) -> Duration {
     let base = config.backoff_base_secs.max(1) as f64;
     let cap = config.backoff_cap_secs.max(1) as f64;
     let ceiling = (base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32)).min(cap);
-    Duration::from_secs_f64(rand::thread_rng().gen_range(0.0..=ceiling))
+    Duration::from_secs_f64(rand::rng().random_range(0.0..=ceiling))
 }
 
 /// Cuts a string to at most `max` bytes on a char boundary, marking the cut.

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 
 use super::{Compressed, Result, Store};
 
@@ -87,7 +87,8 @@ async fn stored_deliveries(
                 "SELECT delivery_id, id, job_id FROM events WHERE source = $1 AND delivery_id IN ",
             );
             push_placeholders(&mut sql, 1, chunk.len(), 2);
-            let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(&sql).bind(source);
+            let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(AssertSqlSafe(sql))
+                .bind(source);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -230,7 +231,7 @@ async fn insert_rows(
         // A conflict here means another replica stored the delivery since our lookup. The
         // row is not returned and is reported as the duplicate it is.
         sql.push_str(" ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id");
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
         for (ev, job) in chunk {
             q = q
                 .bind(&ev.id)

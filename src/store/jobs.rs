@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{Any, AssertSqlSafe, FromRow, Transaction};
 
 use super::{NewJob, Result, Store};
 
@@ -173,8 +173,9 @@ impl Store {
     }
 
     /// A claiming statement in this backend's dialect.
-    fn dialect(&self, template: &str) -> String {
-        match self.backend {
+    fn dialect(&self, template: &str) -> AssertSqlSafe<String> {
+        // Safe: the templates are this file's constants, the substitutions fixed strings.
+        AssertSqlSafe(match self.backend {
             // SQLite's planner would otherwise pick the (state, …) index and sort every waiting
             // job on each claim; the partial index is already in claim order.
             super::Backend::Sqlite => template
@@ -185,13 +186,13 @@ impl Store {
             super::Backend::Postgres => template
                 .replace("{index}", "")
                 .replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
-        }
+        })
     }
 
     /// Claims the next runnable job for `worker`, holding it until `lease_until`.
     pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
         let _turn = self.gate().await;
-        let claimed = sqlx::query_as(&self.dialect(CLAIM))
+        let claimed = sqlx::query_as(self.dialect(CLAIM))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
@@ -220,7 +221,7 @@ impl Store {
         let rows: std::result::Result<Vec<JobRow>, sqlx::Error> = match self.backend {
             // One statement; SQLite resolves its `OR id IN (…)` with two index lookups.
             super::Backend::Sqlite => {
-                sqlx::query_as(&self.dialect(COMPLETE_AND_CLAIM))
+                sqlx::query_as(self.dialect(COMPLETE_AND_CLAIM))
                     .bind(worker)
                     .bind(lease_until)
                     .bind(now)
@@ -232,13 +233,14 @@ impl Store {
             // transaction instead.
             super::Backend::Postgres => {
                 let mut tx = self.lease_pool.begin().await?;
-                let done: Vec<JobRow> = sqlx::query_as(&format!("{COMPLETE} RETURNING *"))
-                    .bind(now)
-                    .bind(id)
-                    .bind(worker)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                match sqlx::query_as::<_, JobRow>(&self.dialect(CLAIM))
+                let done: Vec<JobRow> =
+                    sqlx::query_as(AssertSqlSafe(format!("{COMPLETE} RETURNING *")))
+                        .bind(now)
+                        .bind(id)
+                        .bind(worker)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                match sqlx::query_as::<_, JobRow>(self.dialect(CLAIM))
                     .bind(worker)
                     .bind(lease_until)
                     .bind(now)

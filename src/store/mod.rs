@@ -351,9 +351,12 @@ async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Resu
                         for pragma in SQLITE_SETTINGS {
                             conn.execute(pragma).await?;
                         }
-                        let sync = if durable { "FULL" } else { "NORMAL" };
-                        conn.execute(format!("PRAGMA synchronous = {sync}").as_str())
-                            .await?;
+                        conn.execute(if durable {
+                            "PRAGMA synchronous = FULL"
+                        } else {
+                            "PRAGMA synchronous = NORMAL"
+                        })
+                        .await?;
                     }
                     Backend::Postgres if !durable => {
                         conn.execute("SET synchronous_commit = off").await?;

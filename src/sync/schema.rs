@@ -29,7 +29,7 @@ pub fn validate_snapshot(snapshot: &Value) -> Result<(), String> {
     let errors: Vec<String> = VALIDATOR
         .iter_errors(snapshot)
         .take(MAX_ERRORS)
-        .map(|e| format!("at {}: {e}", e.instance_path))
+        .map(|e| format!("at {}: {e}", e.instance_path()))
         .collect();
     Err(format!(
         "snapshot does not match schemas/snapshot.schema.json: {}",

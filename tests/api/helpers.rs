@@ -14,7 +14,7 @@ use helix_sync::scheduler::Scheduler;
 use helix_sync::startup::{Application, Options};
 use helix_sync::store::Store;
 use helix_sync::worker::{JobRunner, WorkerPool};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use wiremock::MockServer;
 
@@ -115,7 +115,7 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
     let admin = sqlx::PgPool::connect(&base)
         .await
         .expect("PostgreSQL is reachable");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await
         .unwrap();

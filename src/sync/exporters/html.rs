@@ -7,6 +7,7 @@
 
 use std::sync::LazyLock;
 
+use minijinja::value::Serde;
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
@@ -19,8 +20,13 @@ const JS: &str = include_str!("../../../templates/report.js");
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("the default delimiters are valid"),
+    );
     // Escaping stops markup, not `javascript:` links: only web URLs become hrefs.
     env.add_filter("safe_url", |u: String| report::safe_url(&u).to_owned());
     env.add_template("report.html", TEMPLATE)
@@ -186,9 +192,9 @@ pub fn export(
         .get_template("report.html")
         .and_then(|t| {
             t.render(context! {
-                r => Value::from_serialize(&r),
-                gauges => Value::from_serialize(gauges(&r)),
-                trends => Value::from_serialize(&trends),
+                r => Value::from(Serde(&r)),
+                gauges => Value::from(Serde(gauges(&r))),
+                trends => Value::from(Serde(&trends)),
                 trend_runs => history.len() - keep,
                 css => Value::from_safe_string(CSS.to_owned()),
                 js => Value::from_safe_string(JS.to_owned()),

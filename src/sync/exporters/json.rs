@@ -103,7 +103,7 @@ mod tests {
         let validator = schema();
         let errors: Vec<String> = validator
             .iter_errors(&doc)
-            .map(|e| format!("{} at {}", e, e.instance_path))
+            .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "schema violations: {errors:#?}");
     }
