@@ -326,6 +326,11 @@ impl Store {
         let mut stored = stored_deliveries(&mut tx, &batch).await?;
         let plan = BatchPlan::new(&batch, &stored);
         let mut resolved = Vec::with_capacity(plan.jobs().len());
+        let keys = plan
+            .jobs()
+            .iter()
+            .filter_map(|(j, _)| j.coalesce_key.as_deref());
+        super::jobs::lock_coalesce_keys(&mut tx, keys).await?;
         for (job, now) in plan.jobs() {
             resolved.push(Self::enqueue_in(&mut tx, job, *now).await?);
         }

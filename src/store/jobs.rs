@@ -133,15 +133,45 @@ pub(super) const INSERT_JOB: &str =
     "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $8)";
 
+/// Serialises find-or-create of waiting jobs per coalesce key on PostgreSQL.
+///
+/// Under READ COMMITTED two transactions can both find no waiting job for a key and both
+/// insert one (seen with concurrent ingest batches: 200 pushes, 2 jobs). A transaction-scoped
+/// advisory lock per key closes that window across connections and replicas; it is held
+/// to commit and never touches a table. Keys are locked in sorted order so two batches with
+/// overlapping keys cannot deadlock; taking a lock the transaction already holds is free.
+/// SQLite needs nothing: its writers are serialised by `BEGIN IMMEDIATE`.
+pub(super) async fn lock_coalesce_keys<'k>(
+    tx: &mut Transaction<'static, Any>,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<()> {
+    if tx.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    let mut keys: Vec<&str> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Enqueues inside an open transaction. A job with a coalesce key joins a `queued` job
     /// with the same key if there is one; returns the job id and whether a row was created.
+    /// A caller that enqueues several keyed jobs in one transaction locks them all first
+    /// ([`lock_coalesce_keys`]), so the order is the sorted one.
     pub(super) async fn enqueue_in(
         tx: &mut Transaction<'static, Any>,
         job: &NewJob,
         now: i64,
     ) -> Result<(String, bool)> {
         if let Some(key) = &job.coalesce_key {
+            lock_coalesce_keys(tx, [key.as_str()]).await?;
             let waiting: Option<String> = sqlx::query_scalar(WAITING_JOB)
                 .bind(key)
                 .fetch_optional(&mut **tx)
