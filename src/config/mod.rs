@@ -95,6 +95,9 @@ pub struct Config {
     pub log_format: String,
     /// Public base URL used in links (`HELIX_PUBLIC_URL`), e.g. in Discord embeds.
     pub public_url: Option<String>,
+    /// `HELIX_MCP_ALLOWED_HOSTS`: further `Host` names (or `name:port`) `/mcp` answers to,
+    /// besides loopback and the public URL's host (comma list).
+    pub mcp_allowed_hosts: Vec<String>,
     pub secrets: Secrets,
     pub file: FileConfig,
 }
@@ -260,6 +263,15 @@ impl Config {
                 .or_else(|| file.sources.agent_metrics.profiles_db.clone()),
             log_format,
             public_url: get("HELIX_PUBLIC_URL"),
+            mcp_allowed_hosts: get("HELIX_MCP_ALLOWED_HOSTS")
+                .map(|l| {
+                    l.split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             secrets: Secrets {
                 github_webhook: secrets_list("GITHUB_WEBHOOK_SECRET"),
                 ritual_webhook,

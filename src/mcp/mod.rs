@@ -9,19 +9,34 @@
 //! crate), then decoded; a bad argument is a tool result with `isError: true` whose text
 //! names the argument — never a protocol error, never a crash. Every success carries
 //! `structuredContent` matching the tool's `outputSchema`, plus the same data as text.
-//! Transports live in [`stdio`] and [`http`]; this module knows neither. It must never grow
-//! logic of its own: anything a tool does, the HTTP API can do through the same function.
+//!
+//! Resources ([`resources`]) hold the latest export of each format and any run's snapshot
+//! and change summary; subscriptions and `logging/setLevel` are per session ([`notify`]).
+//! Transports live in [`stdio`] and [`http`], with the JSON-RPC framing checks both share in
+//! [`wire`]; this module knows neither. It must never grow logic of its own: anything a tool
+//! does, the HTTP API can do through the same function.
+
+// MCP logging (`LoggingLevel`, `logging/setLevel`) is deprecated by SEP-2577, and still
+// what the 2025 protocol revisions' clients use; we serve both.
+#![allow(deprecated)]
 
 pub mod http;
+mod notify;
+mod resources;
 pub mod stdio;
+pub mod wire;
 
 use std::sync::Arc;
 
 use base64::Engine;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, Implementation, JsonObject, ListResourceTemplatesResult,
+    ListResourcesResult, LoggingLevel, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -100,11 +115,13 @@ pub struct ExportOutput {
     pub text: String,
 }
 
-/// The MCP server over one application state.
+/// The MCP server over one application state; one value per session.
 #[derive(Clone)]
 pub struct HelixMcp {
     state: AppState,
     tool_router: ToolRouter<Self>,
+    /// What this session subscribed to and its log level.
+    session: Arc<notify::Session>,
 }
 
 /// A schema as the tools advertise it: JSON Schema 2020-12, subschemas inlined (some
@@ -216,6 +233,7 @@ impl HelixMcp {
         Self {
             state,
             tool_router: Self::tool_router(),
+            session: Arc::default(),
         }
     }
 
@@ -232,7 +250,11 @@ impl HelixMcp {
             Err(e) => return Ok(tool_error(e)),
         };
         Ok(match service::trigger(&self.state, req).await {
-            Ok(job_id) => structured(&TriggerOutput { job_id }),
+            Ok(job_id) => {
+                let note = serde_json::json!({ "event": "sync_queued", "job_id": job_id });
+                let _ = self.session.log(LoggingLevel::Info, note).await;
+                structured(&TriggerOutput { job_id })
+            }
             Err(e) => ingest_error(e),
         })
     }
@@ -326,13 +348,97 @@ impl HelixMcp {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for HelixMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .enable_logging()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("helix-sync", env!("CARGO_PKG_VERSION")).with_title("helix-sync"),
             )
             .with_instructions(
-                "Drive and watch helix-sync: trigger a sync, read its health and history, export the latest snapshot.",
+                "Drive and watch helix-sync: trigger a sync, read its health and history, export the latest snapshot. \
+                 Resources hold the latest exports and any run's snapshot and change summary.",
             )
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(resources::list())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        resources::read(&self.state, &request.uri)
+            .await
+            .map(Into::into)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.subscribe(request.uri);
+        self.session.watch(&self.state, context.peer);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.set_level(request.level);
+        self.session.watch(&self.state, context.peer);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Only resource updates happen here: the tool and resource lists never change.
+        let ours: Vec<String> = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|u| resources::Target::parse(u).is_some())
+            .cloned()
+            .collect();
+        let mut accepted = SubscriptionFilter::new();
+        accepted.resource_subscriptions = Some(ours);
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        notify::listen(&self.state, context).await;
+        Ok(())
     }
 }
 

@@ -13,6 +13,7 @@ use crate::store::{now_ms, Compressed, EventRow, JobRow, NewEvent, RunRow, Store
 
 pub mod export;
 pub mod redact;
+pub mod runs;
 pub mod status;
 
 pub use status::{status, Health};
@@ -103,10 +104,37 @@ pub struct RunView {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_seconds: Option<f64>,
+    /// Per source: its status, item count and error, keyed by source name.
+    #[schemars(schema_with = "object_schema")]
     pub sources: Value,
+    /// What changed since the previous run (UCF deltas, new commits, issues, agents).
+    #[schemars(schema_with = "object_schema")]
     pub change_summary: Value,
+    /// The files this run wrote: format, path under `EXPORT_PATH`, size.
+    #[schemars(schema_with = "exports_schema")]
     pub exports: Value,
     pub error: Option<String>,
+}
+
+/// A JSON object whose keys vary (or `null` for a run that recorded none). Spelled out
+/// because `Value` alone derives the bare `true` schema, which strict MCP clients reject.
+fn object_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["object", "null"] })
+}
+
+fn exports_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["array", "null"],
+        "items": {
+            "type": "object",
+            "properties": {
+                "format": { "type": "string" },
+                "path": { "type": "string" },
+                "bytes": { "type": "integer", "minimum": 0 }
+            },
+            "required": ["format", "path", "bytes"]
+        }
+    })
 }
 
 /// RFC 3339 text of a unix-millisecond time.
