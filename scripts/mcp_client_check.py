@@ -7,7 +7,8 @@
 Lists the tools and checks their names and schemas, calls each tool with good arguments and
 with bad ones (each bad call must be a tool error, `isError: true`, naming the argument),
 and prints one line per check and a closing `N passed, N failed` line. Exit 1 on any failure.
-Works with the SDK's 1.x (camelCase attributes) and 2.x (snake_case) releases.
+Works with the SDK's 1.x (camelCase attributes) and 2.x (snake_case) releases; with 2.x the
+same checks run again through its default `Client` (discovery, current protocol revision).
 """
 
 import argparse
@@ -62,7 +63,8 @@ async def run_checks(session):
     fmt = export_schema.get("properties", {}).get("format", {})
     check("helix-export format enum", set(fmt.get("enum", [])) == {"notion", "markdown", "json", "html"}, json.dumps(fmt))
     limit = field(tools["helix-sync-history"], "input_schema", "inputSchema")["properties"]["limit"]
-    check("history limit is bounded 1..100", limit.get("minimum") == 1 and limit.get("maximum") == 100, json.dumps(limit))
+    bounded = [b for b in [limit, *limit.get("anyOf", [])] if "minimum" in b]
+    check("history limit is bounded 1..100", bool(bounded) and bounded[0]["minimum"] == 1 and bounded[0].get("maximum") == 100, json.dumps(limit))
 
     # Good calls. The SDK itself validates structuredContent against each outputSchema.
     result, err, data = await call(session, "helix-sync-status", {})
@@ -105,6 +107,46 @@ async def run_checks(session):
         check(f"{tool} {json.dumps(args)} is a tool error naming {name}", err and name in text_of(result), text_of(result))
     result, err, _ = await call(session, "helix-sync-status", {})
     check("session still works after bad calls", not err, text_of(result))
+    await resource_checks(session)
+
+
+async def resource_checks(session):
+    """Resources: listed, templated, read (or a named not-found while no run has finished)."""
+    listed = await session.list_resources()
+    uris = {str(r.uri) for r in listed.resources}
+    check("lists the latest exports and run resources",
+          {"helix://exports/latest/json", "helix://runs/latest/snapshot", "helix://runs/latest/changes"} <= uris, repr(sorted(uris)))
+    templates = await session.list_resource_templates()
+    names = {field(t, "uri_template", "uriTemplate") for t in templates.resource_templates if hasattr(t, "name")} if hasattr(templates, "resource_templates") else {t.uriTemplate for t in templates.resourceTemplates}
+    check("templates cover a run id", "helix://runs/{id}/snapshot" in names, repr(names))
+    try:
+        read = await session.read_resource("helix://runs/latest/changes")
+        check("reads the latest change summary", bool(read.contents) and read.contents[0].text is not None, repr(read)[:200])
+    except Exception as e:  # no run yet: a JSON-RPC error naming the URI, and the session goes on
+        check("a missing run is a named resource error", "helix://runs/latest/changes" in str(e), f"{type(e).__name__}: {e}")
+    result, err, _ = await call(session, "helix-sync-status", {})
+    check("session still works after resource calls", not err, text_of(result))
+
+
+async def run_default_client(client):
+    """The SDK's default `Client` (2.x): discovery first, the current protocol revision."""
+    tools = await client.list_tools()
+    names = {t.name for t in tools.tools}
+    check("default Client lists the four tools", names == TOOLS, repr(sorted(names)))
+    for tool, args in [("helix-sync-status", {}), ("helix-sync-history", {"limit": 3}),
+                       ("helix-sync-trigger", {"sources": ["ucf_state"], "targets": ["portal"]})]:
+        result = await client.call_tool(tool, args)
+        check(f"default Client calls {tool}", not field(result, "is_error", "isError"), text_of(result))
+    result = await client.call_tool("helix-sync-history", {"limit": 0})
+    check("default Client gets a named tool error", field(result, "is_error", "isError") and "limit" in text_of(result), text_of(result))
+    await resource_checks(client)
+
+
+def default_client_available():
+    """The SDK 2.x `Client` (1.x has only `ClientSession`)."""
+    import mcp
+
+    return hasattr(mcp, "Client")
 
 
 async def over_stdio(command):
@@ -115,6 +157,11 @@ async def over_stdio(command):
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await run_checks(session)
+    if default_client_available():
+        from mcp import Client
+
+        async with Client(params) as client:
+            await run_default_client(client)
 
 
 async def over_http(url, token):
@@ -128,6 +175,12 @@ async def over_http(url, token):
             async with transport.streamable_http_client(url, http_client=client) as streams:
                 async with ClientSession(streams[0], streams[1]) as session:
                     await run_checks(session)
+        if default_client_available():
+            from mcp import Client
+
+            async with create_mcp_http_client(headers=headers) as http:
+                async with Client(transport.streamable_http_client(url, http_client=http)) as client:
+                    await run_default_client(client)
     else:  # SDK 1.x
         async with transport.streamablehttp_client(url, headers=headers) as streams:
             async with ClientSession(streams[0], streams[1]) as session:

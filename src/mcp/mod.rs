@@ -125,7 +125,8 @@ pub struct HelixMcp {
 }
 
 /// A schema as the tools advertise it: JSON Schema 2020-12, subschemas inlined (some
-/// clients do not follow `$ref`), `null` kept as a type of optional fields.
+/// clients do not follow `$ref`), nullable fields as `anyOf` branches of one type each
+/// ([`single_types`]).
 fn schema<T: JsonSchema>(serialize: bool) -> Arc<JsonObject> {
     let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
         s.inline_subschemas = true;
@@ -137,8 +138,50 @@ fn schema<T: JsonSchema>(serialize: bool) -> Arc<JsonObject> {
     };
     let schema = settings.into_generator().into_root_schema_for::<T>();
     match serde_json::to_value(schema) {
-        Ok(Value::Object(o)) => Arc::new(o),
+        Ok(Value::Object(mut o)) => {
+            o.values_mut().for_each(single_types);
+            Arc::new(o)
+        }
         _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// Rewrites `{"type": [T, "null"], …}` as `{"anyOf": [{"type": T, …}, {"type": "null"}]}`
+/// throughout. Both mean the same; clients that map tool schemas onto a one-type dialect
+/// (Gemini's OpenAPI subset, and the inspector's `--strict` check for it) take only the
+/// second. Annotations (`description`, `title`, `default`) stay on the outer object.
+fn single_types(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(single_types),
+        Value::Object(map) => {
+            map.values_mut().for_each(single_types);
+            let Some(Value::Array(types)) = map.get("type") else {
+                return;
+            };
+            let non_null: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            if non_null.len() != 1 || types.len() != 2 {
+                return;
+            }
+            map.remove("type");
+            let mut branch = JsonObject::new();
+            branch.insert("type".into(), non_null[0].clone());
+            let keep = ["description", "title", "default", "$schema"];
+            let moved: Vec<String> = map
+                .keys()
+                .filter(|k| !keep.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            for k in moved {
+                if let Some(v) = map.remove(&k) {
+                    branch.insert(k, v);
+                }
+            }
+            map.insert(
+                "anyOf".into(),
+                serde_json::json!([Value::Object(branch), {"type": "null"}]),
+            );
+        }
+        _ => {}
     }
 }
 

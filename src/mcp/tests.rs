@@ -56,3 +56,50 @@ fn every_schema_is_an_object_schema() {
         assert!(!Value::Object((*s).clone()).to_string().contains("$ref"));
     }
 }
+
+#[test]
+fn advertised_schemas_use_one_type_per_branch_and_no_bare_true() {
+    fn walk(v: &Value, path: &str) {
+        match v {
+            // `false` (no other properties) is meaningful; a bare `true` says nothing.
+            Value::Bool(true) => panic!("bare `true` schema at {path}"),
+            Value::Object(m) => {
+                if let Some(t) = m.get("type") {
+                    assert!(t.is_string(), "type array at {path}: {t}");
+                }
+                for (k, v) in m {
+                    // `required` and `enum` hold data, not schemas.
+                    if !matches!(k.as_str(), "required" | "enum" | "default" | "const") {
+                        walk(v, &format!("{path}/{k}"));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{path}/{i}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, schema) in [
+        ("history out", output_schema::<HistoryOutput>()),
+        ("status out", output_schema::<Health>()),
+        ("trigger in", input_schema::<TriggerRequest>()),
+        ("export in", input_schema::<ExportArgs>()),
+        ("history in", input_schema::<HistoryArgs>()),
+    ] {
+        let root = Value::Object((*schema).clone());
+        for (k, v) in root.as_object().unwrap() {
+            if !matches!(
+                k.as_str(),
+                "required" | "$schema" | "title" | "description" | "type"
+            ) {
+                walk(v, &format!("{name}/{k}"));
+            }
+        }
+    }
+    // The rewritten schema still validates what it did: an absent or null limit is fine.
+    assert!(parse_args::<HistoryArgs>(obj(json!({"limit": null}))).is_ok());
+    assert!(parse_args::<TriggerRequest>(obj(json!({"sources": null}))).is_ok());
+}

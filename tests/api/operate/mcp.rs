@@ -94,12 +94,15 @@ async fn mcp_over_http_requires_the_bearer_and_a_local_origin() {
         }
         req.send()
     };
-    let res = post(None, None).await.unwrap();
-    assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["www-authenticate"], "Bearer");
-    let res = post(Some("wrong"), None).await.unwrap();
-    assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    for token in [None, Some("wrong")] {
+        let res = post(token, None).await.unwrap();
+        assert_eq!(res.status(), 401);
+        let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with("Bearer resource_metadata="),
+            "{challenge}"
+        );
+    }
     let res = post(Some(API_TOKEN), Some("https://evil.example"))
         .await
         .unwrap();
