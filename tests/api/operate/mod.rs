@@ -9,6 +9,7 @@ mod deploy;
 mod health;
 mod logs;
 mod mcp;
+mod mcp_conformance;
 mod mcp_protocol;
 mod metrics;
 mod openapi;
