@@ -118,10 +118,22 @@ pub async fn read_document(
     location: &str,
 ) -> Result<(serde_json::Value, Origin), SourceError> {
     let (bytes, origin) = if location.starts_with("http://") || location.starts_with("https://") {
+        let secs = deps.config.file.sources.timeout_secs.max(1);
         let unavailable = |e: reqwest::Error| {
-            SourceError::Unavailable(format!("{what} {location}: request failed: {e}"))
+            let why = if e.is_timeout() {
+                format!("timed out after {secs} s")
+            } else {
+                format!("request failed: {}", e.without_url())
+            };
+            SourceError::Unavailable(format!("{what} {location}: {why}"))
         };
-        let res = deps.http.get(location).send().await.map_err(unavailable)?;
+        let res = deps
+            .http
+            .get(location)
+            .timeout(std::time::Duration::from_secs(secs))
+            .send()
+            .await
+            .map_err(unavailable)?;
         let status = res.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(SourceError::Missing(format!("{what} {location}: HTTP 404")));
