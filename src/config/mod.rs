@@ -6,9 +6,11 @@
 //! can print one. A bad file or variable is an error that names the key and where it came from.
 
 mod file;
+pub mod redact;
 mod secret;
 
 pub use file::*;
+pub use redact::Redactor;
 pub use secret::{Secret, REDACTED};
 
 use std::collections::HashMap;

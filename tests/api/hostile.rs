@@ -32,6 +32,7 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
+        .env("HELIX_LOG_FORMAT", "json")
         .env("HELIX_BIND", "127.0.0.1:0")
         .env("HEALTH_CHECK_PORT", "0")
         .env("HELIX_CONFIG", format!("{repo}/config/sync_config.json"))
@@ -80,10 +81,13 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
     let address = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             let text = rx.recv().await.expect("the server runs");
-            let plain = strip_ansi(&text);
-            if let Some(at) = plain.find("address=") {
-                let rest = &plain[at + "address=".len()..];
-                return rest.split_whitespace().next().unwrap().to_owned();
+            let listening = text.lines().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"] == "helix-sync listening")
+                    .then(|| v["fields"]["address"].as_str().unwrap().to_owned())
+            });
+            if let Some(a) = listening {
+                return a;
             }
         }
     })
@@ -121,7 +125,7 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
     for sql in [
         "SELECT COALESCE(last_error, '') FROM jobs",
         "SELECT COALESCE(last_error, '') FROM deliveries",
-        "SELECT COALESCE(error, '') FROM runs",
+        "SELECT COALESCE(error, '') FROM sync_runs",
     ] {
         stored.extend(
             sqlx::query_scalar::<_, String>(sql)
@@ -145,23 +149,6 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
     for text in stored.iter().chain(std::iter::once(&logs)) {
         assert!(!text.contains(DISCORD_TOKEN), "the token leaked: {text}");
     }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -70,6 +70,16 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The same error with any secret the upstream quoted back scrubbed.
+    pub fn redacted(self, r: &crate::config::Redactor) -> Self {
+        match self {
+            SourceError::Github(g) => SourceError::Github(g.redacted(r)),
+            SourceError::Invalid(m) => SourceError::Invalid(r.redact(&m)),
+            SourceError::Missing(m) => SourceError::Missing(r.redact(&m)),
+            SourceError::Unavailable(m) => SourceError::Unavailable(r.redact(&m)),
+        }
+    }
+
     /// Unix ms the upstream asked us to wait until, for a rate limit.
     pub fn retry_at(&self) -> Option<i64> {
         match self {
@@ -86,6 +96,22 @@ impl SourceError {
             SourceError::Invalid(_) | SourceError::Missing(_) => JobError::Permanent(message),
             SourceError::Unavailable(_) => JobError::Retryable(message),
         }
+    }
+}
+
+/// Runs `source` and scrubs secrets from whatever error text it brings back (the one place a
+/// source's upstream text enters the cycle, before it is logged or stored).
+pub async fn collect(
+    source: &dyn Source,
+    cx: &SourceContext<'_>,
+) -> Result<SourceData, SourceError> {
+    let r = &cx.deps.redactor;
+    match source.collect(cx).await {
+        Ok(mut data) => {
+            data.errors = data.errors.iter().map(|e| r.redact(e)).collect();
+            Ok(data)
+        }
+        Err(e) => Err(e.redacted(r)),
     }
 }
 
