@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub publishers: Publishers,
     pub queue: QueueConfig,
     pub exports: ExportsConfig,
+    /// Limits of the HTTP server (timeouts, unverified body budget).
+    pub http: super::server::ServerLimits,
 }
 
 impl Default for FileConfig {
@@ -30,6 +32,7 @@ impl Default for FileConfig {
             publishers: Publishers::default(),
             queue: QueueConfig::default(),
             exports: ExportsConfig::default(),
+            http: Default::default(),
         }
     }
 }

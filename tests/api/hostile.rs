@@ -275,7 +275,8 @@ async fn unverified_bodies_share_a_bounded_budget_and_signed_senders_still_get_t
     let config = http_config(
         dir.path(),
         serde_json::json!({"unverified_body_budget_bytes": 12 * mib,
-                           "unverified_per_client_bytes": 3 * mib}),
+                           "unverified_per_client_bytes": 3 * mib,
+                           "unverified_reserved_bytes": 3 * mib}),
     );
     let app = spawn_with(Spawn::default().env("HELIX_CONFIG", &config)).await;
     // GitHub has been delivering correctly signed events from its address.
@@ -288,6 +289,16 @@ async fn unverified_bodies_share_a_bounded_budget_and_signed_senders_still_get_t
     for last in [2, 3, 5] {
         held.push(stalled_upload([127, 0, 0, last], app.port, 2 * mib).await);
         held.push(stalled_upload([127, 0, 0, last], app.port, mib - 64 * 1024).await);
+    }
+    let expected = 3 * (3 * mib - 64 * 1024);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.state.unverified.held() < expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server holds {} of {expected} bytes",
+            app.state.unverified.held()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // One address cannot take more than its share...
     let head = declared_upload_answer([127, 0, 0, 2], app.port, 512 * 1024).await;
