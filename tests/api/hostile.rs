@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::helpers::*;
+use crate::process::start_serve_logging;
 
 const DISCORD_TOKEN: &str = "hostileTOKENvalue-0123456789abcdefghij";
 
@@ -25,76 +26,23 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
         )
         .mount(&discord)
         .await;
-    let repo = env!("CARGO_MANIFEST_DIR");
     let db = dir.path().join("helix.db");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helix-sync"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
-        .env("HELIX_LOG_FORMAT", "json")
-        .env("HELIX_BIND", "127.0.0.1:0")
-        .env("HEALTH_CHECK_PORT", "0")
-        .env("HELIX_CONFIG", format!("{repo}/config/sync_config.json"))
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("EXPORT_PATH", dir.path().join("exports"))
-        .env("HELIX_API_TOKEN", API_TOKEN)
-        .env(
-            "DISCORD_SYNC_WEBHOOK",
-            format!("https://discord.com/api/webhooks/112233445566/{DISCORD_TOKEN}"),
-        )
-        .env("DISCORD_API_URL", discord.uri())
-        .env(
-            "UCF_STATE_SOURCE",
-            format!("{repo}/config/examples/ucf_state.json"),
-        )
-        .env(
-            "AGENT_METRICS_SOURCE",
-            format!("{repo}/config/examples/agents_state.json"),
-        )
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s).await;
-        s
-    });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let err = tokio::spawn(async move {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-            let _ = tx.send(String::from_utf8_lossy(&all).into_owned());
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let text = rx.recv().await.expect("the server runs");
-            let listening = text.lines().find_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                (v["fields"]["message"] == "helix-sync listening")
-                    .then(|| v["fields"]["address"].as_str().unwrap().to_owned())
-            });
-            if let Some(a) = listening {
-                return a;
-            }
-        }
-    })
-    .await
-    .expect("the server logs its address");
+    let log = dir.path().join("server.log");
+    let webhook = format!("https://discord.com/api/webhooks/112233445566/{DISCORD_TOKEN}");
+    let (mut child, address) = start_serve_logging(
+        &format!("sqlite://{}", db.display()),
+        dir.path(),
+        &[
+            ("RUST_LOG", "info"),
+            ("HELIX_API_TOKEN", API_TOKEN),
+            ("DISCORD_SYNC_WEBHOOK", &webhook),
+            ("DISCORD_API_URL", &discord.uri()),
+        ],
+        Some(&log),
+    )
+    .await;
     let res = reqwest::Client::new()
-        .post(format!("http://{address}/api/sync"))
+        .post(format!("{address}/api/sync"))
         .bearer_auth(API_TOKEN)
         .json(&serde_json::json!({"targets": ["discord"]}))
         .send()
@@ -143,8 +91,9 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
         stored.iter().any(|e| e.contains("[redacted]")),
         "the quoted token was replaced: {stored:?}"
     );
-    child.kill().await.unwrap();
-    let logs = format!("{}{}", out.await.unwrap(), err.await.unwrap());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("dead-lettered"), "{logs}");
     for text in stored.iter().chain(std::iter::once(&logs)) {
         assert!(!text.contains(DISCORD_TOKEN), "the token leaked: {text}");

@@ -24,6 +24,10 @@ use crate::sync::snapshot::{ChangeSummary, SourceStatus, SCHEMA_VERSION};
 /// Feed directory relative to `EXPORT_PATH`.
 pub const FEED_DIR: &str = "portal/api/sync";
 
+/// The lock file that orders writers of `latest.json`, relative to `EXPORT_PATH` (outside
+/// the feed directory, which the portal serves).
+pub const FEED_LOCK: &str = ".portal-feed.lock";
+
 /// Where `latest.json` lives.
 pub fn latest_path(config: &Config) -> PathBuf {
     config.export_path.join(FEED_DIR).join("latest.json")
@@ -50,10 +54,11 @@ impl Publisher for Portal {
         let history = serde_json::to_vec_pretty(&history_feed(&runs, limit as usize))
             .expect("feed serializes");
         let dir = config.export_path.join(FEED_DIR);
+        let lock = config.export_path.join(FEED_LOCK);
         let row = cx.row.clone();
         let written = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
             std::fs::create_dir_all(&dir)?;
-            let written = write_latest_if_newest(&dir, &row, &latest)?;
+            let written = write_latest_if_newest(&dir, &lock, &row, &latest)?;
             write_atomic(&dir.join("history.json"), &history)?;
             Ok(written)
         })
@@ -166,21 +171,26 @@ fn newest_is_newer(path: &Path, run: &RunRow) -> bool {
 /// Replaces `dir/latest.json` with `bytes` (the feed of `run`) unless the file on disk is of
 /// a newer run; returns whether it wrote.
 ///
-/// The comparison and the rename happen under an exclusive lock on `dir/.latest.lock`, so
+/// The comparison and the rename happen under an exclusive lock on the file `lock`, so
 /// "is a newer run on disk?" and "put mine there" cannot interleave: two publish jobs of one
 /// process (the lock is per open file, so threads exclude each other too), of two processes,
 /// or of replicas sharing the export volume, all queue on the same lock, and whichever goes
 /// last sees the other's file and keeps the newer. The lock is held only for a read and a
 /// rename; the bytes are written and synced to a temporary file before it is taken. Replicas
 /// that do not share the volume do not share the file either, so there is nothing to race.
-pub fn write_latest_if_newest(dir: &Path, run: &RunRow, bytes: &[u8]) -> std::io::Result<bool> {
+pub fn write_latest_if_newest(
+    dir: &Path,
+    lock: &Path,
+    run: &RunRow,
+    bytes: &[u8],
+) -> std::io::Result<bool> {
     let path = dir.join("latest.json");
     let tmp = write_temp(&path, bytes)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dir.join(".latest.lock"))?;
+        .open(lock)?;
     lock.lock()?;
     let result = if newest_is_newer(&path, run) {
         std::fs::remove_file(&tmp).map(|()| false)
@@ -284,15 +294,17 @@ mod tests {
         const RUNS: i64 = 12;
         for round in 0..40 {
             let dir = tempfile::tempdir().unwrap();
+            let lock = dir.path().join(FEED_LOCK);
             let barrier = std::sync::Arc::new(std::sync::Barrier::new(RUNS as usize));
             let threads: Vec<_> = (0..RUNS)
                 .map(|i| {
                     let (dir, barrier) = (dir.path().to_owned(), barrier.clone());
+                    let lock = lock.clone();
                     std::thread::spawn(move || {
                         let r = row(&format!("run-{i:02}"), 1_000 + i, "succeeded");
                         let feed = json!({"run": RunHeader::from(&r)}).to_string();
                         barrier.wait();
-                        write_latest_if_newest(&dir, &r, feed.as_bytes()).unwrap();
+                        write_latest_if_newest(&dir, &lock, &r, feed.as_bytes()).unwrap();
                     })
                 })
                 .collect();
