@@ -16,6 +16,7 @@
 //! - [`store`]: the only module with SQL.
 //! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests.
 //! - [`telemetry`]: logging and metrics.
+//! - [`timestamp`]: one reader for the timestamps the ecosystem writes (zone-less = UTC).
 
 #![forbid(unsafe_code)]
 
@@ -30,4 +31,5 @@ pub mod startup;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod timestamp;
 pub mod worker;

@@ -53,7 +53,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -61,11 +61,13 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+/// Runs the command; its exit status (only `sync` has one besides success, see
+/// `cli::sync::EXIT_PARTIAL`).
+async fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let config = Config::from_env().context("invalid configuration")?;
     telemetry::init_logging(&config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let done = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             telemetry::metrics_handle();
             Application::build(config, Options::default())
@@ -104,7 +106,8 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Queue { command } => cli::queue::run(&config, command).await,
         Command::Export(args) => cli::export::run(&config, args).await,
-        Command::Sync(args) => cli::sync::run(config, args).await,
+        Command::Sync(args) => return cli::sync::run(config, args).await,
         Command::History(args) => cli::history::run(&config, args).await,
-    }
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }

@@ -105,6 +105,7 @@ impl Application {
         let pool = WorkerPool::new(queue.clone(), runner);
         let state = AppState::new(Shared {
             next_sync: scheduler.next_sync(),
+            unverified: http::budget::UnverifiedBudget::new(&config.file.http),
             ingest: Ingestor::new(writer, queue.clone()),
             config,
             store,
@@ -182,24 +183,17 @@ impl Application {
         let health_task = self.health_listener.take().map(|l| {
             let app = http::health_router(self.state.clone());
             let done = self.state.shutdown.clone();
+            let limits = self.state.config.file.http.clone();
             tracing::info!(address = ?l.local_addr().ok(), "health check listening");
             tokio::spawn(async move {
-                let served = axum::serve(l, app)
-                    .with_graceful_shutdown(done.cancelled_owned())
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "health listener failed");
-                }
+                http::serve::serve(l, app, &limits, done.cancelled_owned()).await;
             })
         });
         match self.listener.take() {
             Some(listener) => {
                 tracing::info!(address = %listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "helix-sync listening");
                 let app = http::router(self.state.clone());
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                    .context("serving HTTP")?;
+                http::serve::serve(listener, app, &self.state.config.file.http, stop).await;
                 tracing::info!("shutting down: HTTP drained, stopping workers");
             }
             None => {

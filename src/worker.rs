@@ -22,6 +22,11 @@ use crate::store::now_ms;
 #[async_trait]
 pub trait JobRunner: Send + Sync + 'static {
     async fn run(&self, job: &ClaimedJob) -> Result<(), JobError>;
+
+    /// `e` with any secret scrubbed, before the pool logs it or the queue stores it.
+    fn redacted(&self, e: &JobError) -> JobError {
+        e.clone()
+    }
 }
 
 /// How long an idle worker waits before polling when nothing woke it.
@@ -258,6 +263,7 @@ impl WorkerPool {
         e: &JobError,
         span: &tracing::Span,
     ) -> Result<&'static str, crate::store::StoreError> {
+        let e = &self.runner.redacted(e);
         Ok(match self.queue.fail(&job.row, worker, now, e).await? {
             FailOutcome::Retrying { at } => {
                 tracing::warn!(parent: span, error = %e, retry_in_ms = at - now, "job failed; will retry");

@@ -3,8 +3,13 @@
 //!
 //! Publish jobs the run creates are left in the queue for `serve`'s workers (they are
 //! durable rows; nothing is lost when this process exits).
+//!
+//! Exit status: 0 when the run succeeded, [`EXIT_PARTIAL`] (3) when it stored a snapshot
+//! but a source or the exports failed (`partial`), 1 when it failed (2 is a usage error, from
+//! the argument parser), so a script or cron job can tell "stale in part" from "all good".
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +22,12 @@ use helix_sync::queue::{JobPayload, Queue, Trigger};
 use helix_sync::service::RunView;
 use helix_sync::store::Store;
 use helix_sync::sync::cycle;
+use helix_sync::sync::exporters::report::count;
 use helix_sync::sync::snapshot::ChangeSummary;
 use helix_sync::sync::SyncDeps;
+
+/// Exit status of a `partial` run.
+pub const EXIT_PARTIAL: u8 = 3;
 
 #[derive(Args)]
 pub struct SyncArgs {
@@ -33,7 +42,7 @@ pub struct SyncArgs {
     json: bool,
 }
 
-pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<()> {
+pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let request = TriggerRequest {
         sources: args.sources,
         targets: args.targets,
@@ -69,7 +78,7 @@ pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<()> {
             .await?
             .context("the run was recorded")?,
         (Err(_), Some(r)) if r.status == "failed" => r,
-        (Err(_), _) => return outcome.map(|_| ()),
+        (Err(_), _) => return outcome.map(|_| ExitCode::SUCCESS),
     };
     let deliveries = store.deliveries_for_run(&run.id).await?;
     let view = RunView::from(run);
@@ -78,7 +87,12 @@ pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<()> {
     } else {
         print_summary(&view, &deliveries);
     }
-    outcome.map(|_| ())
+    let outcome = outcome?;
+    Ok(if outcome.status == "partial" {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn spin(started: Instant) {
@@ -121,7 +135,7 @@ fn print_summary(run: &RunView, deliveries: &[helix_sync::store::DeliveryRow]) {
         }
     }
     if let Some(files) = run.exports.as_array().filter(|f| !f.is_empty()) {
-        println!("  exports: {} file(s)", files.len());
+        println!("  exports: {}", count(files.len() as u64, "file"));
     }
     for d in deliveries {
         println!("  publish {:<8} {}", d.target, d.state);
@@ -141,15 +155,15 @@ fn change_lines(c: &ChangeSummary) -> Vec<String> {
     let mut out = Vec::new();
     for (repo, r) in c.repos.iter().filter(|(_, r)| !r.is_empty()) {
         out.push(format!(
-            "{repo}: {} new commit(s), issues +{}/-{}, PRs +{} merged {} closed {}, {} release(s), {} deployment(s)",
-            r.new_commits,
+            "{repo}: {}, issues +{}/-{}, PRs +{} merged {} closed {}, {}, {}",
+            count(r.new_commits, "new commit"),
             r.issues_opened.len(),
             r.issues_closed.len(),
             r.prs_opened.len(),
             r.prs_merged.len(),
             r.prs_closed.len(),
-            r.new_releases.len(),
-            r.new_deployments.len()
+            count(r.new_releases.len() as u64, "release"),
+            count(r.new_deployments.len() as u64, "deployment"),
         ));
     }
     for d in c.ucf.iter().filter(|d| d.direction != "same") {

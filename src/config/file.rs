@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub publishers: Publishers,
     pub queue: QueueConfig,
     pub exports: ExportsConfig,
+    /// Limits of the HTTP server (timeouts, unverified body budget).
+    pub http: super::server::ServerLimits,
 }
 
 impl Default for FileConfig {
@@ -30,6 +32,7 @@ impl Default for FileConfig {
             publishers: Publishers::default(),
             queue: QueueConfig::default(),
             exports: ExportsConfig::default(),
+            http: Default::default(),
         }
     }
 }
@@ -65,12 +68,26 @@ impl Default for SyncSchedule {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sources {
     pub github: GithubSource,
     pub ucf_state: UcfSource,
     pub agent_metrics: AgentsSource,
+    /// Seconds a UCF or agents state URL may take to answer in full before the source fails
+    /// with "timed out" (a hung URL must not hold a run for minutes).
+    pub timeout_secs: u64,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Self {
+            github: GithubSource::default(),
+            ucf_state: UcfSource::default(),
+            agent_metrics: AgentsSource::default(),
+            timeout_secs: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

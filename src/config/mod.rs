@@ -6,10 +6,14 @@
 //! can print one. A bad file or variable is an error that names the key and where it came from.
 
 mod file;
+pub mod redact;
 mod secret;
+mod server;
 
 pub use file::*;
+pub use redact::Redactor;
 pub use secret::{Secret, REDACTED};
+pub use server::ServerLimits;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -344,6 +348,7 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// Checks that serde cannot express: cron syntax, the daily time, known names.
 fn validate(f: &FileConfig) -> Result<(), (String, String)> {
+    f.http.check()?;
     if let Some(daily) = &f.sync_schedule.daily {
         crate::scheduler::daily_expression(daily)
             .map_err(|m| ("sync_schedule.daily".to_owned(), m))?;

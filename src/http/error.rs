@@ -37,6 +37,9 @@ pub enum ApiError {
     NotConfigured(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A shared limit is reached for now (503 with `Retry-After`).
+    #[error("{0}")]
+    Busy(String),
     /// Our fault; the cause is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -52,7 +55,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NotConfigured(_) | ApiError::Unavailable(_) => {
+            ApiError::NotConfigured(_) | ApiError::Unavailable(_) | ApiError::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotConfigured(_) => "not_configured",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -84,6 +88,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = Json(json!({"error": self.code(), "message": self.to_string()}));
         let mut res = (status, body).into_response();
+        if matches!(self, ApiError::Busy(_)) {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -169,24 +177,47 @@ pub async fn read_body(
     body: axum::body::Body,
     limit: usize,
 ) -> Result<bytes::Bytes, ApiError> {
-    let too_large =
-        || ApiError::PayloadTooLarge(format!("body exceeds the limit of {limit} bytes"));
-    let declared = headers
+    read_limited(headers, body, limit, |_| Ok(())).await
+}
+
+/// The declared `Content-Length`, when there is a readable one.
+pub fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// [`read_body`], calling `admit(total)` with the running total before each chunk is kept,
+/// so that a caller can refuse to hold more.
+pub async fn read_limited(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    mut admit: impl FnMut(usize) -> Result<(), ApiError>,
+) -> Result<bytes::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("body exceeds the limit of {limit} bytes"));
+    if declared_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let limited = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if limited {
-            too_large()
-        } else {
-            ApiError::BadRequest(format!("could not read the body: {e}"))
+    let mut body = body;
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
+        let total = out.len() + chunk.len();
+        if total > limit {
+            return Err(too_large());
         }
-    })
+        admit(total)?;
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
 }
 
 /// Whether the request declares a JSON body (`application/json`, parameters allowed).

@@ -5,12 +5,14 @@
 //! wrong methods, so a client always gets the same JSON error shape.
 
 pub mod api;
+pub mod budget;
 pub mod error;
 pub mod export;
 pub mod feed;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod serve;
 pub mod status_page;
 pub mod webhooks;
 
@@ -62,6 +64,8 @@ pub struct Shared {
     pub started_at: DateTime<Utc>,
     /// Run started/finished notifications (for SSE).
     pub run_events: crate::sync::RunEvents,
+    /// Bytes of webhook bodies held before verification, across all requests.
+    pub unverified: Arc<budget::UnverifiedBudget>,
     /// Cancelled when the server starts shutting down, so endless responses (SSE, MCP
     /// streams) end and graceful shutdown is not held open by them.
     pub shutdown: CancellationToken,

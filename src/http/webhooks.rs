@@ -2,17 +2,23 @@
 //!
 //! Order matters and is the same for both: configured? → content type → size → signature →
 //! parse → commit → answer. Nothing is parsed before it is verified and nothing is answered
-//! 2xx before it is committed.
+//! 2xx before it is committed. Until the signature is checked, the body's bytes are held on
+//! the shared budget of unverified bytes (`budget`); a verified sender is remembered there so
+//! that unsigned floods cannot crowd it out.
+
+use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::error::{read_body, ApiError};
+use super::budget::client_of;
+use super::error::ApiError;
 use super::AppState;
 use crate::ingest::{github, ritual, IngestError};
 use crate::store::{now_ms, Compressed, NewEvent};
@@ -42,11 +48,16 @@ fn reject(source: &'static str, e: ApiError) -> ApiError {
     e
 }
 
+/// The client's address as the server recorded it.
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
 async fn github_webhook(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let client = client_of(peer.as_deref());
     let started = std::time::Instant::now();
     let secrets = &state.config.secrets.github_webhook;
     let result = async {
@@ -54,11 +65,15 @@ async fn github_webhook(
             return Err(IngestError::NotConfigured("GITHUB_WEBHOOK_SECRET").into());
         }
         let kind = github::body_kind(&headers)?;
-        let raw = read_body(&headers, body, GITHUB_BODY_LIMIT).await?;
+        let (raw, held) = (state.unverified)
+            .read(client, &headers, body, GITHUB_BODY_LIMIT)
+            .await?;
         let sig = headers
             .get(github::SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok());
         github::verify_signature(secrets, &raw, sig)?;
+        drop(held);
+        state.unverified.trust(client);
         let delivery = github::decode(&headers, kind, &raw)?;
         if delivery.event == "ping" {
             let zen = delivery.payload.zen.clone();
@@ -94,9 +109,11 @@ async fn github_webhook(
 
 async fn ritual_webhook(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let client = client_of(peer.as_deref());
     let started = std::time::Instant::now();
     let keys = &state.config.secrets.ritual_webhook;
     let result = async {
@@ -107,9 +124,13 @@ async fn ritual_webhook(
             let ct = super::error::content_type(&headers).to_owned();
             return Err(IngestError::UnsupportedMediaType(ct).into());
         }
-        let raw = read_body(&headers, body, RITUAL_BODY_LIMIT).await?;
+        let (raw, held) = (state.unverified)
+            .read(client, &headers, body, RITUAL_BODY_LIMIT)
+            .await?;
         let now = now_ms();
         let id = ritual::verify(keys, &headers, &raw, now / 1000)?;
+        drop(held);
+        state.unverified.trust(client);
         let envelope = ritual::decode(&raw)?;
         let job = ritual::route(&envelope, &state.config.file.sync_schedule);
         let event = NewEvent {

@@ -48,7 +48,9 @@ pub fn verify(
     let ts: i64 = ts_text
         .parse()
         .map_err(|_| IngestError::InvalidTimestamp("webhook-timestamp is not an integer".into()))?;
-    if (now_secs - ts).abs() > TOLERANCE_SECS {
+    // Checked: a timestamp near i64::MIN or MAX must not wrap into the window.
+    let skew = now_secs.checked_sub(ts).and_then(i64::checked_abs);
+    if skew.is_none_or(|d| d > TOLERANCE_SECS) {
         return Err(IngestError::InvalidTimestamp(format!(
             "webhook-timestamp is more than {TOLERANCE_SECS} seconds from the server's clock"
         )));
@@ -97,8 +99,11 @@ pub fn decode(body: &[u8]) -> Result<Envelope, IngestError> {
             EVENT_TYPES.join(", ")
         )));
     }
-    chrono::DateTime::parse_from_rfc3339(&env.timestamp)
-        .map_err(|_| IngestError::BadRequest("timestamp must be an RFC 3339 date-time".into()))?;
+    crate::timestamp::parse(&env.timestamp).ok_or_else(|| {
+        IngestError::BadRequest(
+            "timestamp must be an ISO 8601 date-time (RFC 3339, or without a zone for UTC)".into(),
+        )
+    })?;
     for key in ["ucf_before", "ucf_after"] {
         if let Some(v) = env.data.get(key) {
             check_ucf(key, v)?;
@@ -203,6 +208,21 @@ mod tests {
             verify(&keys, &h, b"{}", now),
             Err(IngestError::InvalidTimestamp(_))
         ));
+        for extreme in [
+            now.wrapping_sub(i64::MIN),
+            i64::MIN,
+            i64::MAX,
+            now - (1i64 << 62) - (1i64 << 62) + 1,
+        ] {
+            let h = headers("m", extreme, &sign(KEY, "m", extreme, "{}"));
+            assert!(
+                matches!(
+                    verify(&keys, &h, b"{}", now),
+                    Err(IngestError::InvalidTimestamp(_))
+                ),
+                "{extreme}"
+            );
+        }
         assert!(matches!(
             verify(&keys, &headers("m", now, &good), b"{ }", now),
             Err(IngestError::InvalidSignature)

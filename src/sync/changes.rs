@@ -43,7 +43,11 @@ pub fn summarize(prev: Option<&Snapshot>, next: &Snapshot) -> ChangeSummary {
                     metric: (*m).to_owned(),
                     before,
                     after,
-                    delta: if direction == "same" { 0.0 } else { delta },
+                    delta: if direction == "same" {
+                        0.0
+                    } else {
+                        round(delta)
+                    },
                     direction: direction.to_owned(),
                 })
             })
@@ -148,6 +152,12 @@ fn repo_changes(before: &RepoData, after: &RepoData) -> RepoChanges {
         .map(|d| d.id)
         .collect();
     c
+}
+
+/// A difference of two decimal inputs without the binary noise of the subtraction
+/// (`0.8 - 0.5` is `0.30000000000000004`): nine decimals is far below any metric's precision.
+fn round(delta: f64) -> f64 {
+    (delta * 1e9).round() / 1e9
 }
 
 #[cfg(test)]
@@ -268,6 +278,8 @@ mod tests {
         );
         assert_eq!(s.ucf[0].direction, "up");
         assert!((s.ucf[0].delta - 0.25).abs() < 1e-12);
+        assert_eq!(round(0.8 - 0.5), 0.3, "no binary noise");
+        assert_eq!(serde_json::to_string(&round(0.8 - 0.5)).unwrap(), "0.3");
         assert_eq!(
             (s.ucf[1].metric.as_str(), s.ucf[1].direction.as_str()),
             ("zoom", "same")

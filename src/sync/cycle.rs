@@ -158,7 +158,7 @@ async fn cycle(
     let results = join_all(
         running
             .iter()
-            .map(|s| async { (s.name(), s.collect(&cx).await) }),
+            .map(|s| async { (s.name(), sources::collect(s.as_ref(), &cx).await) }),
     )
     .await;
 

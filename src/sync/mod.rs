@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::Config;
+use crate::config::{Config, Redactor};
 use crate::queue::{ClaimedJob, JobError, JobPayload, Queue};
 use crate::store::Store;
 use crate::worker::JobRunner;
@@ -39,6 +39,8 @@ pub struct SyncDeps {
     /// cycle reuses it instead of decompressing and parsing megabytes, when the store's
     /// newest snapshot is still that one (another replica may have written a newer one).
     pub previous: Arc<tokio::sync::Mutex<Option<CommittedSnapshot>>>,
+    /// Scrubs secrets from upstream error text before anything logs or stores it.
+    pub redactor: Arc<Redactor>,
 }
 
 /// A committed snapshot and the run id it was stored under.
@@ -47,6 +49,7 @@ pub type CommittedSnapshot = (String, Arc<snapshot::Snapshot>);
 impl SyncDeps {
     pub fn new(config: Arc<Config>, store: Store, queue: Queue, run_events: RunEvents) -> Self {
         Self {
+            redactor: Arc::new(Redactor::new(&config.secrets)),
             config,
             store,
             queue,
@@ -80,6 +83,20 @@ impl JobRunner for SyncRunner {
                 .await
                 .map(|_| ()),
             JobPayload::Publish(publish) => publishers::deliver(&self.deps, publish).await,
+        }
+    }
+
+    /// Sources and publishers are redacted where their results come in; this covers the
+    /// rest (a panic message, a store error) before the worker logs and stores it.
+    fn redacted(&self, e: &JobError) -> JobError {
+        let r = &self.deps.redactor;
+        match e {
+            JobError::Retryable(m) => JobError::Retryable(r.redact(m)),
+            JobError::Permanent(m) => JobError::Permanent(r.redact(m)),
+            JobError::RateLimited { message, retry_at } => JobError::RateLimited {
+                message: r.redact(message),
+                retry_at: *retry_at,
+            },
         }
     }
 }

@@ -2,9 +2,11 @@
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
 mod crash;
+mod ecosystem;
 mod end_to_end;
 mod fake_runner;
 mod helpers;
+mod hostile;
 mod process;
 
 mod export_api;
@@ -28,3 +30,4 @@ mod sync_github;
 mod sync_queue;
 mod sync_sources;
 mod sync_support;
+mod wording;

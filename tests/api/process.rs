@@ -20,6 +20,26 @@ pub async fn start_serve(
     dir: &std::path::Path,
     extra: &[(&str, &str)],
 ) -> (Child, String) {
+    start_serve_logging(database_url, dir, extra, None).await
+}
+
+/// [`start_serve`], with everything the binary prints (stdout and stderr) appended to `log`.
+pub async fn start_serve_logging(
+    database_url: &str,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+    log: Option<&std::path::Path>,
+) -> (Child, String) {
+    let output = || match log {
+        Some(path) => Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap(),
+        ),
+        None => Stdio::null(),
+    };
     let port = free_port();
     let repo = env!("CARGO_MANIFEST_DIR");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_helix-sync"));
@@ -41,8 +61,8 @@ pub async fn start_serve(
         .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
         .env("HEALTH_CHECK_ENABLED", "false")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(output())
+        .stderr(output());
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -2,20 +2,26 @@
 
 use assert_cmd::Command;
 
+/// The binary on a fresh clone: no credentials, a database and exports under `dir`.
+fn helix(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::cargo_bin("helix-sync").unwrap();
+    cmd.env_clear()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/helix.db", dir.display()),
+        )
+        .env("EXPORT_PATH", dir.join("exports"))
+        .env("RUST_LOG", "error");
+    cmd
+}
+
 #[test]
 fn sync_then_history_on_a_fresh_clone() {
     let dir = tempfile::tempdir().unwrap();
     let cli = |args: &[&str]| {
-        let mut cmd = Command::cargo_bin("helix-sync").unwrap();
-        cmd.env_clear()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/helix.db", dir.path().display()),
-            )
-            .env("EXPORT_PATH", dir.path().join("exports"))
-            .env("RUST_LOG", "error")
-            .args(args);
+        let mut cmd = helix(dir.path());
+        cmd.args(args);
         cmd.assert().success().get_output().stdout.clone()
     };
     let out = String::from_utf8(cli(&["sync"])).unwrap();
@@ -51,4 +57,17 @@ fn sync_then_history_on_a_fresh_clone() {
         .args(["sync", "--sources", "gitlab"]);
     let err = String::from_utf8(bad.assert().failure().get_output().stderr.clone()).unwrap();
     assert!(err.contains("unknown sources entry \"gitlab\""), "{err}");
+}
+
+#[test]
+fn a_partial_sync_exits_with_its_own_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let ucf = dir.path().join("ucf_state.json");
+    std::fs::write(&ucf, r#"{"harmony": 1.7}"#).unwrap();
+    let mut cmd = helix(dir.path());
+    cmd.env("UCF_STATE_SOURCE", &ucf).arg("sync");
+    let out = cmd.assert().code(3).get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("partial"), "{out}");
+    assert!(out.contains("out of range"), "{out}");
 }

@@ -288,8 +288,13 @@ fn changes(w: &mut Writer, r: &Report<'_>) {
         escape_into(&mut w.body, rc.repo);
         w.body.push_str("**\n\n");
         if rc.new_commits > 0 {
-            let _ = write!(w.body, "- {} new commit(s) by ", rc.new_commits);
+            let _ = write!(w.body, "- {} by ", rc.new_commits_text);
             escape_into(&mut w.body, &rc.authors);
+            if let Some(url) = &rc.compare {
+                w.body.push_str(" (");
+                w.link("compare", url);
+                w.body.push(')');
+            }
             w.body.push('\n');
             for l in &rc.commits {
                 w.body.push_str("  - ");

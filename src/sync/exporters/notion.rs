@@ -400,10 +400,10 @@ fn changes(b: &mut Vec<Value>, r: &Report<'_>) {
     for rc in &c.repos {
         let mut line = Rich::default().bold(rc.repo);
         if rc.new_commits > 0 {
-            line = line.text(&format!(
-                ": {} new commit(s) by {}",
-                rc.new_commits, rc.authors
-            ));
+            line = line.text(&format!(": {} by {}", rc.new_commits_text, rc.authors));
+            if let Some(url) = &rc.compare {
+                line = line.text(" (").link("compare", url).text(")");
+            }
         }
         b.push(bullet(line));
         for l in &rc.commits {

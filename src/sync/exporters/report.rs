@@ -10,12 +10,12 @@ use serde::Serialize;
 mod changes;
 mod repos;
 use changes::changes_view;
-pub use changes::{ChangesView, Link, RepoChangeView, UcfDeltaRow};
+pub use changes::{commit_url, compare_url, ChangesView, Link, RepoChangeView, UcfDeltaRow};
 use repos::repo_view;
 pub use repos::{CommitRow, DeploymentRow, IssueRow, ReleaseRow, RepoView};
 
 use super::{ExportInput, Scope};
-use crate::sync::snapshot::{AgentTotals, RepoData, UCF_METRICS};
+use crate::sync::snapshot::{harmony_status, AgentTotals, RepoData, UCF_METRICS};
 
 /// Rows shown per list; the rest is summarised as "showing N of M".
 pub const COMMITS_SHOWN: usize = 20;
@@ -57,7 +57,16 @@ pub fn ucf_target(metric: &str) -> Option<(f64, bool)> {
 }
 
 /// Good at or past the target; Warning within 80 % of it (150 % for lower-is-better).
+/// Harmony is graded by the ecosystem's own bands instead (HARMONIC > 0.7 > COHERENT > 0.3 >
+/// FRAGMENTED), so that its grade and its status word can never disagree.
 pub fn grade(metric: &str, value: f64) -> Option<Grade> {
+    if metric == "harmony" {
+        return Some(match harmony_status(value) {
+            "HARMONIC" => Grade::Good,
+            "COHERENT" => Grade::Warning,
+            _ => Grade::Critical,
+        });
+    }
     let (target, lower) = ucf_target(metric)?;
     // Boundaries are inclusive; the epsilon keeps `0.8 × 0.8` from missing `0.64`.
     const EPS: f64 = 1e-9;
@@ -79,6 +88,11 @@ pub fn number(v: f64) -> String {
     } else {
         t.to_owned()
     }
+}
+
+/// `n` and the noun, plural unless `n` is 1 (`1 repo`, `0 repos`, `3 new commits`).
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A signed change (`+0.012`, `-3`).
@@ -349,8 +363,15 @@ mod tests {
     #[test]
     fn grades_follow_the_target_rule() {
         assert_eq!(grade("harmony", 0.8), Some(Grade::Good));
-        assert_eq!(grade("harmony", 0.64), Some(Grade::Warning));
-        assert_eq!(grade("harmony", 0.63), Some(Grade::Critical));
+        assert_eq!(grade("harmony", 0.71), Some(Grade::Good));
+        assert_eq!(grade("harmony", 0.7), Some(Grade::Warning));
+        assert_eq!(
+            grade("harmony", 0.5),
+            Some(Grade::Warning),
+            "COHERENT is not critical"
+        );
+        assert_eq!(grade("harmony", 0.31), Some(Grade::Warning));
+        assert_eq!(grade("harmony", 0.3), Some(Grade::Critical));
         assert_eq!(grade("resilience", 0.95), Some(Grade::Warning));
         assert_eq!(grade("klesha", 0.05), Some(Grade::Good));
         assert_eq!(grade("klesha", 0.075), Some(Grade::Warning));

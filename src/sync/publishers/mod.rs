@@ -84,6 +84,19 @@ impl PublishError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::RateLimited { .. } | Self::Retryable(_))
     }
+
+    /// The same error with any secret the upstream quoted back scrubbed.
+    pub fn redacted(self, r: &crate::config::Redactor) -> Self {
+        match self {
+            Self::RateLimited { message, retry_at } => Self::RateLimited {
+                message: r.redact(&message),
+                retry_at,
+            },
+            Self::Retryable(m) => Self::Retryable(r.redact(&m)),
+            Self::Permanent(m) => Self::Permanent(r.redact(&m)),
+            Self::Disabled(m) => Self::Disabled(r.redact(&m)),
+        }
+    }
 }
 
 impl From<PublishError> for JobError {
@@ -195,7 +208,8 @@ pub async fn deliver_with(
     let result = match context(deps, job, &delivery).await {
         Ok(cx) => publisher.publish(&cx).await,
         Err(e) => Err(e),
-    };
+    }
+    .map_err(|e| e.redacted(&deps.redactor));
     let max_attempts = i64::from(deps.config.file.queue.max_attempts);
     let message = result.as_ref().err().map(ToString::to_string);
     outcome.now = now_ms();

@@ -24,6 +24,10 @@ use crate::sync::snapshot::{ChangeSummary, SourceStatus, SCHEMA_VERSION};
 /// Feed directory relative to `EXPORT_PATH`.
 pub const FEED_DIR: &str = "portal/api/sync";
 
+/// The lock file that orders writers of `latest.json`, relative to `EXPORT_PATH` (outside
+/// the feed directory, which the portal serves).
+pub const FEED_LOCK: &str = ".portal-feed.lock";
+
 /// Where `latest.json` lives.
 pub fn latest_path(config: &Config) -> PathBuf {
     config.export_path.join(FEED_DIR).join("latest.json")
@@ -50,18 +54,18 @@ impl Publisher for Portal {
         let history = serde_json::to_vec_pretty(&history_feed(&runs, limit as usize))
             .expect("feed serializes");
         let dir = config.export_path.join(FEED_DIR);
-        let newer = newest_is_newer(&latest_path(config), &cx.row);
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let lock = config.export_path.join(FEED_LOCK);
+        let row = cx.row.clone();
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
             std::fs::create_dir_all(&dir)?;
-            if !newer {
-                write_atomic(&dir.join("latest.json"), &latest)?;
-            }
-            write_atomic(&dir.join("history.json"), &history)
+            let written = write_latest_if_newest(&dir, &lock, &row, &latest)?;
+            write_atomic(&dir.join("history.json"), &history)?;
+            Ok(written)
         })
         .await
         .map_err(|e| PublishError::Retryable(format!("portal writer stopped: {e}")))?
         .map_err(|e| PublishError::Retryable(format!("cannot write the portal feed: {e}")))?;
-        if newer {
+        if !written {
             tracing::info!(run_id = %cx.run.id, "portal feed already shows a newer run; kept it");
         }
         if let Some(hook) = &config.file.publishers.portal.rebuild_hook {
@@ -164,21 +168,67 @@ fn newest_is_newer(path: &Path, run: &RunRow) -> bool {
     }
 }
 
+/// Replaces `dir/latest.json` with `bytes` (the feed of `run`) unless the file on disk is of
+/// a newer run; returns whether it wrote.
+///
+/// The comparison and the rename happen under an exclusive lock on the file `lock`, so
+/// "is a newer run on disk?" and "put mine there" cannot interleave: two publish jobs of one
+/// process (the lock is per open file, so threads exclude each other too), of two processes,
+/// or of replicas sharing the export volume, all queue on the same lock, and whichever goes
+/// last sees the other's file and keeps the newer. The lock is held only for a read and a
+/// rename; the bytes are written and synced to a temporary file before it is taken. Replicas
+/// that do not share the volume do not share the file either, so there is nothing to race.
+pub fn write_latest_if_newest(
+    dir: &Path,
+    lock: &Path,
+    run: &RunRow,
+    bytes: &[u8],
+) -> std::io::Result<bool> {
+    let path = dir.join("latest.json");
+    let tmp = write_temp(&path, bytes)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock)?;
+    lock.lock()?;
+    let result = if newest_is_newer(&path, run) {
+        std::fs::remove_file(&tmp).map(|()| false)
+    } else {
+        std::fs::rename(&tmp, &path).map(|()| true)
+    };
+    drop(lock);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = write_temp(path, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// `bytes` in a synced temporary file beside `path`, for a rename onto it.
+fn write_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("feed");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::now_v7()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Tells the portal to rebuild. The URL may carry a token: it never enters an error.
@@ -235,6 +285,45 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0]["run"]["id"], "b");
         assert_eq!(list[0]["ucf"]["harmony"], 0.6);
+    }
+
+    #[test]
+    fn the_newest_run_wins_however_publishes_interleave() {
+        // Publishers of runs 0..N start together, in every order the scheduler picks; the
+        // feed must end on the newest run every time.
+        const RUNS: i64 = 12;
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let lock = dir.path().join(FEED_LOCK);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(RUNS as usize));
+            let threads: Vec<_> = (0..RUNS)
+                .map(|i| {
+                    let (dir, barrier) = (dir.path().to_owned(), barrier.clone());
+                    let lock = lock.clone();
+                    std::thread::spawn(move || {
+                        let r = row(&format!("run-{i:02}"), 1_000 + i, "succeeded");
+                        let feed = json!({"run": RunHeader::from(&r)}).to_string();
+                        barrier.wait();
+                        write_latest_if_newest(&dir, &lock, &r, feed.as_bytes()).unwrap();
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            let feed: Value =
+                serde_json::from_slice(&std::fs::read(dir.path().join("latest.json")).unwrap())
+                    .unwrap();
+            assert_eq!(
+                feed["run"]["id"],
+                format!("run-{:02}", RUNS - 1),
+                "round {round}"
+            );
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.ends_with(".tmp"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
     }
 
     #[test]

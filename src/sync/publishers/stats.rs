@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::sync::exporters::report::{commit_url, compare_url, count};
 use crate::sync::snapshot::{harmony_status, ChangeSummary, Snapshot};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,7 +20,10 @@ pub struct GithubStats {
     pub repos: u64,
     pub stars: u64,
     pub forks: u64,
+    /// Open issues, pull requests not counted (GitHub's `open_issues_count` counts both);
+    /// the same rule as the exports' "Open issues".
     pub open_issues: u64,
+    pub open_pulls: u64,
     pub new_commits: u64,
     pub prs_merged: u64,
     pub new_releases: u64,
@@ -45,10 +49,13 @@ impl QuickStats {
             repos: snapshot.repos.len() as u64,
             ..Default::default()
         };
-        for stats in snapshot.repos.values().filter_map(|r| r.stats.as_ref()) {
-            github.stars += stats.stars;
-            github.forks += stats.forks;
-            github.open_issues += stats.open_issues;
+        for repo in snapshot.repos.values() {
+            if let Some(stats) = &repo.stats {
+                github.stars += stats.stars;
+                github.forks += stats.forks;
+            }
+            github.open_issues += repo.issues.iter().filter(|i| i.state == "open").count() as u64;
+            github.open_pulls += repo.pulls.iter().filter(|p| p.state == "open").count() as u64;
         }
         for c in changes.repos.values() {
             github.new_commits += c.new_commits;
@@ -84,9 +91,14 @@ fn numbers(prefix: &str, list: &[u64]) -> String {
 }
 
 /// The change summary as short Markdown lines, most important first: per repository its
-/// new commits (with up to `commit_lines` of them), pull requests, issues and releases;
-/// then UCF movements and agent changes. Empty when nothing changed.
-pub fn change_lines(changes: &ChangeSummary, commit_lines: usize) -> Vec<String> {
+/// new commits (with up to `commit_lines` of them, each linked to GitHub, and the compare
+/// view), pull requests, issues and releases; then UCF movements and agent changes. Empty
+/// when nothing changed. `snapshot` resolves the links.
+pub fn change_lines(
+    changes: &ChangeSummary,
+    snapshot: &Snapshot,
+    commit_lines: usize,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (repo, c) in changes.repos.iter().filter(|(_, c)| !c.is_empty()) {
         let mut parts = Vec::new();
@@ -96,7 +108,13 @@ pub fn change_lines(changes: &ChangeSummary, commit_lines: usize) -> Vec<String>
             } else {
                 format!(" by {}", c.authors.join(", "))
             };
-            parts.push(format!("{} new commit(s){by}", c.new_commits));
+            let compare = compare_url(snapshot, repo, c.new_commits)
+                .map(|u| format!(" ([compare](<{u}>))"))
+                .unwrap_or_default();
+            parts.push(format!(
+                "{}{by}{compare}",
+                count(c.new_commits, "new commit")
+            ));
         }
         for (label, list) in [
             ("PRs merged", &c.prs_merged),
@@ -113,11 +131,13 @@ pub fn change_lines(changes: &ChangeSummary, commit_lines: usize) -> Vec<String>
             parts.push(format!("released {}", c.new_releases.join(", ")));
         }
         if !c.new_deployments.is_empty() {
-            parts.push(format!("{} deployment(s)", c.new_deployments.len()));
+            parts.push(count(c.new_deployments.len() as u64, "deployment"));
         }
         out.push(format!("**{repo}**: {}", parts.join("; ")));
         for (sha, line) in c.commit_lines.iter().take(commit_lines) {
-            out.push(format!("• `{sha}` {line}"));
+            // `<…>` keeps Discord from unfurling a preview card per commit.
+            let url = commit_url(snapshot, repo, sha);
+            out.push(format!("• [`{sha}`](<{url}>) {line}"));
         }
     }
     for d in changes.ucf.iter().filter(|d| d.delta != 0.0) {
@@ -181,16 +201,21 @@ mod tests {
             direction: "up".into(),
         });
         c.agents_activated.push("kael".into());
-        let lines = change_lines(&c, 1);
+        let lines = change_lines(&c, &Snapshot::empty(Default::default()), 1);
         assert_eq!(
             lines,
             [
-                "**o/r**: 2 new commit(s) by ann; PRs merged #7",
-                "• `abc1234` fix",
+                "**o/r**: 2 new commits by ann; PRs merged #7",
+                "• [`abc1234`](<https://github.com/o/r/commit/abc1234>) fix",
                 "UCF harmony: 0.500 → 0.750 ▲ (+0.250)",
                 "Agents activated: kael",
             ]
         );
-        assert!(change_lines(&ChangeSummary::default(), 5).is_empty());
+        assert!(change_lines(
+            &ChangeSummary::default(),
+            &Snapshot::empty(Default::default()),
+            5
+        )
+        .is_empty());
     }
 }

@@ -15,6 +15,7 @@ use super::{read_document, Source, SourceContext, SourceData, SourceError};
 use crate::config::Config;
 use crate::store::AgentProfiles;
 use crate::sync::snapshot::{AgentData, AgentTotals};
+use crate::timestamp::normalize;
 
 pub struct AgentsSource {
     /// `AGENT_METRICS_SOURCE`.
@@ -60,18 +61,19 @@ impl Source for AgentsSource {
         }
         let mut distinct_collaborations = None;
         if let Some(path) = &self.profiles_db {
+            // The database only enriches: when it cannot be read, the agents from the JSON
+            // stay and the run is `partial` with the database (and table, column) named.
             let what = format!("agent profiles database {path}");
-            match tokio::fs::metadata(path).await {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(SourceError::Missing(format!("{what}: no such file")))
+            match read_profiles(path).await {
+                Ok(profiles) => {
+                    data.errors
+                        .extend(profiles.problems.iter().map(|p| format!("{what}: {p}")));
+                    distinct_collaborations = Some(profiles.collaboration_total);
+                    apply_profiles(&mut agents, &profiles);
                 }
-                _ => {}
+                Err(e) if self.location.is_none() => return Err(e.into_source_error(&what)),
+                Err(e) => data.errors.push(format!("{what}: {e}")),
             }
-            let profiles = crate::store::read_agent_profiles(path)
-                .await
-                .map_err(|e| SourceError::Unavailable(format!("{what}: {e}")))?;
-            distinct_collaborations = Some(profiles.collaboration_total);
-            apply_profiles(&mut agents, &profiles);
         }
         let all = self.filter.iter().any(|f| f == "all");
         agents.retain(|name, _| self.wants(name));
@@ -80,6 +82,42 @@ impl Source for AgentsSource {
         data.agents = Some((agents, totals));
         Ok(data)
     }
+}
+
+/// Why the profiles database could not be read at all.
+enum ProfilesError {
+    Missing,
+    Unreadable(String),
+}
+
+impl std::fmt::Display for ProfilesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProfilesError::Missing => f.write_str("no such file"),
+            ProfilesError::Unreadable(e) => f.write_str(e),
+        }
+    }
+}
+
+impl ProfilesError {
+    fn into_source_error(self, what: &str) -> SourceError {
+        let message = format!("{what}: {self}");
+        match self {
+            ProfilesError::Missing => SourceError::Missing(message),
+            ProfilesError::Unreadable(_) => SourceError::Unavailable(message),
+        }
+    }
+}
+
+async fn read_profiles(path: &str) -> Result<AgentProfiles, ProfilesError> {
+    if let Err(e) = tokio::fs::metadata(path).await {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Err(ProfilesError::Missing);
+        }
+    }
+    crate::store::read_agent_profiles(path)
+        .await
+        .map_err(|e| ProfilesError::Unreadable(e.to_string()))
 }
 
 /// Parses `{"timestamp", "agents": {"<Name>": {...}}}`; a wrongly typed field names the agent
@@ -133,7 +171,7 @@ pub fn parse_agents(doc: &Value) -> Result<BTreeMap<String, AgentData>, String> 
                 capabilities,
                 active,
                 memory_size,
-                last_heartbeat: text("last_heartbeat")?,
+                last_heartbeat: text("last_heartbeat")?.map(|t| normalize(&t)),
                 ..AgentData::default()
             },
         );
@@ -155,7 +193,7 @@ pub fn apply_profiles(agents: &mut BTreeMap<String, AgentData>, p: &AgentProfile
         a.tasks_succeeded = t.succeeded.max(0) as u64;
         a.mean_duration_secs = t.mean_duration_secs;
         a.harmony_impact = t.harmony_impact;
-        a.last_active = t.last_task_at.clone();
+        a.last_active = t.last_task_at.as_deref().map(normalize);
     }
     for (name, n) in &p.collaborations {
         entry(agents, name).collaborations = (*n).max(0) as u64;
@@ -172,7 +210,11 @@ pub fn apply_profiles(agents: &mut BTreeMap<String, AgentData>, p: &AgentProfile
             a.collaborations = n.max(0) as u64;
         }
         a.harmony_impact = s.average_harmony_impact.or(a.harmony_impact);
-        a.last_active = s.last_active.clone().or(a.last_active.take());
+        a.last_active = s
+            .last_active
+            .as_deref()
+            .map(normalize)
+            .or(a.last_active.take());
     }
     for a in agents.values_mut() {
         a.success_rate =
@@ -247,6 +289,7 @@ mod tests {
             ],
             collaborations: vec![("Kael".into(), 3), ("Echo".into(), 3)],
             collaboration_total: 3,
+            problems: Vec::new(),
         };
         apply_profiles(&mut agents, &p);
         let k = &agents["Kael"];

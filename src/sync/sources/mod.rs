@@ -70,6 +70,16 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The same error with any secret the upstream quoted back scrubbed.
+    pub fn redacted(self, r: &crate::config::Redactor) -> Self {
+        match self {
+            SourceError::Github(g) => SourceError::Github(g.redacted(r)),
+            SourceError::Invalid(m) => SourceError::Invalid(r.redact(&m)),
+            SourceError::Missing(m) => SourceError::Missing(r.redact(&m)),
+            SourceError::Unavailable(m) => SourceError::Unavailable(r.redact(&m)),
+        }
+    }
+
     /// Unix ms the upstream asked us to wait until, for a rate limit.
     pub fn retry_at(&self) -> Option<i64> {
         match self {
@@ -86,6 +96,22 @@ impl SourceError {
             SourceError::Invalid(_) | SourceError::Missing(_) => JobError::Permanent(message),
             SourceError::Unavailable(_) => JobError::Retryable(message),
         }
+    }
+}
+
+/// Runs `source` and scrubs secrets from whatever error text it brings back (the one place a
+/// source's upstream text enters the cycle, before it is logged or stored).
+pub async fn collect(
+    source: &dyn Source,
+    cx: &SourceContext<'_>,
+) -> Result<SourceData, SourceError> {
+    let r = &cx.deps.redactor;
+    match source.collect(cx).await {
+        Ok(mut data) => {
+            data.errors = data.errors.iter().map(|e| r.redact(e)).collect();
+            Ok(data)
+        }
+        Err(e) => Err(e.redacted(r)),
     }
 }
 
@@ -118,10 +144,22 @@ pub async fn read_document(
     location: &str,
 ) -> Result<(serde_json::Value, Origin), SourceError> {
     let (bytes, origin) = if location.starts_with("http://") || location.starts_with("https://") {
+        let secs = deps.config.file.sources.timeout_secs.max(1);
         let unavailable = |e: reqwest::Error| {
-            SourceError::Unavailable(format!("{what} {location}: request failed: {e}"))
+            let why = if e.is_timeout() {
+                format!("timed out after {secs} s")
+            } else {
+                format!("request failed: {}", e.without_url())
+            };
+            SourceError::Unavailable(format!("{what} {location}: {why}"))
         };
-        let res = deps.http.get(location).send().await.map_err(unavailable)?;
+        let res = deps
+            .http
+            .get(location)
+            .timeout(std::time::Duration::from_secs(secs))
+            .send()
+            .await
+            .map_err(unavailable)?;
         let status = res.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(SourceError::Missing(format!("{what} {location}: HTTP 404")));

@@ -13,6 +13,7 @@ use super::{read_document, Source, SourceContext, SourceData, SourceError};
 use crate::config::Config;
 use crate::store::EventRow;
 use crate::sync::snapshot::{harmony_status, UcfState, UCF_METRICS};
+use crate::timestamp::parse as parse_time;
 
 pub struct UcfSource {
     /// `UCF_STATE_SOURCE`; `None` = ritual webhooks only.
@@ -97,12 +98,6 @@ fn newest(
     }
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The `ucf_after` of a stored ritual event, timed by the event's own timestamp.
 fn ritual_state(ev: &EventRow, metrics: &[String]) -> (DateTime<Utc>, Result<UcfState, String>) {
     let envelope: Value = serde_json::from_str(&ev.payload).unwrap_or(Value::Null);
@@ -171,6 +166,7 @@ pub fn parse_ucf(doc: &Value, selected: &[String], origin: &str) -> Result<UcfSt
         return Err(problems.join("; "));
     }
     let text = |k: &str| match obj.get(k) {
+        Some(Value::String(s)) if k == "timestamp" => Some(crate::timestamp::normalize(s)),
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Null) | None => None,
         Some(other) => Some(other.to_string()),

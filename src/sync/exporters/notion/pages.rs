@@ -224,7 +224,15 @@ pub fn ucf_page(input: &ExportInput<'_>) -> Value {
     }
     props.insert("Status".into(), select(Some(&u.status)));
     props.insert("Phase".into(), text(u.phase.as_deref().unwrap_or("")));
-    props.insert("Recorded".into(), date(Some(generated)));
+    // When the UCF state was recorded (its own timestamp, as Markdown and HTML show it);
+    // the sync time only for a state that carries none.
+    let recorded = u
+        .timestamp
+        .as_deref()
+        .and_then(crate::timestamp::parse)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or(generated);
+    props.insert("Recorded".into(), date(Some(recorded)));
     json!({ "key": input.run.id, "properties": props })
 }
 

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use super::{number, one_line, repo_url, signed, TEXT_MAX};
+use super::{count, number, one_line, repo_url, signed, TEXT_MAX};
 use crate::sync::exporters::ExportInput;
+use crate::sync::snapshot::Snapshot;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ChangesView<'a> {
@@ -22,8 +23,12 @@ pub struct ChangesView<'a> {
 pub struct RepoChangeView<'a> {
     pub repo: &'a str,
     pub new_commits: u64,
+    /// `1 new commit`, `3 new commits`.
+    pub new_commits_text: String,
     pub authors: String,
     pub commits: Vec<Link>,
+    /// GitHub's compare view of the new commits, when the previous head is known.
+    pub compare: Option<String>,
     /// `(what, links)`, e.g. `("Issues opened", [#12])`; empty groups left out.
     pub refs: Vec<(&'static str, Vec<Link>)>,
     pub releases: &'a [String],
@@ -45,6 +50,42 @@ pub struct UcfDeltaRow<'a> {
     pub after: String,
     pub delta: String,
     pub direction: &'a str,
+}
+
+/// The repository's web URL: from the snapshot, else github.com.
+fn base_url(snapshot: &Snapshot, repo: &str) -> String {
+    snapshot
+        .repos
+        .get(repo)
+        .map(repo_url)
+        .unwrap_or_else(|| format!("https://github.com/{repo}"))
+}
+
+/// The GitHub page of commit `sha` (short or full) of `repo`: the snapshot's own URL for it
+/// when the snapshot has the commit, else built from the repository URL.
+pub fn commit_url(snapshot: &Snapshot, repo: &str, sha: &str) -> String {
+    snapshot
+        .repos
+        .get(repo)
+        .and_then(|d| d.commits.iter().find(|c| c.sha.starts_with(sha)))
+        .map_or_else(
+            || format!("{}/commit/{sha}", base_url(snapshot, repo)),
+            |c| c.url.clone(),
+        )
+}
+
+/// GitHub's compare view from the head before the `new_commits` newest commits to the
+/// newest one; `None` when the snapshot does not reach back that far.
+pub fn compare_url(snapshot: &Snapshot, repo: &str, new_commits: u64) -> Option<String> {
+    let commits = &snapshot.repos.get(repo)?.commits;
+    let n = usize::try_from(new_commits).ok().filter(|n| *n > 0)?;
+    let (before, head) = (commits.get(n)?, commits.first()?);
+    Some(format!(
+        "{}/compare/{}...{}",
+        base_url(snapshot, repo),
+        before.sha,
+        head.sha
+    ))
 }
 
 pub(super) fn changes_view<'a>(input: &ExportInput<'a>) -> ChangesView<'a> {
@@ -91,14 +132,14 @@ pub(super) fn changes_view<'a>(input: &ExportInput<'a>) -> ChangesView<'a> {
                 .map(|(short, line)| Link {
                     label: short.clone(),
                     text: one_line(line, TEXT_MAX),
-                    url: data
-                        .and_then(|d| d.commits.iter().find(|c| c.sha.starts_with(short.as_str())))
-                        .map_or_else(|| format!("{base}/commit/{short}"), |c| c.url.clone()),
+                    url: commit_url(input.snapshot, name, short),
                 })
                 .collect();
             RepoChangeView {
                 repo: name,
                 new_commits: rc.new_commits,
+                new_commits_text: count(rc.new_commits, "new commit"),
+                compare: compare_url(input.snapshot, name, rc.new_commits),
                 authors: rc.authors.join(", "),
                 commits,
                 refs,

@@ -1,6 +1,7 @@
 //! The Discord message for a run: a content line with the configured role mentions and one
-//! rich embed (status colour, quick stats, change summary, exports, version footer), cut
-//! to Discord's limits. Pure: no I/O.
+//! rich embed (status colour, quick stats, change summary with GitHub links, version
+//! footer), cut to Discord's limits. Pure: no I/O. It must never say something the run did
+//! not learn: a part the run did not collect is shown as "last known" or left out.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -9,6 +10,7 @@ use super::super::limits::{self, discord as lim, truncate};
 use super::super::stats::{change_lines, QuickStats};
 use super::super::PublishContext;
 use crate::config::Config;
+use crate::sync::exporters::report::{count, number};
 
 #[derive(Debug, Serialize)]
 struct Embed {
@@ -92,45 +94,75 @@ fn mention_roles(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The webhook body for a run, within every limit.
+/// How a source stands in a run: collected now, carried over from an earlier run, or never
+/// known. A field is shown only when there is something to show, and marked "last known"
+/// when this run did not collect it (a push-triggered run collects GitHub only).
+fn field_name(cx: &PublishContext<'_>, source: &str, name: &str) -> String {
+    match cx.snapshot.sources.get(source).map(|s| s.status.as_str()) {
+        Some("ok") | None => name.to_owned(),
+        Some(_) => format!("{name} (last known)"),
+    }
+}
+
+/// The inline fields: GitHub, UCF and agents, each left out when the snapshot has nothing
+/// for it (rather than "no data" or "0/0 active", which read as an outage).
+fn stat_fields(cx: &PublishContext<'_>, stats: &QuickStats) -> Vec<Field> {
+    let mut fields = Vec::new();
+    let g = &stats.github;
+    if g.repos > 0 {
+        fields.push(Field {
+            name: field_name(cx, "github", "GitHub"),
+            value: format!(
+                "{} · {}\n★ {} · {} · {}",
+                count(g.repos, "repo"),
+                count(g.new_commits, "new commit"),
+                g.stars,
+                count(g.open_issues, "open issue"),
+                count(g.open_pulls, "open PR"),
+            ),
+            inline: true,
+        });
+    }
+    if let Some(u) = &stats.ucf {
+        fields.push(Field {
+            name: field_name(cx, "ucf_state", "UCF"),
+            value: match u.harmony {
+                Some(h) => format!("harmony {}\n{}", number(h), u.status),
+                None => u.status.clone(),
+            },
+            inline: true,
+        });
+    }
+    let a = &stats.agents;
+    if a.agents > 0 {
+        fields.push(Field {
+            name: field_name(cx, "agent_metrics", "Agents"),
+            value: format!(
+                "{}/{} active\n{}",
+                a.active,
+                a.agents,
+                count(a.tasks_total, "task")
+            ),
+            inline: true,
+        });
+    }
+    fields
+}
+
+/// The webhook body for a run, within every limit. Export files are not listed: their paths
+/// are the server's and the export API needs the bearer token, so neither is a link a
+/// Discord reader could follow; the embed links to the run's status page instead (under
+/// `HELIX_PUBLIC_URL`).
 pub(super) fn message(cx: &PublishContext<'_>) -> Value {
     let run = &cx.run;
     let stats = QuickStats::of(&cx.snapshot, &cx.changes);
-    let lines = change_lines(&cx.changes, 5);
+    let lines = change_lines(&cx.changes, &cx.snapshot, 5);
     let description = if lines.is_empty() {
         "No changes since the last run.".to_owned()
     } else {
         lines.join("\n")
     };
-    let g = &stats.github;
-    let ucf = match &stats.ucf {
-        Some(u) => match u.harmony {
-            Some(h) => format!("harmony {h:.3}\n{}", u.status),
-            None => u.status.clone(),
-        },
-        None => "no data".into(),
-    };
-    let a = &stats.agents;
-    let mut fields = vec![
-        Field {
-            name: "GitHub".into(),
-            value: format!(
-                "{} repos · {} new commits\n★ {} · {} open issues",
-                g.repos, g.new_commits, g.stars, g.open_issues
-            ),
-            inline: true,
-        },
-        Field {
-            name: "UCF".into(),
-            value: ucf,
-            inline: true,
-        },
-        Field {
-            name: "Agents".into(),
-            value: format!("{}/{} active\n{} tasks", a.active, a.agents, a.tasks_total),
-            inline: true,
-        },
-    ];
+    let mut fields = stat_fields(cx, &stats);
     let failing: Vec<String> = cx
         .snapshot
         .sources
@@ -142,18 +174,6 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         fields.push(Field {
             name: "Source errors".into(),
             value: failing.join("\n"),
-            inline: false,
-        });
-    }
-    if !cx.exports.is_empty() {
-        let files: Vec<String> = cx
-            .exports
-            .iter()
-            .map(|e| format!("`{}` {}", e.format, e.path))
-            .collect();
-        fields.push(Field {
-            name: "Exports".into(),
-            value: files.join("\n"),
             inline: false,
         });
     }
@@ -176,9 +196,13 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
     embed.fit();
     let roles = mention_roles(cx.config());
     let mentions: String = roles.iter().map(|r| format!("<@&{r}> ")).collect();
+    let commits = match stats.github.new_commits {
+        0 => String::new(),
+        n => format!(" ({})", count(n, "new commit")),
+    };
     let content = format!(
-        "{mentions}Helix sync run `{}` {} ({} new commits)",
-        run.id, run.status, g.new_commits
+        "{mentions}Helix sync run `{}` {}{commits}",
+        run.id, run.status
     );
     json!({
         "content": truncate(&content, lim::CONTENT),

@@ -89,8 +89,9 @@ impl Publisher for Discord {
         }
         let err = classify(status, &headers, &answer);
         if let PublishError::Disabled(reason) = &err {
+            let reason = cx.deps.redactor.redact(reason);
             store
-                .kv_set(&fact_key("rejected", secret), reason, now_ms())
+                .kv_set(&fact_key("rejected", secret), &reason, now_ms())
                 .await?;
         }
         Err(err)

@@ -48,6 +48,38 @@ pub enum GithubError {
 }
 
 impl GithubError {
+    /// The same error with any secret the upstream quoted back scrubbed.
+    pub fn redacted(self, r: &crate::config::Redactor) -> Self {
+        match self {
+            GithubError::RateLimited {
+                what,
+                detail,
+                retry_at,
+            } => GithubError::RateLimited {
+                what: r.redact(&what),
+                detail: r.redact(&detail),
+                retry_at,
+            },
+            GithubError::Status {
+                what,
+                status,
+                message,
+            } => GithubError::Status {
+                what: r.redact(&what),
+                status,
+                message: r.redact(&message),
+            },
+            GithubError::Transport { what, message } => GithubError::Transport {
+                what: r.redact(&what),
+                message: r.redact(&message),
+            },
+            GithubError::Decode { what, message } => GithubError::Decode {
+                what: r.redact(&what),
+                message: r.redact(&message),
+            },
+        }
+    }
+
     pub fn retry_at(&self) -> Option<i64> {
         match self {
             GithubError::RateLimited { retry_at, .. } => Some(*retry_at),

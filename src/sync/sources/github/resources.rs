@@ -93,9 +93,7 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    crate::timestamp::parse(s)
 }
 
 fn date_at(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
