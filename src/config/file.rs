@@ -18,6 +18,10 @@ pub struct FileConfig {
     pub publishers: Publishers,
     pub queue: QueueConfig,
     pub exports: ExportsConfig,
+    /// How long stored rows are kept (see `config::retention`).
+    pub retention: super::RetentionConfig,
+    /// When disk use turns `/health` degraded.
+    pub disk: super::DiskConfig,
 }
 
 impl Default for FileConfig {
@@ -30,6 +34,8 @@ impl Default for FileConfig {
             publishers: Publishers::default(),
             queue: QueueConfig::default(),
             exports: ExportsConfig::default(),
+            retention: Default::default(),
+            disk: Default::default(),
         }
     }
 }

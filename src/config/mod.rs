@@ -6,9 +6,11 @@
 //! can print one. A bad file or variable is an error that names the key and where it came from.
 
 mod file;
+mod retention;
 mod secret;
 
 pub use file::*;
+pub use retention::{BatchSize, DiskConfig, Period, RetentionConfig, Size};
 pub use secret::{Secret, REDACTED};
 
 use std::collections::HashMap;

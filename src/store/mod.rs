@@ -28,7 +28,9 @@ mod firings;
 mod jobs;
 mod observe;
 mod payload;
+mod retention;
 mod runs;
+mod snapshots;
 mod sources;
 mod trends;
 
@@ -38,7 +40,9 @@ pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use observe::OutcomeCount;
 pub use payload::Compressed;
+pub use retention::{Cutoffs, PruneReport};
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
+pub use snapshots::{EncodedSnapshot, MAX_CHAIN};
 pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
 
 use std::sync::Arc;
@@ -100,6 +104,8 @@ pub struct Store {
     write_gate: Arc<tokio::sync::Mutex<()>>,
     /// SQLite only: the thread that commits ingest batches (see `event_writer`).
     event_writer: Option<Arc<event_writer::EventWriter>>,
+    /// The newest snapshot, uncompressed: the base of the next run's delta (see `snapshots`).
+    snapshot_cache: snapshots::Cache,
     backend: Backend,
     url: Arc<str>,
 }
@@ -147,6 +153,7 @@ impl Store {
             lease_pool,
             write_gate: Default::default(),
             event_writer: None,
+            snapshot_cache: Default::default(),
             backend,
             url: url.into(),
         };
