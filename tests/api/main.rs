@@ -12,6 +12,8 @@ mod fakes;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod lifecycle_history;
+mod lifecycle_snapshots;
 mod operate;
 mod publish_discord;
 mod publish_feed;
