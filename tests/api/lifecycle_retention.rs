@@ -230,6 +230,12 @@ async fn snapshot_chains_go_whole_and_never_the_one_the_next_diff_needs() {
         r.runs, chain as u64,
         "its runs follow their snapshots: {r:?}"
     );
+    if store.backend() == Backend::Sqlite {
+        assert!(
+            r.vacuumed_pages > 0,
+            "freed pages go back to the file system: {r:?}"
+        );
+    }
 
     let fresh = Store::connect(&app.state.config.database_url)
         .await
