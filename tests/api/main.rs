@@ -12,6 +12,7 @@ mod fakes;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod lifecycle_backup;
 mod lifecycle_history;
 mod lifecycle_retention;
 mod lifecycle_snapshots;
