@@ -23,6 +23,7 @@
 mod backup;
 mod cursors;
 mod deliveries;
+mod disk;
 mod event_writer;
 mod events;
 mod firings;
@@ -39,6 +40,7 @@ mod trends;
 pub use backup::{restore, Restored};
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
+pub use disk::{DiskUsage, TABLES};
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use observe::OutcomeCount;
@@ -127,8 +129,8 @@ pub struct Store {
     /// The newest snapshot, uncompressed: the base of the next run's delta (see `snapshots`).
     snapshot_cache: snapshots::Cache,
     /// SQLite: the shared lock on `<database>.lock` that keeps `restore` away while this
-    /// process has the database open (see `backup`).
-    _open_lock: Option<Arc<std::fs::File>>,
+    /// process has the database open (see `backup`); released by `close`.
+    open_lock: Arc<std::sync::Mutex<Option<std::fs::File>>>,
     backend: Backend,
     url: Arc<str>,
 }
@@ -158,7 +160,7 @@ impl Store {
         let (backend, url, max) = if url.starts_with("sqlite:") {
             prepare_sqlite_dir(url)?;
             if let Some(path) = sqlite_file(url) {
-                open_lock = Some(Arc::new(backup::hold_shared(path)?));
+                open_lock = Some(backup::hold_shared(path)?);
             }
             let url = if url.contains("mode=") {
                 url.to_owned()
@@ -181,7 +183,7 @@ impl Store {
             write_gate: Default::default(),
             event_writer: None,
             snapshot_cache: Default::default(),
-            _open_lock: open_lock,
+            open_lock: Arc::new(std::sync::Mutex::new(open_lock)),
             backend,
             url: url.into(),
         };
@@ -263,6 +265,7 @@ impl Store {
     pub async fn close(&self) {
         self.lease_pool.close().await;
         self.pool.close().await;
+        self.open_lock.lock().expect("lock holder").take();
     }
 
     /// Waits for our turn to write (SQLite only; see `write_gate`).

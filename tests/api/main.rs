@@ -13,6 +13,7 @@ mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
 mod lifecycle_backup;
+mod lifecycle_disk;
 mod lifecycle_history;
 mod lifecycle_retention;
 mod lifecycle_snapshots;
