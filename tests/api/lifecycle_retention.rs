@@ -292,3 +292,34 @@ fn bad_retention_values_are_refused_at_start_with_the_key_named() {
         assert!(!dir.path().join("never.db").exists(), "nothing was created");
     }
 }
+
+#[tokio::test]
+async fn the_scheduler_fires_retention_passes_in_the_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/helix.db", dir.path().display());
+    let (mut child, base) = crate::process::start_serve(&url, dir.path(), &[]).await;
+    // The first pass fires at start-up; wait for its figures (bounded, not a fixed sleep).
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("helix_retention_pass_seconds_count") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        text.contains("helix_retention_pass_seconds_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("helix_retention_deleted_total{table=\"events\"} 0"),
+        "{text}"
+    );
+}
