@@ -48,6 +48,13 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// List past sync runs, newest first.
     History(cli::history::HistoryArgs),
+    /// Write a consistent copy of the live SQLite database to a new file (ingest keeps
+    /// running). For PostgreSQL use pg_dump (see the README).
+    Backup(cli::backup::FileArg),
+    /// Put a backup made by `backup` in place of the database. The service must be stopped;
+    /// a file that is not a helix-sync database, or has a newer schema, is refused and
+    /// nothing changes. The replaced database is kept beside it.
+    Restore(cli::backup::FileArg),
 }
 
 #[tokio::main]
@@ -108,6 +115,8 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Export(args) => cli::export::run(&config, args).await,
         Command::Sync(args) => return cli::sync::run(config, args).await,
         Command::History(args) => cli::history::run(&config, args).await,
+        Command::Backup(args) => cli::backup::backup(&config, args).await,
+        Command::Restore(args) => cli::backup::restore_file(&config, args),
     };
     done.map(|()| std::process::ExitCode::SUCCESS)
 }

@@ -6,6 +6,10 @@
 //! downtime a missed hourly run happens once at start-up, not once per missed hour. Times come
 //! from the caller (`tick(now)`), so tests move the clock instead of sleeping. Cron syntax is
 //! parsed by `croner` (5 fields; a seconds field is refused so `*` can never mean every second).
+//!
+//! The scheduler also fires retention (`queue::retention`) every `retention.prune_every`, on
+//! a task of its own so a long pass never delays a firing; a pass cut short by shutdown
+//! loses nothing, each of its batches being a transaction of its own.
 
 use std::time::Duration;
 
@@ -15,7 +19,7 @@ use croner::Cron;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::SyncSchedule;
+use crate::config::{RetentionConfig, SyncSchedule};
 use crate::queue::{JobPayload, Queue, SyncJob, SyncScope, Trigger};
 use crate::store::StoreError;
 
@@ -136,6 +140,8 @@ pub struct Scheduler {
     schedules: Vec<Schedule>,
     queue: Queue,
     next_sync: watch::Sender<Option<DateTime<Utc>>>,
+    /// When set, `run` fires a retention pass every `prune_every`.
+    retention: Option<RetentionConfig>,
 }
 
 impl Scheduler {
@@ -145,7 +151,14 @@ impl Scheduler {
             schedules,
             queue,
             next_sync,
+            retention: None,
         }
+    }
+
+    /// Also fire retention passes (see the module docs).
+    pub fn with_retention(mut self, cfg: RetentionConfig) -> Self {
+        self.retention = Some(cfg);
+        self
     }
 
     /// The next firing of any schedule, for `/health`.
@@ -207,10 +220,25 @@ impl Scheduler {
 
     /// Ticks at every firing until cancelled. The first tick (at start-up) is the catch-up.
     pub async fn run(self, cancel: CancellationToken) {
+        let mut pruning: Option<tokio::task::JoinHandle<()>> = None;
+        let mut next_prune = tokio::time::Instant::now();
         loop {
             let now = Utc::now();
             if let Err(e) = self.tick(now).await {
                 tracing::error!(error = %e, "scheduler tick failed; retrying in 30 s");
+            }
+            if let Some(cfg) = &self.retention {
+                let idle = pruning.as_ref().is_none_or(|t| t.is_finished());
+                if idle && tokio::time::Instant::now() >= next_prune {
+                    next_prune = tokio::time::Instant::now() + cfg.prune_every.0;
+                    let (store, cfg) = (self.queue.store().clone(), cfg.clone());
+                    pruning = Some(tokio::spawn(async move {
+                        let now = Utc::now().timestamp_millis();
+                        if let Err(e) = crate::queue::retention::prune(&store, &cfg, now).await {
+                            tracing::warn!(error = %e, "retention pass failed; the next one retries");
+                        }
+                    }));
+                }
             }
             let wait = self
                 .next_sync
@@ -219,7 +247,12 @@ impl Scheduler {
                 .unwrap_or(Duration::from_secs(3600))
                 .min(Duration::from_secs(30));
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => {
+                    if let Some(t) = pruning {
+                        t.abort();
+                    }
+                    return;
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }

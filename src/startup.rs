@@ -89,7 +89,8 @@ impl Application {
             tracing::warn!("HELIX_SYNC_ENABLED=false: scheduled syncs are off (webhooks and manual triggers still run)");
             Vec::new()
         };
-        let scheduler = Scheduler::new(schedules, queue.clone());
+        let scheduler =
+            Scheduler::new(schedules, queue.clone()).with_retention(config.file.retention.clone());
         let (run_events, _) = tokio::sync::broadcast::channel(256);
         let runner: Arc<dyn JobRunner> = match &options.runner {
             Some(r) => r.clone(),

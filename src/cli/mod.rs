@@ -1,5 +1,6 @@
 //! Subcommands other than `serve`: each opens the same store the server uses.
 
+pub mod backup;
 pub mod export;
 pub mod history;
 pub mod queue;

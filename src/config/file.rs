@@ -20,6 +20,10 @@ pub struct FileConfig {
     pub exports: ExportsConfig,
     /// Limits of the HTTP server (timeouts, unverified body budget).
     pub http: super::server::ServerLimits,
+    /// How long stored rows are kept (see `config::retention`).
+    pub retention: super::RetentionConfig,
+    /// When disk use turns `/health` degraded.
+    pub disk: super::DiskConfig,
 }
 
 impl Default for FileConfig {
@@ -33,6 +37,8 @@ impl Default for FileConfig {
             queue: QueueConfig::default(),
             exports: ExportsConfig::default(),
             http: Default::default(),
+            retention: Default::default(),
+            disk: Default::default(),
         }
     }
 }

@@ -7,11 +7,13 @@
 
 mod file;
 pub mod redact;
+mod retention;
 mod secret;
 mod server;
 
 pub use file::*;
 pub use redact::Redactor;
+pub use retention::{BatchSize, DiskConfig, Period, RetentionConfig, Size};
 pub use secret::{Secret, REDACTED};
 pub use server::ServerLimits;
 

@@ -65,6 +65,18 @@ async fn refresh(state: &AppState) -> Result<(), crate::store::StoreError> {
         metrics::gauge!("helix_target_deliveries", "target" => target, "state" => delivery_state)
             .set(n as f64);
     }
+    // Disk use: the database, its WAL and the free space beside it (SQLite), rows per table.
+    let disk = store.disk_usage().await?;
+    metrics::gauge!("helix_db_size_bytes").set(disk.database_bytes as f64);
+    if let Some(wal) = disk.wal_bytes {
+        metrics::gauge!("helix_db_wal_bytes").set(wal as f64);
+    }
+    if let Some(free) = disk.free_bytes {
+        metrics::gauge!("helix_db_free_bytes").set(free as f64);
+    }
+    for (table, rows) in store.table_rows().await? {
+        metrics::gauge!("helix_db_rows", "table" => table).set(rows as f64);
+    }
     metrics::gauge!("helix_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(())
 }

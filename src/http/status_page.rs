@@ -54,6 +54,9 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
     let runs = service::status::recent_runs(&state, PAGE_RUNS)
         .await
         .unwrap_or_default();
+    let tables = service::status::table_rows(&state)
+        .await
+        .unwrap_or_default();
     let nonce = uuid::Uuid::now_v7().simple().to_string();
     let html = templates()
         .get_template("status.html")
@@ -61,6 +64,7 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
             t.render(context! {
                 health => Serde(&health),
                 runs => Serde(&runs),
+                tables => Serde(&tables),
                 targets => TARGET_NAMES,
                 nonce => &nonce,
             })

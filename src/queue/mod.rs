@@ -7,6 +7,7 @@
 //! sent by another process only costs one poll interval.
 
 pub mod job;
+pub mod retention;
 
 pub use job::{JobPayload, PublishJob, SyncJob, SyncScope, Trigger};
 

@@ -8,7 +8,9 @@
 //!   or `partial`) finished within 3 sync intervals — the interval being the shortest period
 //!   of the configured schedules (hourly by default); with no schedule there is no such rule.
 //!   Before the first success the clock starts at process start.
-//! - **degraded** (HTTP 200): an enabled source or target failed its last attempt.
+//! - **degraded** (HTTP 200): an enabled source or target failed its last attempt, or the
+//!   database is past `disk.degraded_above` or its disk below `disk.degraded_free_below`
+//!   (see `disk`).
 //! - **healthy** otherwise.
 //!
 //! `last_error` goes through [`super::redact`]: it never carries a secret or a whole upstream
@@ -25,7 +27,9 @@ use serde_json::Value;
 use super::iso;
 use crate::config::Config;
 use crate::http::AppState;
-use crate::store::{now_ms, DeliveryRow, QueueStats, RunRow, Store, StoreError};
+use crate::store::{now_ms, DeliveryRow, DiskUsage, QueueStats, RunRow, Store, StoreError};
+
+pub mod disk;
 
 /// How many finished runs `success_rate` and `avg_duration_seconds` look at.
 pub const RATE_WINDOW: usize = 20;
@@ -98,6 +102,8 @@ pub struct Health {
     pub queue: QueueHealth,
     /// Seconds since the last successful run finished.
     pub data_freshness_seconds: Option<i64>,
+    /// Disk taken and left (`null` when the store could not say).
+    pub disk: Option<disk::DiskHealth>,
 }
 
 impl Health {
@@ -122,6 +128,8 @@ pub struct Observed {
     /// The newest delivery of each target.
     pub deliveries: Vec<DeliveryRow>,
     pub queue: QueueStats,
+    /// Disk use, when it could be measured.
+    pub disk: Option<DiskUsage>,
 }
 
 /// Computes the report for the running service.
@@ -159,6 +167,11 @@ async fn observe(store: &Store, now: i64) -> Result<Observed, StoreError> {
             .await?,
         deliveries: store.latest_deliveries().await?,
         queue: store.queue_stats(now).await?,
+        disk: store
+            .disk_usage()
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot measure disk use"))
+            .ok(),
     })
 }
 
@@ -251,9 +264,11 @@ pub fn evaluate(
         .into_iter()
         .chain([targets.discord, targets.notion, targets.portal])
         .any(|s| s == PartStatus::Error);
+    let disk = disk::evaluate(&config.file.disk, o.disk.as_ref());
+    let disk_problem = disk.as_ref().is_some_and(|d| d.problem.is_some());
     let status = if o.store_error.is_some() || stale {
         HealthStatus::Unhealthy
-    } else if failing {
+    } else if failing || disk_problem {
         HealthStatus::Degraded
     } else {
         HealthStatus::Healthy
@@ -278,6 +293,7 @@ pub fn evaluate(
             oldest_queued_age_seconds: o.queue.oldest_queued_age_ms.map(|ms| ms as f64 / 1000.0),
         },
         data_freshness_seconds: last_success_at.map(|t| ((now - t).max(0)) / 1000),
+        disk,
     }
 }
 
@@ -371,6 +387,11 @@ fn target_states(config: &Config, latest: &[DeliveryRow]) -> (TargetStates, Vec<
 
 #[cfg(test)]
 mod tests;
+
+/// Rows per table, for the status page (exact on SQLite, estimates on PostgreSQL).
+pub async fn table_rows(state: &AppState) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    state.store.table_rows().await
+}
 
 /// One line of the status page's run table.
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -20,25 +20,35 @@
 //! with `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing with
 //! `SQLITE_BUSY` when one upgrades a read lock.
 
+mod backup;
 mod cursors;
 mod deliveries;
+mod disk;
 mod event_writer;
 mod events;
 mod firings;
 mod jobs;
 mod observe;
 mod payload;
+mod retention;
 mod runs;
+mod schema;
+mod snapshots;
 mod sources;
 mod trends;
 
+pub use backup::{restore, Restored};
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
+pub use disk::{DiskUsage, TABLES};
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
 pub use jobs::{JobRow, JobState, QueueStats};
 pub use observe::OutcomeCount;
 pub use payload::Compressed;
+pub use retention::{Cutoffs, PruneReport};
 pub use runs::{gzip, RunFinish, RunRow, RunStart};
+pub use schema::binary_schema_version;
+pub use snapshots::{EncodedSnapshot, MAX_CHAIN};
 pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
 
 use std::sync::Arc;
@@ -69,6 +79,22 @@ pub enum StoreError {
     WriterGone,
     #[error("the write-ahead log could not be synced: {0}")]
     WalSync(String),
+    #[error(
+        "this database has schema version {database}, newer than this helix-sync {} knows \
+         (up to {binary}): run the newer helix-sync, or restore the backup taken before the \
+         upgrade (`helix-sync restore <file>`)",
+        env!("CARGO_PKG_VERSION")
+    )]
+    SchemaTooNew { database: i64, binary: i64 },
+    #[error(
+        "this database has migrations {versions} that this helix-sync {} (schema up to \
+         {binary}) does not know: another build wrote it; run that build, or restore a backup",
+        env!("CARGO_PKG_VERSION")
+    )]
+    SchemaUnknown { versions: String, binary: i64 },
+    /// A backup, restore or start-up that must not go ahead, with the reason.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -100,6 +126,11 @@ pub struct Store {
     write_gate: Arc<tokio::sync::Mutex<()>>,
     /// SQLite only: the thread that commits ingest batches (see `event_writer`).
     event_writer: Option<Arc<event_writer::EventWriter>>,
+    /// The newest snapshot, uncompressed: the base of the next run's delta (see `snapshots`).
+    snapshot_cache: snapshots::Cache,
+    /// SQLite: the shared lock on `<database>.lock` that keeps `restore` away while this
+    /// process has the database open (see `backup`); released by `close`.
+    open_lock: Arc<std::sync::Mutex<Option<std::fs::File>>>,
     backend: Backend,
     url: Arc<str>,
 }
@@ -125,8 +156,12 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        let mut open_lock = None;
         let (backend, url, max) = if url.starts_with("sqlite:") {
             prepare_sqlite_dir(url)?;
+            if let Some(path) = sqlite_file(url) {
+                open_lock = Some(backup::hold_shared(path)?);
+            }
             let url = if url.contains("mode=") {
                 url.to_owned()
             } else {
@@ -147,6 +182,8 @@ impl Store {
             lease_pool,
             write_gate: Default::default(),
             event_writer: None,
+            snapshot_cache: Default::default(),
+            open_lock: Arc::new(std::sync::Mutex::new(open_lock)),
             backend,
             url: url.into(),
         };
@@ -213,15 +250,10 @@ impl Store {
         self.backend
     }
 
+    /// Applies the binary's migrations, after refusing a database from a newer build.
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
-        }
+        self.check_schema().await?;
+        schema::migrator(self.backend).run(&self.pool).await?;
         Ok(())
     }
 
@@ -233,6 +265,7 @@ impl Store {
     pub async fn close(&self) {
         self.lease_pool.close().await;
         self.pool.close().await;
+        self.open_lock.lock().expect("lock holder").take();
     }
 
     /// Waits for our turn to write (SQLite only; see `write_gate`).

@@ -67,7 +67,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("writing to a Vec cannot fail")
 }
 
-fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     GzDecoder::new(data)
         .read_to_end(&mut out)
@@ -91,6 +91,10 @@ impl Store {
 
     /// The commit point of a run (see the module docs).
     pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<()> {
+        let snapshot = match f.snapshot_json {
+            Some(json) => Some(self.encode_snapshot(json).await?),
+            None => None,
+        };
         let (_turn, mut tx) = self.write_tx().await?;
         sqlx::query(
             "UPDATE sync_runs SET finished_at = $1, duration_ms = $1 - started_at, status = $2, sources = $3, \
@@ -105,17 +109,8 @@ impl Store {
         .bind(f.id)
         .execute(&mut *tx)
         .await?;
-        if let Some(snapshot) = f.snapshot_json {
-            sqlx::query(
-                "INSERT INTO snapshots (run_id, schema_version, created_at, data) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (run_id) DO UPDATE SET data = excluded.data",
-            )
-            .bind(f.id)
-            .bind(f.schema_version)
-            .bind(f.finished_at)
-            .bind(gzip(snapshot))
-            .execute(&mut *tx)
-            .await?;
+        if let Some(s) = &snapshot {
+            Self::insert_snapshot_in(&mut tx, f.id, f.schema_version, f.finished_at, s).await?;
         }
         for c in f.cursors {
             Self::put_cursor_in(&mut tx, c).await?;
@@ -140,6 +135,9 @@ impl Store {
             Self::enqueue_in(&mut tx, job, f.finished_at).await?;
         }
         tx.commit().await?;
+        if let Some(s) = &snapshot {
+            self.cache_snapshot(f.id, s);
+        }
         Ok(())
     }
 
@@ -176,48 +174,5 @@ impl Store {
         Ok(rows
             .into_iter()
             .find(|r| statuses.contains(&r.status.as_str())))
-    }
-
-    /// The uncompressed snapshot JSON of a run.
-    pub async fn snapshot_json(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
-        let data: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT data FROM snapshots WHERE run_id = $1")
-                .bind(run_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        data.map(|d| gunzip(&d)).transpose()
-    }
-
-    /// The run id of the newest stored snapshot (cheap: no snapshot data is read).
-    pub async fn latest_snapshot_run_id(&self) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT run_id FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// The newest stored snapshot: `(run id, JSON)`.
-    pub async fn latest_snapshot_json(&self) -> Result<Option<(String, Vec<u8>)>> {
-        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT run_id, data FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(id, d)| Ok((id, gunzip(&d)?))).transpose()
-    }
-
-    /// Snapshots of the last `n` runs, oldest first (for trend charts).
-    pub async fn recent_snapshots_json(&self, n: i64) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT run_id, data FROM snapshots ORDER BY created_at DESC, run_id DESC LIMIT $1",
-        )
-        .bind(n)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .rev()
-            .map(|(id, d)| Ok((id, gunzip(&d)?)))
-            .collect()
     }
 }

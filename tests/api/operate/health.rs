@@ -26,7 +26,8 @@ async fn health_has_the_design_shape_and_is_healthy_at_start() {
             "targets",
             "metrics",
             "queue",
-            "data_freshness_seconds"
+            "data_freshness_seconds",
+            "disk"
         ]
     );
     for (group, names) in [

@@ -1,0 +1,303 @@
+//! Retention: deleting what has aged out, in small batches, never what is still needed.
+//!
+//! A pruning pass ([`Store::prune`]) goes table by table, each in batches of at most
+//! `batch` rows. Every batch is its own short transaction (on SQLite it takes our write turn
+//! like any other writer, so an ingest batch waits for one small delete at most, never for
+//! a whole pass), and it runs the same statements on PostgreSQL. Rows are chosen oldest
+//! first by indexed columns, so a batch never scans a table.
+//!
+//! What is never deleted, whatever its age (each rule is a `WHERE` below):
+//! - a job that is not finished, and a dead or cancelled job's events (it may be retried);
+//! - a run that is `running`, that has a delivery not yet finished (`pending`, `failed`
+//!   awaiting a retry, or any state other than `succeeded`/`dead`/`disabled`), whose
+//!   snapshot is still kept, the newest run of each trigger, and the newest successful run
+//!   (health measures freshness from it); a run goes with its change summary and its
+//!   deliveries, in one transaction, never apart;
+//! - the snapshot chain the next diff compares against (the newest snapshot's), a chain
+//!   with a run whose deliveries still need it, and any chain with a member younger than the
+//!   cutoff: chains go whole, so no kept snapshot loses its base (see `snapshots`);
+//! - the newest firing of each schedule (the scheduler's catch-up reads it).
+//!
+//! On SQLite the pass then hands freed pages back to the file system with
+//! `PRAGMA incremental_vacuum`, a chunk per write turn (migration 0014 put the database in
+//! incremental auto-vacuum mode). A full `VACUUM` would rewrite the whole file while holding
+//! the write lock: exactly the stall retention must not cause.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::AssertSqlSafe;
+
+use super::events::push_placeholders;
+use super::{Backend, Result, Store, MAX_CHAIN};
+
+/// The cutoffs of one pass (unix ms: rows older than these may go) and its batch size.
+#[derive(Debug, Clone)]
+pub struct Cutoffs {
+    pub events: i64,
+    pub jobs_succeeded: i64,
+    pub jobs_dead: i64,
+    pub runs: i64,
+    pub runs_failed: i64,
+    pub snapshots: i64,
+    pub schedule_firings: i64,
+    pub batch: i64,
+}
+
+/// What a pass deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    pub events: u64,
+    pub jobs: u64,
+    pub runs: u64,
+    pub deliveries: u64,
+    pub snapshots: u64,
+    pub schedule_firings: u64,
+    /// Pages handed back to the file system (SQLite).
+    pub vacuumed_pages: u64,
+    /// Statements (batches) the pass ran.
+    pub batches: u64,
+}
+
+/// Delivery states after which a delivery needs nothing more from its run.
+const DELIVERY_DONE: &str = "('succeeded', 'dead', 'disabled')";
+
+/// Pages freed per incremental-vacuum step (4 MiB of 4 KiB pages).
+const VACUUM_STEP: i64 = 1_024;
+
+/// A breath between batches, so that writers queued behind a batch get their turn first.
+const PAUSE: Duration = Duration::from_millis(2);
+
+impl Store {
+    /// One pruning pass (see the module docs).
+    pub async fn prune(&self, c: &Cutoffs) -> Result<PruneReport> {
+        let mut r = PruneReport::default();
+        let batch = c.batch.max(1);
+        r.snapshots = self
+            .prune_snapshots(c.snapshots, batch, &mut r.batches)
+            .await?;
+        let (runs, deliveries) = self.prune_runs(c, batch, &mut r.batches).await?;
+        (r.runs, r.deliveries) = (runs, deliveries);
+        r.jobs = self
+            .delete_batches(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                 WHERE state IN ('succeeded', 'cancelled') AND updated_at < $1 LIMIT $2)",
+                c.jobs_succeeded,
+                batch,
+                &mut r.batches,
+            )
+            .await?;
+        r.jobs += self
+            .delete_batches(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                 WHERE state = 'dead' AND updated_at < $1 LIMIT $2)",
+                c.jobs_dead,
+                batch,
+                &mut r.batches,
+            )
+            .await?;
+        r.events = self
+            .delete_batches(
+                "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.received_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id AND j.state <> 'succeeded') \
+                 LIMIT $2)",
+                c.events,
+                batch,
+                &mut r.batches,
+            )
+            .await?;
+        r.schedule_firings = self
+            .delete_batches(
+                "DELETE FROM schedule_firings WHERE (schedule, fire_at) IN (\
+                 SELECT f.schedule, f.fire_at FROM schedule_firings f WHERE f.created_at < $1 \
+                 AND f.fire_at < (SELECT MAX(l.fire_at) FROM schedule_firings l WHERE l.schedule = f.schedule) \
+                 LIMIT $2)",
+                c.schedule_firings,
+                batch,
+                &mut r.batches,
+            )
+            .await?;
+        r.vacuumed_pages = self.vacuum_freed().await?;
+        Ok(r)
+    }
+
+    /// Runs `sql` (`$1` = cutoff, `$2` = batch) until a batch deletes less than a batch.
+    async fn delete_batches(
+        &self,
+        sql: &'static str,
+        cutoff: i64,
+        batch: i64,
+        batches: &mut u64,
+    ) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let deleted = {
+                let _turn = self.gate().await;
+                sqlx::query(sql)
+                    .bind(cutoff)
+                    .bind(batch)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+            };
+            *batches += 1;
+            total += deleted;
+            if deleted < batch as u64 {
+                return Ok(total);
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
+
+    /// Whole snapshot chains, oldest first, a few chains per transaction.
+    async fn prune_snapshots(&self, cutoff: i64, batch: i64, batches: &mut u64) -> Result<u64> {
+        let Some(newest) = self.latest_snapshot_run_id().await? else {
+            return Ok(0);
+        };
+        let newest_root: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(chain_root, run_id) FROM snapshots WHERE run_id = $1",
+        )
+        .bind(&newest)
+        .fetch_optional(&self.pool)
+        .await?;
+        let newest_root = newest_root.unwrap_or(newest);
+        let chains = (batch / MAX_CHAIN).max(1);
+        let mut total = 0;
+        loop {
+            let roots: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT c.root FROM (SELECT COALESCE(chain_root, run_id) AS root, MAX(created_at) AS newest \
+                     FROM snapshots GROUP BY COALESCE(chain_root, run_id)) c \
+                 WHERE c.newest < $1 AND c.root <> $2 AND NOT EXISTS (\
+                     SELECT 1 FROM snapshots s JOIN deliveries d ON d.run_id = s.run_id \
+                     WHERE COALESCE(s.chain_root, s.run_id) = c.root AND d.state NOT IN {DELIVERY_DONE}) \
+                 ORDER BY c.newest LIMIT $3"
+            )))
+            .bind(cutoff)
+            .bind(&newest_root)
+            .bind(chains)
+            .fetch_all(&self.pool)
+            .await?;
+            if roots.is_empty() {
+                return Ok(total);
+            }
+            let mut sql =
+                String::from("DELETE FROM snapshots WHERE COALESCE(chain_root, run_id) IN (");
+            push_placeholders(&mut sql, roots.len(), 1, 1);
+            sql.push(')');
+            let (_turn, mut tx) = self.write_tx().await?;
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for root in &roots {
+                q = q.bind(root);
+            }
+            total += q.execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            *batches += 1;
+            if (roots.len() as i64) < chains {
+                return Ok(total);
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
+
+    /// Runs with their deliveries, each batch in one transaction.
+    async fn prune_runs(&self, c: &Cutoffs, batch: i64, batches: &mut u64) -> Result<(u64, u64)> {
+        // Kept whatever their age: the newest run of each trigger and the newest success.
+        let mut keep: Vec<String> = sqlx::query_scalar(
+            "SELECT r.id FROM sync_runs r JOIN (SELECT trigger, MAX(started_at) AS newest \
+                 FROM sync_runs GROUP BY trigger) l ON l.trigger = r.trigger AND r.started_at = l.newest",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        keep.extend(
+            self.last_run_with_status(&["succeeded", "partial"])
+                .await?
+                .map(|r| r.id),
+        );
+        let mut select = format!(
+            "SELECT r.id FROM sync_runs r WHERE r.started_at < $4 AND r.status <> 'running' \
+             AND r.started_at < CASE WHEN r.status = 'failed' THEN $1 ELSE $2 END \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = r.id AND d.state NOT IN {DELIVERY_DONE}) \
+             AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.run_id = r.id)"
+        );
+        if !keep.is_empty() {
+            select.push_str(" AND r.id NOT IN (");
+            push_placeholders(&mut select, keep.len(), 1, 5);
+            select.push(')');
+        }
+        select.push_str(" ORDER BY r.started_at LIMIT $3");
+        let (mut runs, mut deliveries) = (0, 0);
+        loop {
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(select.clone()))
+                .bind(c.runs_failed)
+                .bind(c.runs)
+                .bind(batch)
+                .bind(c.runs.max(c.runs_failed));
+            for id in &keep {
+                q = q.bind(id);
+            }
+            let ids = q.fetch_all(&self.pool).await?;
+            if ids.is_empty() {
+                return Ok((runs, deliveries));
+            }
+            let mut list = String::from("(");
+            push_placeholders(&mut list, ids.len(), 1, 1);
+            list.push(')');
+            let (_turn, mut tx) = self.write_tx().await?;
+            for (table, column, count) in [
+                ("deliveries", "run_id", &mut deliveries),
+                ("sync_runs", "id", &mut runs),
+            ] {
+                let mut q = sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE {column} IN {list}"
+                )));
+                for id in &ids {
+                    q = q.bind(id);
+                }
+                *count += q.execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+            *batches += 1;
+            if (ids.len() as i64) < batch {
+                return Ok((runs, deliveries));
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
+
+    /// Hands free pages back to the file system, a chunk per write turn (SQLite only; a
+    /// database created before migration 0014 without it simply reuses them).
+    async fn vacuum_freed(&self) -> Result<u64> {
+        if self.backend != Backend::Sqlite {
+            return Ok(0);
+        }
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&self.pool)
+            .await?;
+        if mode != 2 {
+            return Ok(0);
+        }
+        let mut total = 0u64;
+        let mut before = i64::MAX;
+        loop {
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                .fetch_one(&self.pool)
+                .await?;
+            // Stop when done, or when a step freed nothing (another process's read holds
+            // the pages): the next pass tries again.
+            if free == 0 || free >= before {
+                return Ok(total);
+            }
+            before = free;
+            let step = free.min(VACUUM_STEP);
+            {
+                // Our turn: no commit waits behind more than one chunk.
+                let _turn = self.gate().await;
+                sqlx::query(AssertSqlSafe(format!("PRAGMA incremental_vacuum({step})")))
+                    .execute(&self.pool)
+                    .await?;
+            }
+            total += step as u64;
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
+}
