@@ -52,12 +52,8 @@ pub struct PoolHandle {
 
 impl WorkerPool {
     pub fn new(queue: Queue, runner: Arc<dyn JobRunner>) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
-        let prefix = format!(
-            "{host}:{}:{}",
-            std::process::id(),
-            &uuid::Uuid::now_v7().to_string()[24..]
-        );
+        // Worker ids start with the node id: that is how a dead node's jobs are found.
+        let prefix = queue.node().worker_id("w");
         Self {
             queue,
             runner,
@@ -259,6 +255,12 @@ impl WorkerPool {
         span: &tracing::Span,
     ) -> Result<&'static str, crate::store::StoreError> {
         Ok(match self.queue.fail(&job.row, worker, now, e).await? {
+            // Waiting for a rate limit or an open circuit is not a failure of the job: the
+            // breaker logs its own transitions, once each.
+            FailOutcome::Retrying { at } if matches!(e, JobError::RateLimited { .. }) => {
+                tracing::debug!(parent: span, reason = %e, retry_in_ms = at - now, "job waits");
+                "waiting"
+            }
             FailOutcome::Retrying { at } => {
                 tracing::warn!(parent: span, error = %e, retry_in_ms = at - now, "job failed; will retry");
                 "retrying"

@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub publishers: Publishers,
     pub queue: QueueConfig,
     pub exports: ExportsConfig,
+    /// Retry schedules, circuit breakers, lanes and debounce (`config/delivery.rs`).
+    pub delivery: super::DeliveryConfig,
 }
 
 impl Default for FileConfig {
@@ -30,6 +32,7 @@ impl Default for FileConfig {
             publishers: Publishers::default(),
             queue: QueueConfig::default(),
             exports: ExportsConfig::default(),
+            delivery: Default::default(),
         }
     }
 }
