@@ -73,6 +73,7 @@ fn observed(runs: Vec<RunRow>, deliveries: Vec<DeliveryRow>) -> Observed {
         last_success,
         deliveries,
         queue: QueueStats::default(),
+        ..Default::default()
     }
 }
 
