@@ -101,7 +101,10 @@ impl Application {
             .context("writing the lane limits")?;
         // A predecessor of this node (the same name, before a restart) is gone: its jobs
         // run again now, not when their leases expire.
-        queue.rescue(now).await.context("rescuing jobs of dead nodes")?;
+        queue
+            .rescue(now)
+            .await
+            .context("rescuing jobs of dead nodes")?;
         let (writer, writer_task) = Writer::spawn(store.clone());
         let schedules = if config.sync_enabled {
             scheduler::schedules(&config.file.sync_schedule).map_err(anyhow::Error::msg)?

@@ -152,7 +152,10 @@ pub(super) fn validate(d: &DeliveryConfig) -> Result<(), (String, String)> {
             return Err((key("max_concurrent"), "must be at least 1 (or null)".into()));
         }
     }
-    for (kind, n) in [("sync", d.concurrency.sync), ("publish", d.concurrency.publish)] {
+    for (kind, n) in [
+        ("sync", d.concurrency.sync),
+        ("publish", d.concurrency.publish),
+    ] {
         if n == Some(0) {
             return Err((
                 format!("delivery.concurrency.{kind}"),
@@ -194,7 +197,10 @@ mod tests {
         );
         let mut d = DeliveryConfig::default();
         d.debounce.quiet_ms = 10_000;
-        assert_eq!(validate(&d).unwrap_err().0, "delivery.debounce.max_delay_ms");
+        assert_eq!(
+            validate(&d).unwrap_err().0,
+            "delivery.debounce.max_delay_ms"
+        );
         assert!(validate(&DeliveryConfig::default()).is_ok());
     }
 }

@@ -71,10 +71,14 @@ async fn refresh(state: &AppState) -> Result<(), crate::store::StoreError> {
     for target in TARGET_NAMES {
         let lane = lanes.iter().find(|l| l.name == target);
         let open = lane.is_some_and(|l| l.breaker == "open");
-        metrics::gauge!("helix_target_breaker_open", "target" => target).set(f64::from(u8::from(open)));
+        metrics::gauge!("helix_target_breaker_open", "target" => target)
+            .set(f64::from(u8::from(open)));
         metrics::gauge!("helix_target_consecutive_failures", "target" => target)
             .set(lane.map_or(0, |l| l.failures) as f64);
-        let waiting = backlog.iter().find(|(l, _)| l == target).map_or(0, |(_, n)| *n);
+        let waiting = backlog
+            .iter()
+            .find(|(l, _)| l == target)
+            .map_or(0, |(_, n)| *n);
         metrics::gauge!("helix_target_backlog", "target" => target).set(waiting as f64);
     }
     metrics::gauge!("helix_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);

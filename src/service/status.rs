@@ -361,7 +361,11 @@ fn target_states(config: &Config, o: &Observed) -> (TargetStates, Vec<(i64, Stri
         if !target_enabled(config, name) {
             return PartStatus::Disabled;
         }
-        if let Some(lane) = o.lanes.iter().find(|l| l.name == name && l.breaker == "open") {
+        if let Some(lane) = o
+            .lanes
+            .iter()
+            .find(|l| l.name == name && l.breaker == "open")
+        {
             let since = lane.opened_at.unwrap_or(lane.updated_at);
             errors.push((
                 since,

@@ -173,9 +173,7 @@ pub(super) fn joined_run_at(run_at: i64, created: i64, job: &NewJob, now: i64) -
     let t = match job.debounce {
         None => run_at.min(job.run_at),
         Some(_) if run_at <= now => run_at,
-        Some(d) => (now + d.quiet_ms)
-            .max(run_at)
-            .min(created + d.max_delay_ms),
+        Some(d) => (now + d.quiet_ms).max(run_at).min(created + d.max_delay_ms),
     };
     (t != run_at).then_some(t)
 }

@@ -31,8 +31,9 @@ pub struct LaneRow {
 pub enum Admission {
     /// Closed: go.
     Go,
-    /// Open, and this attempt is the one probe of this interval.
-    Probe,
+    /// Open, and this attempt is the one probe of this interval; the probe after it is
+    /// due at `next` (where the others wait, and this one too if it fails).
+    Probe { next: i64 },
     /// Open: wait until this time (unix ms) without using an attempt.
     Wait(i64),
 }
@@ -41,9 +42,13 @@ pub enum Admission {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
     None,
-    Opened { failures: i64 },
+    Opened {
+        failures: i64,
+    },
     /// Closed again; `drained` waiting jobs of the lane were made runnable.
-    Closed { drained: u64 },
+    Closed {
+        drained: u64,
+    },
 }
 
 const ENSURE: &str =
@@ -84,7 +89,8 @@ impl Store {
     }
 
     /// Takes one request token of lane `name` (a bucket of `burst` refilled at `rate` per
-    /// second). `None`: go now; `Some(t)`: no token before `t` (unix ms), nothing was taken.
+    /// second). `None`: go now; `Some(t)`: come back at `t` (unix ms, when the bucket is full
+    /// again; see `bucket`), nothing was taken.
     /// Bookkeeping only, so it commits without waiting for the disk (see `lease_pool`).
     pub async fn take_token(
         &self,
@@ -99,12 +105,11 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let (tokens, at): (Option<f64>, Option<i64>) = sqlx::query_as(
-            self.locked("SELECT tokens, refilled_at FROM lanes WHERE name = $1"),
-        )
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (tokens, at): (Option<f64>, Option<i64>) =
+            sqlx::query_as(self.locked("SELECT tokens, refilled_at FROM lanes WHERE name = $1"))
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
         let (available, wait) = bucket(tokens, at, rate, burst, now);
         if wait.is_none() {
             sqlx::query("UPDATE lanes SET tokens = $1, refilled_at = $2 WHERE name = $3")
@@ -145,7 +150,9 @@ impl Store {
                 .rows_affected();
                 tx.commit().await?;
                 Ok(if taken == 1 {
-                    Admission::Probe
+                    Admission::Probe {
+                        next: now + probe_ms,
+                    }
                 } else {
                     Admission::Wait(now + probe_ms)
                 })
@@ -154,7 +161,8 @@ impl Store {
     }
 
     /// Records a failed attempt on lane `name`; opens the breaker at `threshold` consecutive
-    /// failures (the next probe `probe_ms` later).
+    /// failures (the next probe `probe_ms` later), and then moves every waiting job of the
+    /// lane to that probe time.
     pub async fn breaker_failure(
         &self,
         name: &str,
@@ -189,6 +197,19 @@ impl Store {
         .bind(name)
         .execute(&mut *tx)
         .await?;
+        if opens {
+            // Every waiting delivery now waits for the first probe: the oldest one is then
+            // the probe, and the backlog goes out in the order it came in.
+            sqlx::query(
+                "UPDATE jobs SET run_at = $1, updated_at = $2 \
+                 WHERE lane = $3 AND state IN ('queued', 'failed')",
+            )
+            .bind(now + probe_ms)
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(if opens {
             Transition::Opened { failures }
@@ -257,16 +278,33 @@ impl Store {
     }
 }
 
-/// A token bucket at `now`: the tokens available, and how many ms until one is when none is.
-fn bucket(tokens: Option<f64>, at: Option<i64>, rate: f64, burst: f64, now: i64) -> (f64, Option<i64>) {
-    let rate = if rate.is_finite() && rate > 0.0 { rate } else { 1.0 };
+/// A token bucket at `now`: the tokens available and, when none is, how many ms until the
+/// bucket is full again. Full, not just one token: the caller comes back as a rescheduled
+/// job whose first request often repeats a lookup (Notion's page search before a create), so
+/// waiting for one token at a time could starve it; a full bucket lets it get further each
+/// time, and the average rate is the same.
+fn bucket(
+    tokens: Option<f64>,
+    at: Option<i64>,
+    rate: f64,
+    burst: f64,
+    now: i64,
+) -> (f64, Option<i64>) {
+    let rate = if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        1.0
+    };
     let burst = burst.max(1.0);
     let elapsed = at.map_or(0, |t| (now - t).max(0)) as f64 / 1000.0;
     let available = tokens.map_or(burst, |t| (t + elapsed * rate).min(burst));
     if available >= 1.0 {
         (available, None)
     } else {
-        (available, Some((((1.0 - available) / rate) * 1000.0).ceil() as i64))
+        (
+            available,
+            Some((((burst - available) / rate) * 1000.0).ceil() as i64),
+        )
     }
 }
 
@@ -278,8 +316,11 @@ mod tests {
     fn the_bucket_allows_a_burst_then_the_rate() {
         // A fresh bucket holds `burst` tokens.
         assert_eq!(bucket(None, None, 3.0, 3.0, 0), (3.0, None));
-        // Empty: the next token is a third of a second away at 3/s.
-        assert_eq!(bucket(Some(0.0), Some(1000), 3.0, 3.0, 1000), (0.0, Some(334)));
+        // Empty: full again in a second at 3/s.
+        assert_eq!(
+            bucket(Some(0.0), Some(1000), 3.0, 3.0, 1000),
+            (0.0, Some(1000))
+        );
         // Refills with time, never beyond the burst.
         assert_eq!(bucket(Some(0.0), Some(0), 3.0, 3.0, 10_000).0, 3.0);
         let (t, wait) = bucket(Some(0.5), Some(0), 2.0, 3.0, 250);

@@ -45,13 +45,15 @@ impl Store {
     /// Heartbeats node `id`; false when its row is gone (another node took it for dead).
     pub async fn node_heartbeat(&self, id: &str, now: i64) -> Result<bool> {
         let _turn = self.gate().await;
-        Ok(sqlx::query("UPDATE nodes SET heartbeat_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&self.lease_pool)
-            .await?
-            .rows_affected()
-            == 1)
+        Ok(
+            sqlx::query("UPDATE nodes SET heartbeat_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&self.lease_pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
     }
 
     /// Removes node `id` (clean shutdown, after its workers released their jobs).

@@ -2,6 +2,9 @@
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
 mod crash;
+mod debounce;
+mod delivery_guarantee;
+mod delivery_outage;
 mod end_to_end;
 mod fake_runner;
 mod helpers;
@@ -12,6 +15,7 @@ mod fakes;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod lanes;
 mod operate;
 mod publish_discord;
 mod publish_feed;
@@ -21,6 +25,7 @@ mod publish_notion_schema;
 mod publish_support;
 mod queue;
 mod replicas;
+mod rescue;
 mod scheduler;
 mod sync_cli;
 mod sync_fake;

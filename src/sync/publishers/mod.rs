@@ -199,8 +199,15 @@ pub async fn deliver_with(
         .map_err(retry)?;
     if let Admission::Wait(at) = admission {
         // The target is down: wait for the next probe without using an attempt.
-        let message = format!("the {} circuit is open; waiting for the next probe", job.target);
-        outcome.state = if delivery.state == "pending" { "pending" } else { "failed" };
+        let message = format!(
+            "the {} circuit is open; waiting for the next probe",
+            job.target
+        );
+        outcome.state = if delivery.state == "pending" {
+            "pending"
+        } else {
+            "failed"
+        };
         outcome.next_attempt_at = Some(at);
         outcome.last_error = Some(&message);
         store.record_delivery(&outcome).await.map_err(retry)?;
@@ -245,10 +252,16 @@ pub async fn deliver_with(
             outcome.count_attempt = false;
             outcome.next_attempt_at = Some(*retry_at);
         }
-        // The breaker is (now) open: wait for its next probe like every other delivery.
-        Err(PublishError::Retryable(_))
-            if admission == Admission::Probe || matches!(transition, Transition::Opened { .. }) =>
-        {
+        // A failed probe: wait for the next one, at the very time the others wait for, so
+        // the oldest delivery stays first in line.
+        Err(PublishError::Retryable(_)) if matches!(admission, Admission::Probe { .. }) => {
+            outcome.state = "failed";
+            if let Admission::Probe { next } = admission {
+                outcome.next_attempt_at = Some(next);
+            }
+        }
+        // This failure opened the breaker: wait for its first probe with every other delivery.
+        Err(PublishError::Retryable(_)) if matches!(transition, Transition::Opened { .. }) => {
             outcome.state = "failed";
             outcome.next_attempt_at = Some(now + probe_ms);
         }

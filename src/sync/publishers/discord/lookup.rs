@@ -43,7 +43,8 @@ pub async fn resolve(
         .unwrap_or("https://discord.com")
         .trim_end_matches('/');
     let bad = || PublishError::Permanent("DISCORD_CHANNEL_ID is not a channel id".into());
-    let mut url = Url::parse(&format!("{base}/api/v10/channels/{channel}/messages")).map_err(|_| bad())?;
+    let mut url =
+        Url::parse(&format!("{base}/api/v10/channels/{channel}/messages")).map_err(|_| bad())?;
     url.query_pairs_mut()
         .append_pair("limit", &RECENT.to_string());
     let res = cx
@@ -53,7 +54,9 @@ pub async fn resolve(
         .header("authorization", format!("Bot {}", token.expose()))
         .send()
         .await
-        .map_err(|e| PublishError::Retryable(format!("Discord channel lookup: {}", e.without_url())))?;
+        .map_err(|e| {
+            PublishError::Retryable(format!("Discord channel lookup: {}", e.without_url()))
+        })?;
     let status = res.status();
     if status.is_server_error() || status.as_u16() == 429 {
         return Err(PublishError::Retryable(format!(
@@ -96,9 +99,7 @@ fn webhook_id(webhook: &Secret) -> Option<String> {
 fn find(messages: &[Value], run_id: &str, webhook: Option<&str>) -> Option<String> {
     messages
         .iter()
-        .filter(|m| {
-            webhook.is_none_or(|w| m.get("webhook_id").and_then(Value::as_str) == Some(w))
-        })
+        .filter(|m| webhook.is_none_or(|w| m.get("webhook_id").and_then(Value::as_str) == Some(w)))
         .find(|m| m.to_string().contains(run_id))
         .and_then(|m| m.get("id")?.as_str().map(String::from))
 }
