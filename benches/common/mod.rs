@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod app;
+
 use std::time::{Duration, Instant};
 
 /// `HELIX_BENCH_QUICK=1` shrinks every benchmark to a smoke run.
