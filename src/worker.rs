@@ -110,16 +110,29 @@ impl WorkerPool {
                 Err(e) => tracing::error!(worker = %id, error = %e, "queue error; backing off"),
             }
             let notified = self.queue.wake().notified();
+            let idle = self.idle_wait().await;
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = notified => {}
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = tokio::time::sleep(idle) => {}
             }
         }
         if let Err(e) = self.queue.store().release_jobs(&id, self.now()).await {
             tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
         }
         tracing::debug!(worker = %id, "worker stopped");
+    }
+
+    /// How long an idle worker waits: until the next waiting job comes due (a retry, a
+    /// rate-limit wait, a debounce, a circuit probe), at most the poll interval. A job that
+    /// is due but could not be claimed (its lane or key is busy) is looked at again when a
+    /// job finishes (see `execute`) or at the poll.
+    async fn idle_wait(&self) -> Duration {
+        let now = self.now();
+        match self.queue.store().next_run_at().await {
+            Ok(Some(t)) if t > now => Duration::from_millis((t - now) as u64).min(POLL_INTERVAL),
+            _ => POLL_INTERVAL,
+        }
     }
 
     /// Claims and runs a job; returns how many ran (0 when there was nothing to run).
@@ -240,6 +253,10 @@ impl WorkerPool {
                 self.failed(worker, &job, now, &e, &span).await?
             }
         };
+        // A finished job may free its lane or its key for a job another worker could not take.
+        if job.row.lane.is_some() || job.row.coalesce_key.is_some() {
+            self.queue.notify();
+        }
         metrics::counter!("helix_job_runs_total", "kind" => job.row.kind.clone(), "result" => outcome).increment(1);
         metrics::histogram!("helix_job_duration_seconds", "kind" => job.row.kind.clone())
             .record(started.elapsed().as_secs_f64());

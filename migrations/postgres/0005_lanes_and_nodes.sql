@@ -10,14 +10,14 @@ CREATE INDEX jobs_key_updated ON jobs (coalesce_key, updated_at);
 -- its concurrency bound, its request-rate token bucket and its circuit breaker.
 CREATE TABLE lanes (
     name          TEXT PRIMARY KEY,
-    max_running   INTEGER,              -- NULL: bounded by the worker count only
+    max_running   BIGINT,              -- NULL: bounded by the worker count only
     tokens        DOUBLE PRECISION,                 -- token bucket (NULL until first used)
-    refilled_at   INTEGER,
+    refilled_at   BIGINT,
     breaker       TEXT NOT NULL DEFAULT 'closed',   -- closed | open
-    failures      INTEGER NOT NULL DEFAULT 0,       -- consecutive failed attempts
-    opened_at     INTEGER,
-    next_probe_at INTEGER,
-    updated_at    INTEGER NOT NULL
+    failures      BIGINT NOT NULL DEFAULT 0,       -- consecutive failed attempts
+    opened_at     BIGINT,
+    next_probe_at BIGINT,
+    updated_at    BIGINT NOT NULL
 );
 
 -- Every running process (a node) and its heartbeat: jobs leased by a node that stopped
@@ -25,7 +25,7 @@ CREATE TABLE lanes (
 CREATE TABLE nodes (
     id           TEXT PRIMARY KEY,      -- this incarnation; worker ids start with it
     name         TEXT NOT NULL,         -- stable across restarts (HELIX_NODE_NAME)
-    started_at   INTEGER NOT NULL,
-    heartbeat_at INTEGER NOT NULL
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL
 );
 CREATE INDEX nodes_name ON nodes (name);

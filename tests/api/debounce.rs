@@ -87,22 +87,9 @@ async fn spaced_events_each_run_at_once() {
 #[tokio::test]
 async fn webhook_pushes_in_a_burst_share_one_debounced_job_and_a_manual_sync_is_not_held() {
     let app = spawn_app().await;
-    let body = serde_json::to_vec(&push_payload("o/r", "main", "x")).unwrap();
     let mut jobs = Vec::new();
     for i in 0..3 {
-        let v: serde_json::Value = app
-            .post_github("push", &format!("d-{i}"), &body)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let ev = app
-            .store
-            .get_event(v["id"].as_str().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        jobs.push(ev.job_id.unwrap());
+        jobs.push(app.push_job("o/r", &format!("d-{i}")).await);
     }
     // The first push ran at once (leading edge) — it is still waiting here only because
     // no worker runs — so the next two joined it and it stays due now.
@@ -112,24 +99,8 @@ async fn webhook_pushes_in_a_burst_share_one_debounced_job_and_a_manual_sync_is_
     app.run_pending_jobs().await;
 
     // Right after that run, a push is part of the burst: its job waits a quiet period.
-    let v: serde_json::Value = app
-        .post_github("push", "d-3", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let ev = app
-        .store
-        .get_event(v["id"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let later = app
-        .store
-        .get_job(ev.job_id.as_deref().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let id = app.push_job("o/r", "d-3").await;
+    let later = app.store.get_job(&id).await.unwrap().unwrap();
     assert!(later.run_at > now_ms(), "debounced");
     assert!(later.run_at - later.created_at <= 300);
 

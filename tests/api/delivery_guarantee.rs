@@ -87,16 +87,7 @@ async fn without_a_lookup_an_uncertain_attempt_is_posted_again_and_counted() {
         "posted again: the guarantee is at-least-once"
     );
     assert_eq!(h.discord.0.lock().channel_reads, 0);
-    let metrics = h
-        .app
-        .client
-        .get(h.app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.app.get_text("/metrics").await;
     assert!(
         metrics
             .lines()

@@ -75,16 +75,7 @@ async fn an_outage_shorter_than_the_schedule_delivers_every_run_once_and_in_orde
     assert!(d.next_attempt_at.is_some(), "the next attempt is visible");
 
     // Open: /health is degraded with discord in error; metrics show the circuit and backlog.
-    let health: serde_json::Value = h
-        .app
-        .client
-        .get(h.app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = h.app.get_json("/health").await;
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["targets"]["discord"], "error");
     assert!(
@@ -94,16 +85,7 @@ async fn an_outage_shorter_than_the_schedule_delivers_every_run_once_and_in_orde
             .contains("circuit open"),
         "{health}"
     );
-    let metrics = h
-        .app
-        .client
-        .get(h.app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.app.get_text("/metrics").await;
     assert!(
         metrics.contains(r#"helix_target_breaker_open{target="discord"} 1"#),
         "{metrics}"
@@ -163,16 +145,7 @@ async fn an_outage_shorter_than_the_schedule_delivers_every_run_once_and_in_orde
         .find(|l| l.name == "discord")
         .unwrap();
     assert_eq!((lane.breaker.as_str(), lane.failures), ("closed", 0));
-    let health: serde_json::Value = h
-        .app
-        .client
-        .get(h.app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = h.app.get_json("/health").await;
     assert_eq!(health["targets"]["discord"], "ok", "{health}");
 }
 
@@ -207,16 +180,7 @@ async fn a_delivery_whose_schedule_runs_out_is_dead_and_health_says_so() {
         .as_deref()
         .unwrap()
         .contains("retry schedule is exhausted"));
-    let health: serde_json::Value = h
-        .app
-        .client
-        .get(h.app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = h.app.get_json("/health").await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["targets"]["discord"], "error");
     assert!(
@@ -257,16 +221,19 @@ async fn the_job_api_and_queue_list_show_the_next_attempt() {
         detail["deliveries"][0]["next_attempt_at"],
         detail["next_attempt_at"]
     );
-    let page = h
-        .app
-        .client
-        .get(h.app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // `queue list` has a NEXT ATTEMPT column with the same time.
+    let table = crate::queue::cli(&h.app.state.config.database_url, &["queue", "list"]);
+    let table = String::from_utf8(table).unwrap();
+    assert!(
+        table.lines().next().unwrap().contains("NEXT ATTEMPT"),
+        "{table}"
+    );
+    let line = table.lines().find(|l| l.starts_with(&job.id)).unwrap();
+    assert!(
+        line.contains(detail["next_attempt_at"].as_str().unwrap()),
+        "{line}"
+    );
+    let page = h.app.get_text("/").await;
     assert!(
         page.contains("title=\"next attempt\""),
         "the status page shows it"
