@@ -126,7 +126,7 @@ impl Queue {
             None => i64::from(self.config.max_attempts),
         };
         let d = &self.delivery.debounce;
-        let debounce = (payload.debounced() && d.quiet_ms > 0).then(|| Debounce {
+        let debounce = (payload.debounced() && d.quiet_ms > 0).then_some(Debounce {
             quiet_ms: d.quiet_ms as i64,
             max_delay_ms: d.max_delay_ms as i64,
         });
