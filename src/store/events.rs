@@ -329,6 +329,13 @@ impl Store {
         let (_turn, mut tx) = self.write_tx().await?;
         let mut stored = stored_deliveries(&mut tx, &batch).await?;
         let plan = BatchPlan::new(&batch, &stored);
+        self.lock_keys(
+            &mut tx,
+            plan.jobs()
+                .iter()
+                .filter_map(|(j, _)| j.coalesce_key.as_deref()),
+        )
+        .await?;
         let mut resolved = Vec::with_capacity(plan.jobs().len());
         for (job, now) in plan.jobs() {
             resolved.push(Self::enqueue_in(&mut tx, job, *now).await?);

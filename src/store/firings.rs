@@ -33,6 +33,7 @@ impl Store {
         if !fresh {
             return Ok(None);
         }
+        self.lock_keys(&mut tx, job.coalesce_key.as_deref()).await?;
         let (id, created) = Self::enqueue_in(&mut tx, job, now).await?;
         if id != job.id {
             sqlx::query(

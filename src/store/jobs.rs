@@ -226,9 +226,34 @@ impl Store {
         Ok((job.id.clone(), true))
     }
 
+    /// On PostgreSQL, takes a transaction-scoped lock on each coalescing key about to be
+    /// enqueued, in sorted order (so two batches never wait on each other crosswise).
+    /// Without it two concurrent transactions could both find no waiting job for a key and
+    /// both insert one; SQLite needs nothing, its writers are serialized.
+    pub(super) async fn lock_keys(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        keys: impl IntoIterator<Item = &str>,
+    ) -> Result<()> {
+        if self.backend != super::Backend::Postgres {
+            return Ok(());
+        }
+        let mut keys: Vec<&str> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Enqueues one job on its own (coalescing as above).
     pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<(String, bool)> {
         let (_turn, mut tx) = self.write_tx().await?;
+        self.lock_keys(&mut tx, job.coalesce_key.as_deref()).await?;
         let r = Self::enqueue_in(&mut tx, job, now).await?;
         tx.commit().await?;
         Ok(r)
