@@ -43,9 +43,19 @@ async fn main() {
         common::ms(*latencies.last().unwrap())
     );
     println!(
-        "  Notion meanwhile: {} requests, {} pages written, {} refused for going over 3/s",
+        "  Notion meanwhile: {} requests, {} pages written, {} refused for going over 3/s, {} refused otherwise {:?}",
         notion.requests.len(),
         notion.pages.len(),
-        notion.over_rate
+        notion.over_rate,
+        notion.rejections.len(),
+        notion.rejections.iter().take(2).collect::<Vec<_>>()
     );
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for r in &notion.requests {
+        let k: String = r.split('/').take(3).collect::<Vec<_>>().join("/");
+        *kinds.entry(k).or_default() += 1;
+    }
+    println!("  Notion requests by kind: {kinds:?}");
+    let states = app.store.delivery_state_counts().await.unwrap();
+    println!("  deliveries by target and state: {states:?}");
 }

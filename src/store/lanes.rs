@@ -268,6 +268,25 @@ impl Store {
         Ok(transition)
     }
 
+    /// Makes every other waiting job of lane `name` wait until after `until`, so that the job
+    /// with coalescing key `holder`, paced until then, gets the lane's budget first. Without
+    /// it, jobs resuming in turn each spent the refilled budget on their own first request
+    /// (a lookup) and none got further.
+    pub async fn hold_lane(&self, name: &str, holder: &str, until: i64, now: i64) -> Result<()> {
+        let _turn = self.gate().await;
+        sqlx::query(
+            "UPDATE jobs SET run_at = $1, updated_at = $2 WHERE lane = $3 \
+                 AND state IN ('queued', 'failed') AND run_at < $1 AND coalesce_key <> $4",
+        )
+        .bind(until + 1)
+        .bind(now)
+        .bind(name)
+        .bind(holder)
+        .execute(&self.lease_pool)
+        .await?;
+        Ok(())
+    }
+
     /// Waiting jobs (queued or failed) per lane.
     pub async fn lane_backlog(&self) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(

@@ -24,7 +24,7 @@ use super::exporters::{ExportFile, RunInfo};
 use super::snapshot::{ChangeSummary, Snapshot};
 use super::SyncDeps;
 use crate::config::Config;
-use crate::queue::{JobError, PublishJob};
+use crate::queue::{JobError, JobPayload, PublishJob};
 use crate::store::{now_ms, Admission, DeliveryOutcome, RunRow, StoreError, Transition};
 
 /// Every publish target, by name (the names of [`crate::sync::snapshot::TARGET_NAMES`]).
@@ -246,11 +246,19 @@ pub async fn deliver_with(
             outcome.state = "succeeded";
             outcome.external_id = receipt.external_id.as_deref();
         }
-        // Like the queue, a rate-limit wait does not use up an attempt.
+        // Like the queue, a rate-limit wait does not use up an attempt. The others of the
+        // lane wait behind this one, so each resumption gets the whole refilled budget.
         Err(PublishError::RateLimited { retry_at, .. }) => {
             outcome.state = "failed";
             outcome.count_attempt = false;
             outcome.next_attempt_at = Some(*retry_at);
+            let holder = JobPayload::Publish(job.clone()).coalesce_key();
+            if let Some(holder) = holder {
+                store
+                    .hold_lane(&job.target, &holder, *retry_at, now)
+                    .await
+                    .map_err(retry)?;
+            }
         }
         // A failed probe: wait for the next one, at the very time the others wait for, so
         // the oldest delivery stays first in line.
