@@ -32,6 +32,7 @@ async fn main() {
         latencies.push(app.discord.0.lock().unwrap()[before] - t);
     }
     latencies.sort();
+    let states = app.store.delivery_state_counts().await.unwrap();
     let notion = app.notion.as_ref().unwrap().0.lock();
     println!(
         "lanes ({samples} signed pushes 0.5 s apart, Notion at 3 requests/s, 2 workers, SQLite):"
@@ -56,6 +57,5 @@ async fn main() {
         *kinds.entry(k).or_default() += 1;
     }
     println!("  Notion requests by kind: {kinds:?}");
-    let states = app.store.delivery_state_counts().await.unwrap();
     println!("  deliveries by target and state: {states:?}");
 }
