@@ -81,7 +81,30 @@ impl Application {
         } else {
             (None, None)
         };
-        let queue = Queue::new(store.clone(), config.file.queue.clone());
+        let node_name = config.node_name.clone().or_else(|| {
+            let port = port_of(listener.as_ref());
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
+            (port != 0).then(|| format!("{host}:{port}"))
+        });
+        let queue = Queue::new(store.clone(), config.file.queue.clone())
+            .with_delivery(config.file.delivery.clone())
+            .with_node_name(node_name);
+        let now = crate::store::now_ms();
+        queue
+            .node()
+            .register(&store, now)
+            .await
+            .context("registering this node")?;
+        queue
+            .apply_lane_limits(&crate::sync::snapshot::TARGET_NAMES, now)
+            .await
+            .context("writing the lane limits")?;
+        // A predecessor of this node (the same name, before a restart) is gone: its jobs
+        // run again now, not when their leases expire.
+        queue
+            .rescue(now)
+            .await
+            .context("rescuing jobs of dead nodes")?;
         let (writer, writer_task) = Writer::spawn(store.clone());
         let schedules = if config.sync_enabled {
             scheduler::schedules(&config.file.sync_schedule).map_err(anyhow::Error::msg)?
@@ -171,6 +194,23 @@ impl Application {
             (true, Some(s)) => Some(tokio::spawn(s.run(cancel.clone()))),
             _ => None,
         };
+        let node_task = {
+            let queue = self.state.queue.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                let node = queue.node().clone();
+                let store = queue.store().clone();
+                node.run(store, cancel, |now| {
+                    let queue = queue.clone();
+                    async move {
+                        if let Err(e) = queue.rescue(now).await {
+                            tracing::warn!(error = %e, "rescue of dead nodes' jobs failed; will retry");
+                        }
+                    }
+                })
+                .await
+            })
+        };
         let run_metrics = tokio::spawn(http::metrics::record_runs(
             self.state.clone(),
             cancel.clone(),
@@ -213,6 +253,8 @@ impl Application {
         if let Some(t) = scheduler_task {
             let _ = t.await;
         }
+        let _ = node_task.await;
+        self.state.queue.node().leave(&self.state.store).await;
         let store = self.state.store.clone();
         drop(self.state);
         let _ = self.writer_task.await;

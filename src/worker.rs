@@ -57,12 +57,8 @@ pub struct PoolHandle {
 
 impl WorkerPool {
     pub fn new(queue: Queue, runner: Arc<dyn JobRunner>) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
-        let prefix = format!(
-            "{host}:{}:{}",
-            std::process::id(),
-            &uuid::Uuid::now_v7().to_string()[24..]
-        );
+        // Worker ids start with the node id: that is how a dead node's jobs are found.
+        let prefix = queue.node().worker_id("w");
         Self {
             queue,
             runner,
@@ -119,16 +115,29 @@ impl WorkerPool {
                 Err(e) => tracing::error!(worker = %id, error = %e, "queue error; backing off"),
             }
             let notified = self.queue.wake().notified();
+            let idle = self.idle_wait().await;
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = notified => {}
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = tokio::time::sleep(idle) => {}
             }
         }
         if let Err(e) = self.queue.store().release_jobs(&id, self.now()).await {
             tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
         }
         tracing::debug!(worker = %id, "worker stopped");
+    }
+
+    /// How long an idle worker waits: until the next waiting job comes due (a retry, a
+    /// rate-limit wait, a debounce, a circuit probe), at most the poll interval. A job that
+    /// is due but could not be claimed (its lane or key is busy) is looked at again when a
+    /// job finishes (see `execute`) or at the poll.
+    async fn idle_wait(&self) -> Duration {
+        let now = self.now();
+        match self.queue.store().next_run_at().await {
+            Ok(Some(t)) if t > now => Duration::from_millis((t - now) as u64).min(POLL_INTERVAL),
+            _ => POLL_INTERVAL,
+        }
     }
 
     /// Claims and runs a job; returns how many ran (0 when there was nothing to run).
@@ -249,6 +258,10 @@ impl WorkerPool {
                 self.failed(worker, &job, now, &e, &span).await?
             }
         };
+        // A finished job may free its lane or its key for a job another worker could not take.
+        if job.row.lane.is_some() || job.row.coalesce_key.is_some() {
+            self.queue.notify();
+        }
         metrics::counter!("helix_job_runs_total", "kind" => job.row.kind.clone(), "result" => outcome).increment(1);
         metrics::histogram!("helix_job_duration_seconds", "kind" => job.row.kind.clone())
             .record(started.elapsed().as_secs_f64());
@@ -265,6 +278,12 @@ impl WorkerPool {
     ) -> Result<&'static str, crate::store::StoreError> {
         let e = &self.runner.redacted(e);
         Ok(match self.queue.fail(&job.row, worker, now, e).await? {
+            // Waiting for a rate limit or an open circuit is not a failure of the job: the
+            // breaker logs its own transitions, once each.
+            FailOutcome::Retrying { at } if matches!(e, JobError::RateLimited { .. }) => {
+                tracing::debug!(parent: span, reason = %e, retry_in_ms = at - now, "job waits");
+                "waiting"
+            }
             FailOutcome::Retrying { at } => {
                 tracing::warn!(parent: span, error = %e, retry_in_ms = at - now, "job failed; will retry");
                 "retrying"

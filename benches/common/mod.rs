@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod app;
 pub mod push;
 
 use std::time::{Duration, Instant};

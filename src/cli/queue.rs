@@ -52,18 +52,20 @@ pub async fn run(config: &Config, cmd: QueueCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&jobs)?);
             } else {
                 println!(
-                    "{:<36}  {:<9}  {:>8}  {:<24}  LAST ERROR",
-                    "ID", "STATE", "ATTEMPTS", "CREATED"
+                    "{:<36}  {:<7}  {:<9}  {:>8}  {:<24}  {:<24}  LAST ERROR",
+                    "ID", "KIND", "STATE", "ATTEMPTS", "CREATED", "NEXT ATTEMPT"
                 );
                 for j in jobs {
                     let err = j.last_error.unwrap_or_default();
                     println!(
-                        "{:<36}  {:<9}  {:>4}/{:<3}  {:<24}  {}",
+                        "{:<36}  {:<7}  {:<9}  {:>4}/{:<3}  {:<24}  {:<24}  {}",
                         j.id,
+                        j.kind,
                         j.state,
                         j.attempts,
                         j.max_attempts,
                         j.created_at,
+                        j.next_attempt_at.as_deref().unwrap_or("-"),
                         err.lines().next().unwrap_or("")
                     );
                 }

@@ -54,7 +54,8 @@ pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database_url)
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
-    let queue = Queue::new(store.clone(), config.file.queue.clone());
+    let queue = Queue::new(store.clone(), config.file.queue.clone())
+        .with_delivery(config.file.delivery.clone());
     let deps = SyncDeps::new(
         Arc::new(config),
         store.clone(),

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub retention: super::RetentionConfig,
     /// When disk use turns `/health` degraded.
     pub disk: super::DiskConfig,
+    /// Retry schedules, circuit breakers, lanes and debounce (`config/delivery.rs`).
+    pub delivery: super::DeliveryConfig,
 }
 
 impl Default for FileConfig {
@@ -39,6 +41,7 @@ impl Default for FileConfig {
             http: Default::default(),
             retention: Default::default(),
             disk: Default::default(),
+            delivery: Default::default(),
         }
     }
 }

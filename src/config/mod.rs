@@ -5,11 +5,14 @@
 //! Secrets are wrapped in [`Secret`] the moment they are read, so no `Debug` of the config
 //! can print one. A bad file or variable is an error that names the key and where it came from.
 
+mod delivery;
 mod file;
 pub mod redact;
 mod retention;
 mod secret;
 mod server;
+
+pub use delivery::*;
 
 pub use file::*;
 pub use redact::Redactor;
@@ -56,6 +59,9 @@ pub struct Secrets {
     pub discord_webhook: Option<Secret>,
     /// `NOTION_API_KEY`.
     pub notion_api_key: Option<Secret>,
+    /// `DISCORD_BOT_TOKEN`: with `DISCORD_CHANNEL_ID`, lets an uncertain Discord attempt be
+    /// resolved by reading the channel instead of posting again.
+    pub discord_bot_token: Option<Secret>,
 }
 
 /// The effective configuration of one process.
@@ -89,6 +95,11 @@ pub struct Config {
     pub notion_api_url: String,
     /// `NOTION_DATABASE_ID`.
     pub notion_database_id: Option<String>,
+    /// `DISCORD_CHANNEL_ID`: the channel the webhook posts to (see `discord_bot_token`).
+    pub discord_channel_id: Option<String>,
+    /// `HELIX_NODE_NAME`: this process's name in the node registry, stable across restarts
+    /// (default `<HOSTNAME>:<port>`), so a restart rescues its predecessor's jobs at once.
+    pub node_name: Option<String>,
     /// `GITHUB_REPOS` completed with `GITHUB_OWNER`, else the file's list.
     pub github_repos: Vec<String>,
     /// `UCF_STATE_SOURCE`, else the file's path.
@@ -261,6 +272,8 @@ impl Config {
             notion_api_url: get("NOTION_API_URL")
                 .unwrap_or_else(|| "https://api.notion.com".into()),
             notion_database_id: get("NOTION_DATABASE_ID"),
+            discord_channel_id: get("DISCORD_CHANNEL_ID"),
+            node_name: get("HELIX_NODE_NAME"),
             github_repos,
             ucf_source: get("UCF_STATE_SOURCE").or_else(|| file.sources.ucf_state.path.clone()),
             agents_source: get("AGENT_METRICS_SOURCE")
@@ -285,6 +298,7 @@ impl Config {
                 github_token: get("GITHUB_TOKEN").map(Secret::new),
                 discord_webhook: get("DISCORD_SYNC_WEBHOOK").map(Secret::new),
                 notion_api_key: get("NOTION_API_KEY").map(Secret::new),
+                discord_bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
             },
             config_path,
             file,
@@ -382,6 +396,7 @@ fn validate(f: &FileConfig) -> Result<(), (String, String)> {
             ));
         }
     }
+    delivery::validate(&f.delivery)?;
     if f.queue.max_attempts == 0 {
         return Err(("queue.max_attempts".into(), "must be at least 1".into()));
     }

@@ -26,7 +26,8 @@ pub fn secret_fragments(secrets: &Secrets) -> Vec<String> {
         .chain(&secrets.api_token)
         .chain(&secrets.github_token)
         .chain(&secrets.discord_webhook)
-        .chain(&secrets.notion_api_key);
+        .chain(&secrets.notion_api_key)
+        .chain(&secrets.discord_bot_token);
     for secret in all {
         let value = secret.expose();
         out.push(value.to_owned());
@@ -112,6 +113,7 @@ mod tests {
                 "https://discord.com/api/webhooks/123456789012/tok-ABCDEFGHIJKLMNOP",
             )),
             notion_api_key: Some(Secret::new("ntn_secretsecretsecret")),
+            discord_bot_token: Some(Secret::new("bot-token-abcdefghijklmnop")),
         }
     }
 

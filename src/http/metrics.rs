@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use crate::store::now_ms;
-use crate::sync::snapshot::SOURCE_NAMES;
+use crate::sync::snapshot::{SOURCE_NAMES, TARGET_NAMES};
 use crate::sync::RunEvent;
 
 pub fn router() -> Router<AppState> {
@@ -76,6 +76,22 @@ async fn refresh(state: &AppState) -> Result<(), crate::store::StoreError> {
     }
     for (table, rows) in store.table_rows().await? {
         metrics::gauge!("helix_db_rows", "table" => table).set(rows as f64);
+    }
+    // Each target's circuit (1 open, 0 closed) and the deliveries waiting for it.
+    let lanes = store.lanes().await?;
+    let backlog = store.lane_backlog().await?;
+    for target in TARGET_NAMES {
+        let lane = lanes.iter().find(|l| l.name == target);
+        let open = lane.is_some_and(|l| l.breaker == "open");
+        metrics::gauge!("helix_target_breaker_open", "target" => target)
+            .set(f64::from(u8::from(open)));
+        metrics::gauge!("helix_target_consecutive_failures", "target" => target)
+            .set(lane.map_or(0, |l| l.failures) as f64);
+        let waiting = backlog
+            .iter()
+            .find(|(l, _)| l == target)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("helix_target_backlog", "target" => target).set(waiting as f64);
     }
     metrics::gauge!("helix_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(())

@@ -24,6 +24,26 @@ impl JobPayload {
         }
     }
 
+    /// The publish target a job competes for (its concurrency, rate and breaker lane).
+    pub fn lane(&self) -> Option<String> {
+        match self {
+            JobPayload::Sync(_) => None,
+            JobPayload::Publish(p) => Some(p.target.clone()),
+        }
+    }
+
+    /// Whether bursts of this job are debounced: syncs asked for by webhooks are; a sync
+    /// someone asked for by hand or by schedule runs at once.
+    pub fn debounced(&self) -> bool {
+        matches!(
+            self,
+            JobPayload::Sync(SyncJob {
+                trigger: Trigger::Webhook { .. } | Trigger::Ritual { .. },
+                ..
+            })
+        )
+    }
+
     /// Jobs with equal keys merge while queued and never run at the same time.
     pub fn coalesce_key(&self) -> Option<String> {
         match self {

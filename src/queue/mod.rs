@@ -7,9 +7,11 @@
 //! sent by another process only costs one poll interval.
 
 pub mod job;
+pub mod nodes;
 pub mod retention;
 
 pub use job::{JobPayload, PublishJob, SyncJob, SyncScope, Trigger};
+pub use nodes::Node;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,8 @@ use std::time::Duration;
 use rand::RngExt;
 use tokio::sync::Notify;
 
-use crate::config::QueueConfig;
-use crate::store::{JobRow, NewJob, Store, StoreError};
+use crate::config::{DeliveryConfig, QueueConfig};
+use crate::store::{Debounce, JobRow, NewJob, Store, StoreError};
 
 /// How a job attempt ended badly; the queue turns this into retry or dead letter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -29,9 +31,14 @@ pub enum JobError {
     /// Will fail the same way again (bad credentials, other 4xx, invalid data): dead at once.
     #[error("{0}")]
     Permanent(String),
-    /// An upstream asked us to wait until `retry_at` (unix ms). Does not use up an attempt.
+    /// An upstream asked us to wait until `retry_at` (unix ms), or its target's circuit is
+    /// open. Does not use up an attempt.
     #[error("{message}")]
     RateLimited { message: String, retry_at: i64 },
+    /// Failed; the job's own schedule (a publish target's retry schedule) says to try again
+    /// at `retry_at`. Uses up an attempt; the queue's backoff and attempt cap do not apply.
+    #[error("{message}")]
+    Scheduled { message: String, retry_at: i64 },
 }
 
 /// A claimed job with its decoded payload.
@@ -56,6 +63,8 @@ pub enum FailOutcome {
 pub struct Queue {
     store: Store,
     config: QueueConfig,
+    delivery: Arc<DeliveryConfig>,
+    node: Arc<Node>,
     wake: Arc<Notify>,
 }
 
@@ -64,8 +73,31 @@ impl Queue {
         Self {
             store,
             config,
+            delivery: Default::default(),
+            node: Arc::new(Node::new(None)),
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The same queue applying `delivery` (retry schedules, lanes, debounce).
+    pub fn with_delivery(mut self, delivery: DeliveryConfig) -> Self {
+        self.delivery = Arc::new(delivery);
+        self
+    }
+
+    /// The same queue as node `name` (see [`Node`]).
+    pub fn with_node_name(mut self, name: Option<String>) -> Self {
+        self.node = Arc::new(Node::new(name));
+        self
+    }
+
+    pub fn delivery(&self) -> &DeliveryConfig {
+        &self.delivery
+    }
+
+    /// This process in the node registry; worker ids start with its id.
+    pub fn node(&self) -> &Node {
+        &self.node
     }
 
     pub fn store(&self) -> &Store {
@@ -86,7 +118,19 @@ impl Queue {
     }
 
     /// Builds the row for a payload, runnable at `run_at`.
+    /// A publish job gets its target's lane and as many attempts as the target's retry
+    /// schedule allows; a sync asked for by a webhook is debounced per coalescing key.
     pub fn new_job(&self, payload: &JobPayload, run_at: i64) -> NewJob {
+        let lane = payload.lane();
+        let max_attempts = match &lane {
+            Some(target) => self.delivery.targets.get(target).max_attempts(),
+            None => i64::from(self.config.max_attempts),
+        };
+        let d = &self.delivery.debounce;
+        let debounce = (payload.debounced() && d.quiet_ms > 0).then_some(Debounce {
+            quiet_ms: d.quiet_ms as i64,
+            max_delay_ms: d.max_delay_ms as i64,
+        });
         NewJob {
             id: uuid::Uuid::now_v7().to_string(),
             kind: payload.kind().to_owned(),
@@ -94,8 +138,25 @@ impl Queue {
             coalesce_key: payload.coalesce_key(),
             priority: 0,
             run_at,
-            max_attempts: i64::from(self.config.max_attempts),
+            max_attempts,
+            lane,
+            debounce,
         }
+    }
+
+    /// Writes each kind's and each target's concurrency bound to the store, where every
+    /// worker's claim reads it.
+    pub async fn apply_lane_limits(&self, targets: &[&str], now: i64) -> Result<(), StoreError> {
+        let d = &self.delivery;
+        let bound = |n: Option<u32>| n.map(i64::from);
+        let mut limits = vec![
+            (job::SyncJob::NAME, bound(d.concurrency.sync)),
+            (job::PublishJob::NAME, bound(d.concurrency.publish)),
+        ];
+        for t in targets {
+            limits.push((*t, bound(d.targets.get(t).max_concurrent)));
+        }
+        self.store.set_lane_limits(&limits, now).await
     }
 
     /// Enqueues (or coalesces) a job and wakes a worker. Returns the job id.
@@ -187,6 +248,7 @@ impl Queue {
         let (retry_at, refund) = match error {
             JobError::Permanent(_) => (None, false),
             JobError::RateLimited { retry_at, .. } => (Some((*retry_at).max(now)), true),
+            JobError::Scheduled { retry_at, .. } => (Some((*retry_at).max(now)), false),
             JobError::Retryable(_) if job.attempts >= job.max_attempts => (None, false),
             JobError::Retryable(_) => (
                 Some(now + self.backoff(job.attempts as u32).as_millis() as i64),
@@ -208,12 +270,15 @@ impl Queue {
         backoff(&self.config, attempt)
     }
 
-    /// Returns expired leases to the queue; logs and counts each.
+    /// Returns to the queue the jobs of dead nodes (see [`Node`]) and jobs whose lease
+    /// expired; logs and counts each.
     pub async fn rescue(&self, now: i64) -> Result<usize, StoreError> {
-        let ids = self.store.rescue_expired(now).await?;
-        for id in &ids {
+        let mut ids = self.node.rescue_dead(&self.store, now).await?;
+        let expired = self.store.rescue_expired(now).await?;
+        for id in &expired {
             tracing::warn!(job_id = %id, "rescued a job whose lease expired (its worker died or hung)");
         }
+        ids.extend(expired);
         if !ids.is_empty() {
             metrics::counter!("helix_queue_rescued_total").increment(ids.len() as u64);
             self.notify();

@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::http::AppState;
 use crate::ingest::manual::TriggerRequest;
 use crate::ingest::IngestError;
-use crate::store::{now_ms, Compressed, EventRow, JobRow, NewEvent, RunRow, StoreError};
+use crate::queue::JobPayload;
+use crate::store::{
+    now_ms, Compressed, DeliveryRow, EventRow, JobRow, NewEvent, RunRow, StoreError,
+};
 
 pub mod export;
 pub mod redact;
@@ -67,6 +70,38 @@ pub struct JobDetail {
     pub job: JobView,
     pub events: Vec<EventSummary>,
     pub run: Option<RunView>,
+    /// The run's deliveries (a sync job), or the one this job makes (a publish job).
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One delivery of a run to a target, with when it is tried next.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub run_id: String,
+    pub target: String,
+    /// `pending`, `succeeded`, `failed` (will retry), `dead` or `disabled`.
+    pub state: String,
+    pub attempts: i64,
+    /// When the next attempt is due (a retry, a rate-limit wait or the next circuit probe);
+    /// `null` once the delivery is settled.
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(d: DeliveryRow) -> Self {
+        let waiting = matches!(d.state.as_str(), "pending" | "failed");
+        Self {
+            next_attempt_at: d.next_attempt_at.filter(|_| waiting).map(iso),
+            run_id: d.run_id,
+            target: d.target,
+            state: d.state,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            external_id: d.external_id,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +113,8 @@ pub struct JobView {
     pub attempts: i64,
     pub max_attempts: i64,
     pub run_at: String,
+    /// When a waiting job (`queued` or `failed`) runs next; `null` otherwise.
+    pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -151,6 +188,7 @@ fn json_or_null(text: &str) -> Value {
 impl From<JobRow> for JobView {
     fn from(r: JobRow) -> Self {
         Self {
+            next_attempt_at: matches!(r.state.as_str(), "queued" | "failed").then(|| iso(r.run_at)),
             payload: json_or_null(&r.payload),
             id: r.id,
             kind: r.kind,
@@ -208,11 +246,22 @@ pub async fn job_detail(state: &AppState, id: &str) -> Result<Option<JobDetail>,
         .into_iter()
         .map(Into::into)
         .collect();
-    let run = state.store.run_for_job(id).await?.map(Into::into);
+    let run: Option<RunView> = state.store.run_for_job(id).await?.map(Into::into);
+    let deliveries = match (&run, serde_json::from_str::<JobPayload>(&job.payload)) {
+        (_, Ok(JobPayload::Publish(p))) => state
+            .store
+            .get_delivery(&p.run_id, &p.target)
+            .await?
+            .into_iter()
+            .collect(),
+        (Some(r), _) => state.store.deliveries_for_run(&r.id).await?,
+        _ => Vec::new(),
+    };
     Ok(Some(JobDetail {
         job: job.into(),
         events,
         run,
+        deliveries: deliveries.into_iter().map(Into::into).collect(),
     }))
 }
 

@@ -24,6 +24,7 @@ mod tests {
             github_token: None,
             discord_webhook: None,
             notion_api_key: None,
+            discord_bot_token: None,
         };
         let body = format!("{} api-token-value-long-enough", "x".repeat(5000));
         let out = redact(&body, &secrets, 200);

@@ -27,7 +27,9 @@ use serde_json::Value;
 use super::iso;
 use crate::config::Config;
 use crate::http::AppState;
-use crate::store::{now_ms, DeliveryRow, DiskUsage, QueueStats, RunRow, Store, StoreError};
+use crate::store::{
+    now_ms, DeliveryRow, DiskUsage, LaneRow, QueueStats, RunRow, Store, StoreError,
+};
 
 pub mod disk;
 
@@ -130,6 +132,10 @@ pub struct Observed {
     pub queue: QueueStats,
     /// Disk use, when it could be measured.
     pub disk: Option<DiskUsage>,
+    /// Each lane's breaker (and the rest of its shared state).
+    pub lanes: Vec<LaneRow>,
+    /// Dead deliveries per target.
+    pub dead_deliveries: BTreeMap<String, i64>,
 }
 
 /// Computes the report for the running service.
@@ -172,6 +178,14 @@ async fn observe(store: &Store, now: i64) -> Result<Observed, StoreError> {
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "cannot measure disk use"))
             .ok(),
+        lanes: store.lanes().await?,
+        dead_deliveries: store
+            .delivery_state_counts()
+            .await?
+            .into_iter()
+            .filter(|(_, state, _)| state == "dead")
+            .map(|(target, _, n)| (target, n))
+            .collect(),
     })
 }
 
@@ -223,7 +237,7 @@ pub fn evaluate(
 ) -> Health {
     let finished: Vec<&RunRow> = o.runs.iter().filter(|r| r.status != "running").collect();
     let (sources, source_errors) = source_states(config, &finished);
-    let (targets, target_errors) = target_states(config, &o.deliveries);
+    let (targets, target_errors) = target_states(config, o);
 
     let window: Vec<&&RunRow> = finished.iter().take(RATE_WINDOW).collect();
     let success_rate = (!window.is_empty()).then(|| {
@@ -357,14 +371,40 @@ fn source_states(config: &Config, finished: &[&RunRow]) -> (SourceStates, Vec<(i
     (states, errors)
 }
 
-/// Each target's state from its newest delivery.
-fn target_states(config: &Config, latest: &[DeliveryRow]) -> (TargetStates, Vec<(i64, String)>) {
+/// Each target's state: `error` while its circuit is open, while it has dead deliveries
+/// (until they are retried or cancelled), or when its newest delivery failed.
+fn target_states(config: &Config, o: &Observed) -> (TargetStates, Vec<(i64, String)>) {
     let mut errors = Vec::new();
     let mut state = |name: &str| -> PartStatus {
         if !target_enabled(config, name) {
             return PartStatus::Disabled;
         }
-        let Some(d) = latest.iter().find(|d| d.target == name) else {
+        if let Some(lane) = o
+            .lanes
+            .iter()
+            .find(|l| l.name == name && l.breaker == "open")
+        {
+            let since = lane.opened_at.unwrap_or(lane.updated_at);
+            errors.push((
+                since,
+                format!(
+                    "{name}: circuit open since {} after {} failures in a row",
+                    super::iso(since),
+                    lane.failures
+                ),
+            ));
+            return PartStatus::Error;
+        }
+        let latest = o.deliveries.iter().find(|d| d.target == name);
+        if let Some(&dead) = o.dead_deliveries.get(name).filter(|n| **n > 0) {
+            let at = latest.map_or(0, |d| d.updated_at);
+            errors.push((
+                at,
+                format!("{name}: {dead} dead deliveries (helix-sync queue retry --all-dead)"),
+            ));
+            return PartStatus::Error;
+        }
+        let Some(d) = latest else {
             return PartStatus::Ok;
         };
         let failed = matches!(d.state.as_str(), "failed" | "dead")
@@ -404,6 +444,8 @@ pub struct RunLine {
     /// Delivery state per publish target (`pending`, `succeeded`, `failed`, `dead`,
     /// `disabled`); absent when the run has no delivery for it.
     pub targets: BTreeMap<String, String>,
+    /// When each waiting delivery (`pending` or `failed`) is tried next, per target.
+    pub next_attempts: BTreeMap<String, String>,
     /// Redacted and truncated like `last_error`.
     pub error: Option<String>,
 }
@@ -417,6 +459,11 @@ pub async fn recent_runs(state: &AppState, limit: i64) -> Result<Vec<RunLine>, S
         .await?
         .into_iter()
         .map(|(r, deliveries)| RunLine {
+            next_attempts: deliveries
+                .iter()
+                .filter(|d| matches!(d.state.as_str(), "pending" | "failed"))
+                .filter_map(|d| Some((d.target.clone(), iso(d.next_attempt_at?))))
+                .collect(),
             targets: deliveries
                 .into_iter()
                 .map(|d| (d.target, d.state))

@@ -27,7 +27,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::events::{push_placeholders, BatchPlan, Row, Stored, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
-use super::jobs::{INSERT_JOB, WAITING_JOB};
+use super::jobs::{joined_run_at, INSERT_JOB, LAST_ACTIVITY, RESCHEDULE_WAITING, WAITING_JOB};
 use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError, SQLITE_SETTINGS};
 
 type Reply = oneshot::Sender<Result<Vec<IngestOutcome>>>;
@@ -175,13 +175,24 @@ fn stored_deliveries(tx: &rusqlite::Transaction<'_>, batch: &[NewEvent]) -> Resu
 
 /// `Store::enqueue_in` on this connection: join the waiting job with the key, or create one.
 fn enqueue(tx: &rusqlite::Transaction<'_>, job: &NewJob, now: i64) -> Result<(String, bool)> {
+    let mut run_at = job.run_at;
     if let Some(key) = &job.coalesce_key {
-        let waiting: Option<String> = tx
+        let waiting: Option<(String, i64, i64)> = tx
             .prepare_cached(WAITING_JOB)?
-            .query_row([key], |r| r.get(0))
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
-        if let Some(id) = waiting {
+        if let Some((id, at, created)) = waiting {
+            if let Some(t) = joined_run_at(at, created, job, now) {
+                tx.prepare_cached(RESCHEDULE_WAITING)?
+                    .execute(params![t, now, id])?;
+            }
             return Ok((id, false));
+        }
+        if let Some(d) = job.debounce {
+            let last: Option<i64> = tx
+                .prepare_cached(LAST_ACTIVITY)?
+                .query_row([key], |r| r.get(0))?;
+            run_at = run_at.max(d.first_run_at(now, last));
         }
     }
     tx.prepare_cached(INSERT_JOB)?.execute(params![
@@ -190,9 +201,10 @@ fn enqueue(tx: &rusqlite::Transaction<'_>, job: &NewJob, now: i64) -> Result<(St
         job.payload,
         job.coalesce_key,
         job.priority,
-        job.run_at,
+        run_at,
         job.max_attempts,
-        now
+        now,
+        job.lane
     ])?;
     Ok((job.id.clone(), true))
 }

@@ -280,6 +280,10 @@ pub struct NewJob {
     pub priority: i64,
     pub run_at: i64,
     pub max_attempts: i64,
+    /// The publish target this job competes for (`jobs.lane`).
+    pub lane: Option<String>,
+    /// Debounce of its coalescing key, when it has one.
+    pub debounce: Option<super::jobs::Debounce>,
 }
 
 /// What happened to one event of a batch.
@@ -402,6 +406,8 @@ mod tests {
                 priority: 0,
                 run_at: 1,
                 max_attempts: 5,
+                lane: None,
+                debounce: None,
             }),
         }
     }

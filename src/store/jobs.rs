@@ -70,6 +70,8 @@ pub struct JobRow {
     pub updated_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// The publish target a publish job competes for (`NULL` for syncs).
+    pub lane: Option<String>,
 }
 
 /// Depth of the queue by state, and the age of the oldest waiting job.
@@ -80,7 +82,8 @@ pub struct QueueStats {
     pub oldest_queued_age_ms: Option<i64>,
 }
 
-/// The next job a worker may take: runnable, no job with its key running, in claim order.
+/// The next job a worker may take: runnable, no job with its key running, its kind and its
+/// lane under their concurrency bounds (`lanes.max_running`), in claim order.
 /// `{index}` and `{lock}` are filled per backend (see `Store::dialect`).
 macro_rules! candidate {
     () => {
@@ -88,6 +91,10 @@ macro_rules! candidate {
          WHERE j.state IN ('queued', 'failed') AND j.run_at <= $3 \
            AND (j.coalesce_key IS NULL OR NOT EXISTS ( \
                 SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.coalesce_key = j.coalesce_key)) \
+           AND (SELECT COUNT(*) FROM jobs k WHERE k.state = 'running' AND k.kind = j.kind) \
+                < COALESCE((SELECT l.max_running FROM lanes l WHERE l.name = j.kind), 1000000000) \
+           AND (j.lane IS NULL OR (SELECT COUNT(*) FROM jobs n WHERE n.state = 'running' AND n.lane = j.lane) \
+                < COALESCE((SELECT l.max_running FROM lanes l WHERE l.name = j.lane), 1000000000)) \
          ORDER BY j.priority, j.run_at, j.id LIMIT 1 {lock}"
     };
 }
@@ -124,14 +131,52 @@ const COMPLETE: &str =
          last_error = NULL, finished_at = $1, updated_at = $1 \
      WHERE id = $2 AND locked_by = $3 AND state = 'running'";
 
-/// The waiting job a new job with coalesce key `$1` joins, if any.
+/// The waiting job a new job with coalesce key `$1` joins, if any: id, run at, created at.
 pub(super) const WAITING_JOB: &str =
-    "SELECT id FROM jobs WHERE coalesce_key = $1 AND state = 'queued' ORDER BY created_at LIMIT 1";
+    "SELECT id, run_at, created_at FROM jobs WHERE coalesce_key = $1 AND state = 'queued' ORDER BY created_at LIMIT 1";
 
-/// A new queued job: id, kind, payload, coalesce key, priority, run at, max attempts, now.
+/// Moves a waiting job's start (debounce): run at, now, id.
+pub(super) const RESCHEDULE_WAITING: &str =
+    "UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'";
+
+/// The last time any job of coalesce key `$1` was touched (created, joined, run, finished).
+pub(super) const LAST_ACTIVITY: &str = "SELECT MAX(updated_at) FROM jobs WHERE coalesce_key = $1";
+
+/// A new queued job: id, kind, payload, coalesce key, priority, run at, max attempts, now, lane.
 pub(super) const INSERT_JOB: &str =
-    "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $8)";
+    "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at, lane) \
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $8, $9)";
+
+/// Debounce of a coalescing key (see `config::DebounceConfig`), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Debounce {
+    pub quiet_ms: i64,
+    pub max_delay_ms: i64,
+}
+
+impl Debounce {
+    /// When a new job for its key starts: now (leading edge), unless the key saw activity
+    /// within the quiet period — then a burst is on, and it waits for the quiet period.
+    pub fn first_run_at(&self, now: i64, last_activity: Option<i64>) -> i64 {
+        match last_activity {
+            Some(t) if now - t < self.quiet_ms => now + self.quiet_ms.min(self.max_delay_ms),
+            _ => now,
+        }
+    }
+}
+
+/// The start a waiting job (`run_at`, created at `created`) should have once `job` joins it
+/// at `now`; `None` when it stays. A job without debounce pulls the start forward to its own;
+/// a debounced one pushes it to a quiet period from now, never past the maximum delay after
+/// the waiting job's creation, and never moves a start that is already due.
+pub(super) fn joined_run_at(run_at: i64, created: i64, job: &NewJob, now: i64) -> Option<i64> {
+    let t = match job.debounce {
+        None => run_at.min(job.run_at),
+        Some(_) if run_at <= now => run_at,
+        Some(d) => (now + d.quiet_ms).max(run_at).min(created + d.max_delay_ms),
+    };
+    (t != run_at).then_some(t)
+}
 
 /// Serialises find-or-create of waiting jobs per coalesce key on PostgreSQL.
 ///
@@ -170,14 +215,30 @@ impl Store {
         job: &NewJob,
         now: i64,
     ) -> Result<(String, bool)> {
+        let mut run_at = job.run_at;
         if let Some(key) = &job.coalesce_key {
             lock_coalesce_keys(tx, [key.as_str()]).await?;
-            let waiting: Option<String> = sqlx::query_scalar(WAITING_JOB)
+            let waiting: Option<(String, i64, i64)> = sqlx::query_as(WAITING_JOB)
                 .bind(key)
                 .fetch_optional(&mut **tx)
                 .await?;
-            if let Some(id) = waiting {
+            if let Some((id, at, created)) = waiting {
+                if let Some(t) = joined_run_at(at, created, job, now) {
+                    sqlx::query(RESCHEDULE_WAITING)
+                        .bind(t)
+                        .bind(now)
+                        .bind(&id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
                 return Ok((id, false));
+            }
+            if let Some(d) = job.debounce {
+                let last: Option<i64> = sqlx::query_scalar(LAST_ACTIVITY)
+                    .bind(key)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                run_at = run_at.max(d.first_run_at(now, last));
             }
         }
         sqlx::query(INSERT_JOB)
@@ -186,9 +247,10 @@ impl Store {
             .bind(&job.payload)
             .bind(&job.coalesce_key)
             .bind(job.priority)
-            .bind(job.run_at)
+            .bind(run_at)
             .bind(job.max_attempts)
             .bind(now)
+            .bind(&job.lane)
             .execute(&mut **tx)
             .await?;
         Ok((job.id.clone(), true))
@@ -365,14 +427,12 @@ impl Store {
     /// letters when they have no attempts left. Returns the rescued ids.
     pub async fn rescue_expired(&self, now: i64) -> Result<Vec<String>> {
         let _turn = self.gate().await;
-        Ok(sqlx::query_scalar(
-            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-                 finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
-                 last_error = 'lease expired: the worker stopped heartbeating', \
-                 locked_by = NULL, locked_until = NULL, updated_at = $1 \
-             WHERE state = 'running' AND locked_until < $1 RETURNING id",
-        )
+        Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+            "UPDATE jobs SET {} WHERE state = 'running' AND locked_until < $1 RETURNING id",
+            super::nodes::RESCUE_SET
+        )))
         .bind(now)
+        .bind("lease expired: the worker stopped heartbeating")
         .fetch_all(&self.lease_pool)
         .await?)
     }

@@ -97,6 +97,10 @@ impl JobRunner for SyncRunner {
                 message: r.redact(message),
                 retry_at: *retry_at,
             },
+            JobError::Scheduled { message, retry_at } => JobError::Scheduled {
+                message: r.redact(message),
+                retry_at: *retry_at,
+            },
         }
     }
 }

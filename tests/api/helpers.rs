@@ -304,6 +304,37 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// GET `path` without credentials; the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let res = self.client.get(self.url(path)).send().await;
+        res.expect("request sent").text().await.expect("a body")
+    }
+
+    /// GET `path` without credentials; the body as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_str(&self.get_text(path).await).expect("a JSON body")
+    }
+
+    /// POSTs a signed push to `repo` as delivery `delivery`; returns the id of the job its
+    /// event asked for.
+    pub async fn push_job(&self, repo: &str, delivery: &str) -> String {
+        let body = serde_json::to_vec(&push_payload(repo, "main", "change")).unwrap();
+        let v: serde_json::Value = self
+            .post_github("push", delivery, &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = v["id"].as_str().expect("an event id");
+        let ev = self
+            .store
+            .get_event(id)
+            .await
+            .unwrap()
+            .expect("the event is stored");
+        ev.job_id.expect("a push asks for a job")
+    }
+
     /// Runs queued jobs in the test's task until none is runnable.
     pub async fn run_pending_jobs(&self) -> usize {
         self.pool.run_pending().await.expect("queue works")

@@ -2,6 +2,9 @@
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
 mod crash;
+mod debounce;
+mod delivery_guarantee;
+mod delivery_outage;
 mod ecosystem;
 mod end_to_end;
 mod fake_runner;
@@ -14,6 +17,7 @@ mod fakes;
 mod ingest_github;
 mod ingest_manual;
 mod ingest_ritual;
+mod lanes;
 mod lifecycle_backup;
 mod lifecycle_disk;
 mod lifecycle_history;
@@ -28,6 +32,7 @@ mod publish_notion_schema;
 mod publish_support;
 mod queue;
 mod replicas;
+mod rescue;
 mod scheduler;
 mod sync_cli;
 mod sync_fake;

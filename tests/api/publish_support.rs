@@ -81,6 +81,10 @@ pub struct Setup {
     /// Merged into the config file's `publishers` section.
     pub publishers: Value,
     pub webhook_token: &'static str,
+    /// The config file's `delivery` section.
+    pub delivery: Value,
+    /// Extra environment.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
@@ -90,6 +94,8 @@ impl Default for Setup {
             notion: true,
             publishers: json!({}),
             webhook_token: WEBHOOK_TOKEN,
+            delivery: json!({}),
+            env: Vec::new(),
         }
     }
 }
@@ -107,6 +113,7 @@ pub async fn harness(setup: Setup) -> Harness {
         // `run_pending_jobs`; tests make them due by hand.
         "queue": {"max_attempts": 5, "backoff_base_secs": 3600, "backoff_cap_secs": 3600, "lease_secs": 60},
         "publishers": publishers,
+        "delivery": setup.delivery,
     });
     let path = config_dir.path().join("sync_config.json");
     std::fs::write(&path, file.to_string()).unwrap();
@@ -121,6 +128,9 @@ pub async fn harness(setup: Setup) -> Harness {
             setup.webhook_token
         );
         spawn = spawn.env("DISCORD_SYNC_WEBHOOK", &url);
+    }
+    for (k, v) in &setup.env {
+        spawn = spawn.env(k, v);
     }
     if setup.notion {
         spawn = spawn

@@ -11,20 +11,7 @@ use crate::fake_runner::FakeRunner;
 use crate::helpers::*;
 
 async fn push(app: &TestApp, repo: &str, delivery: &str) -> String {
-    let body = serde_json::to_vec(&push_payload(repo, "main", "change")).unwrap();
-    let v: serde_json::Value = app
-        .post_github("push", delivery, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let ev = app
-        .store
-        .get_event(v["id"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    ev.job_id.unwrap()
+    app.push_job(repo, delivery).await
 }
 
 /// Runs pending jobs as if `secs` seconds had passed (so backoff delays are due).
@@ -89,7 +76,7 @@ async fn exhaustion_dead_letters_and_cli_retry_revives() {
     assert_eq!(job.state, "succeeded");
 }
 
-fn cli(database_url: &str, args: &[&str]) -> Vec<u8> {
+pub fn cli(database_url: &str, args: &[&str]) -> Vec<u8> {
     let out = assert_cmd::Command::cargo_bin("helix-sync")
         .unwrap()
         .args(args)

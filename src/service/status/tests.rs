@@ -74,6 +74,7 @@ fn observed(runs: Vec<RunRow>, deliveries: Vec<DeliveryRow>) -> Observed {
         deliveries,
         queue: QueueStats::default(),
         disk: None,
+        ..Default::default()
     }
 }
 
@@ -228,4 +229,39 @@ fn last_error_never_shows_a_secret_or_a_whole_body() {
     let e = evaluate(&c, &o, NOW, None, NOW).metrics.last_error.unwrap();
     assert!(!e.contains("secret-token-abcdef"), "{e}");
     assert!(e.len() <= LAST_ERROR_MAX, "{}", e.len());
+}
+
+#[test]
+fn an_open_circuit_or_a_dead_delivery_degrades_with_the_target_in_error() {
+    let c = config(&[(
+        "DISCORD_SYNC_WEBHOOK",
+        "https://discord.com/api/webhooks/1/tok",
+    )]);
+    let lane = crate::store::LaneRow {
+        name: "discord".into(),
+        max_running: Some(1),
+        tokens: None,
+        refilled_at: None,
+        breaker: "open".into(),
+        failures: 5,
+        opened_at: Some(NOW - 1000),
+        next_probe_at: Some(NOW + 59_000),
+        updated_at: NOW - 1000,
+    };
+    let o = Observed {
+        lanes: vec![lane],
+        ..observed(vec![], vec![])
+    };
+    let h = evaluate(&c, &o, NOW, None, NOW);
+    assert_eq!(h.status, HealthStatus::Degraded);
+    assert_eq!(h.targets.discord, PartStatus::Error);
+    assert!(h.metrics.last_error.unwrap().contains("circuit open"));
+
+    let o = Observed {
+        dead_deliveries: [("discord".to_owned(), 2)].into_iter().collect(),
+        ..observed(vec![], vec![])
+    };
+    let h = evaluate(&c, &o, NOW, None, NOW);
+    assert_eq!(h.status, HealthStatus::Degraded);
+    assert_eq!(h.targets.discord, PartStatus::Error);
 }

@@ -24,8 +24,8 @@ use super::exporters::{ExportFile, RunInfo};
 use super::snapshot::{ChangeSummary, Snapshot};
 use super::SyncDeps;
 use crate::config::Config;
-use crate::queue::{JobError, PublishJob};
-use crate::store::{now_ms, DeliveryOutcome, RunRow, StoreError};
+use crate::queue::{JobError, JobPayload, PublishJob};
+use crate::store::{now_ms, Admission, DeliveryOutcome, RunRow, StoreError, Transition};
 
 /// Every publish target, by name (the names of [`crate::sync::snapshot::TARGET_NAMES`]).
 pub static PUBLISHERS: [&dyn Publisher; 3] = [&discord::Discord, &notion::Notion, &portal::Portal];
@@ -204,41 +204,143 @@ pub async fn deliver_with(
         store.record_delivery(&outcome).await.map_err(retry)?;
         return Ok(());
     }
+    let policy = deps.config.file.delivery.targets.get(&job.target);
+    let probe_ms = policy.probe_interval_ms();
+    let admission = store
+        .breaker_admit(&job.target, probe_ms, now_ms())
+        .await
+        .map_err(retry)?;
+    if let Admission::Wait(at) = admission {
+        // The target is down: wait for the next probe without using an attempt.
+        let message = format!(
+            "the {} circuit is open; waiting for the next probe",
+            job.target
+        );
+        outcome.state = if delivery.state == "pending" {
+            "pending"
+        } else {
+            "failed"
+        };
+        outcome.next_attempt_at = Some(at);
+        outcome.last_error = Some(&message);
+        store.record_delivery(&outcome).await.map_err(retry)?;
+        return Err(JobError::RateLimited {
+            message,
+            retry_at: at,
+        });
+    }
     // A run that cannot be loaded is recorded on the delivery like any other failure.
     let result = match context(deps, job, &delivery).await {
         Ok(cx) => publisher.publish(&cx).await,
         Err(e) => Err(e),
     }
     .map_err(|e| e.redacted(&deps.redactor));
-    let max_attempts = i64::from(deps.config.file.queue.max_attempts);
+    let now = now_ms();
     let message = result.as_ref().err().map(ToString::to_string);
-    outcome.now = now_ms();
+    outcome.now = now;
     outcome.last_error = message.as_deref();
-    outcome.count_attempt = true;
+    // A probe is the target's test, not the delivery's: it uses no attempt.
+    outcome.count_attempt = admission == Admission::Go;
+    let attempts = delivery.attempts + i64::from(outcome.count_attempt);
+    let transition = match &result {
+        Ok(_) => store.breaker_success(&job.target, now).await,
+        Err(PublishError::Retryable(_)) => {
+            let threshold = i64::from(policy.breaker_failures);
+            store
+                .breaker_failure(&job.target, threshold, probe_ms, now)
+                .await
+        }
+        Err(_) => Ok(Transition::None),
+    }
+    .map_err(retry)?;
+    log_transition(&job.target, transition);
+    let mut next = None;
     match &result {
         Ok(receipt) => {
             outcome.state = "succeeded";
             outcome.external_id = receipt.external_id.as_deref();
         }
-        // Like the queue, a rate-limit wait does not use up an attempt.
+        // Like the queue, a rate-limit wait does not use up an attempt. The others of the
+        // lane wait behind this one, so each resumption gets the whole refilled budget.
         Err(PublishError::RateLimited { retry_at, .. }) => {
             outcome.state = "failed";
             outcome.count_attempt = false;
             outcome.next_attempt_at = Some(*retry_at);
+            let holder = JobPayload::Publish(job.clone()).coalesce_key();
+            if let Some(holder) = holder {
+                store
+                    .hold_lane(&job.target, &holder, *retry_at, now)
+                    .await
+                    .map_err(retry)?;
+            }
         }
-        Err(PublishError::Retryable(_)) if delivery.attempts + 1 < max_attempts => {
+        // A failed probe: wait for the next one, at the very time the others wait for, so
+        // the oldest delivery stays first in line.
+        Err(PublishError::Retryable(_)) if matches!(admission, Admission::Probe { .. }) => {
             outcome.state = "failed";
+            if let Admission::Probe { next } = admission {
+                outcome.next_attempt_at = Some(next);
+            }
         }
+        // This failure opened the breaker: wait for its first probe with every other delivery.
+        Err(PublishError::Retryable(_)) if matches!(transition, Transition::Opened { .. }) => {
+            outcome.state = "failed";
+            outcome.next_attempt_at = Some(now + probe_ms);
+        }
+        Err(PublishError::Retryable(_)) => match policy.delay_after(attempts) {
+            Some(delay) => {
+                outcome.state = "failed";
+                let at = now + delay.as_millis() as i64;
+                outcome.next_attempt_at = Some(at);
+                next = Some(at);
+            }
+            None => outcome.state = "dead",
+        },
         Err(PublishError::Disabled(_)) => outcome.state = "disabled",
         Err(_) => outcome.state = "dead",
     }
     store.record_delivery(&outcome).await.map_err(retry)?;
+    if matches!(transition, Transition::Closed { .. }) {
+        deps.queue.notify();
+    }
+    let (dead, waiting_until) = (outcome.state == "dead", outcome.next_attempt_at);
     match result {
         Ok(r) => {
             tracing::info!(run_id = %job.run_id, target = %job.target, external_id = ?r.external_id, "published");
             Ok(())
         }
+        Err(e @ PublishError::Retryable(_)) => Err(match (dead, next) {
+            (true, _) => JobError::Permanent(format!(
+                "{e} (gave up after {attempts} attempts: the retry schedule is exhausted)"
+            )),
+            (_, Some(retry_at)) => JobError::Scheduled {
+                message: e.to_string(),
+                retry_at,
+            },
+            // Waiting on the breaker: the job waits as long as the delivery.
+            _ => JobError::RateLimited {
+                message: e.to_string(),
+                retry_at: waiting_until.unwrap_or(now + probe_ms),
+            },
+        }),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// One WARN line per breaker transition (exactly one caller sees each).
+fn log_transition(target: &str, t: Transition) {
+    match t {
+        Transition::None => {}
+        Transition::Opened { failures } => tracing::warn!(
+            target_name = target,
+            failures,
+            "circuit opened: {target} failed {failures} times in a row; deliveries wait for probes"
+        ),
+        Transition::Closed { drained } => tracing::warn!(
+            target_name = target,
+            drained,
+            "circuit closed: {target} answered again; draining its backlog in order"
+        ),
     }
 }
 
@@ -286,6 +388,24 @@ async fn context<'a>(
             .unwrap_or_else(|_| Value::Object(Default::default())),
         attempt: delivery.attempts + 1,
     })
+}
+
+/// The longest wait for a target's rate limit an attempt sits out in place: shorter than
+/// what rescheduling the job costs. Anything longer goes back to the queue.
+pub const MAX_INLINE_WAIT_MS: i64 = 25;
+
+/// Sits out a wait until `at` (unix ms) when it is at most [`MAX_INLINE_WAIT_MS`];
+/// otherwise `Err(at)`, for the caller to hand back to the queue as a rate-limited retry.
+pub async fn sit_out(at: i64) -> Result<(), i64> {
+    let wait = at - now_ms();
+    if wait <= 0 {
+        return Ok(());
+    }
+    if wait > MAX_INLINE_WAIT_MS {
+        return Err(at);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+    Ok(())
 }
 
 /// Each target and whether it can publish with `config` (for `Store::finish_run`'s

@@ -1,6 +1,9 @@
 //! A Discord execute-webhook fake (`POST /api/v10/webhooks/{id}/{token}`) that enforces the
 //! message limits, `User-Agent` and JSON content type, refuses unknown webhooks with 404
-//! and answers 429 / 5xx on demand.
+//! and answers 429 / 5xx on demand. It can be down for a while (503 until a deadline), or
+//! accept a message and then never answer (the "crash mid-POST" case), and it serves the
+//! channel the webhook posts to (`GET /api/v10/channels/{id}/messages`, newest first, with a
+//! `Bot` token only).
 
 use serde_json::{json, Value};
 use wiremock::matchers::any;
@@ -11,6 +14,9 @@ use super::{Fault, Faults, Shared};
 /// The webhook the fake knows (tests configure `DISCORD_SYNC_WEBHOOK` to match).
 pub const WEBHOOK_ID: &str = "123456789012345678";
 pub const WEBHOOK_TOKEN: &str = "fake-webhook-token";
+/// The channel the webhook posts to, and the bot token that may read it.
+pub const CHANNEL_ID: &str = "555000111222333444";
+pub const BOT_TOKEN: &str = "fake-bot-token";
 
 #[derive(Debug, Default)]
 pub struct DiscordState {
@@ -22,6 +28,12 @@ pub struct DiscordState {
     faults: Faults,
     /// Answer successes with `X-RateLimit-Remaining: 0` and this `Reset-After` (s).
     pub exhaust_bucket: Option<f64>,
+    /// Every request before this instant gets 503 (an outage).
+    pub down_until: Option<std::time::Instant>,
+    /// Accept the next message, then hold the answer this long (the caller gives up first).
+    pub hang_next: Option<std::time::Duration>,
+    /// Channel reads served.
+    pub channel_reads: usize,
 }
 
 #[derive(Clone)]
@@ -52,6 +64,37 @@ impl DiscordFake {
     pub fn rejections(&self) -> Vec<String> {
         self.0.lock().rejections.clone()
     }
+
+    /// Answers 503 to everything for `d` from now.
+    pub fn down_for(&self, d: std::time::Duration) {
+        self.0.lock().down_until = Some(std::time::Instant::now() + d);
+    }
+}
+
+/// `GET /channels/{id}/messages`: the bot's view of the channel, newest first.
+fn channel_messages(s: &mut DiscordState, req: &Request) -> ResponseTemplate {
+    let auth = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bot {BOT_TOKEN}") {
+        return ResponseTemplate::new(401)
+            .set_body_json(json!({"message": "401: Unauthorized", "code": 0}));
+    }
+    s.channel_reads += 1;
+    let limit: usize = req
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return ResponseTemplate::new(400)
+            .set_body_json(json!({"message": "Invalid Form Body", "code": 50035}));
+    }
+    let recent: Vec<Value> = s.messages.iter().rev().take(limit).cloned().collect();
+    ResponseTemplate::new(200).set_body_json(recent)
 }
 
 fn chars(v: &Value) -> usize {
@@ -125,6 +168,15 @@ impl Respond for DiscordFake {
         let mut s = self.0.lock();
         s.requests += 1;
         let path = req.url.path().to_owned();
+        if s.down_until.is_some_and(|t| std::time::Instant::now() < t) {
+            return ResponseTemplate::new(503)
+                .set_body_json(json!({"message": "service unavailable", "code": 0}));
+        }
+        if path == format!("/api/v10/channels/{CHANNEL_ID}/messages")
+            && req.method.as_str() == "GET"
+        {
+            return channel_messages(&mut s, req);
+        }
         if let Some(f) = s.faults.take(req.method.as_str(), &path) {
             let mut t = ResponseTemplate::new(f.status);
             if f.status == 429 {
@@ -180,6 +232,8 @@ impl Respond for DiscordFake {
         let id = format!("99{:016}", s.messages.len() + 1);
         let mut message = body.clone();
         message["id"] = json!(id);
+        message["webhook_id"] = json!(WEBHOOK_ID);
+        message["channel_id"] = json!(CHANNEL_ID);
         s.messages.push(message.clone());
         let remaining = if s.exhaust_bucket.is_some() { "0" } else { "4" };
         let mut t = if wait {
@@ -192,6 +246,9 @@ impl Respond for DiscordFake {
             .insert_header("x-ratelimit-remaining", remaining);
         if let Some(secs) = s.exhaust_bucket {
             t = t.insert_header("x-ratelimit-reset-after", secs.to_string());
+        }
+        if let Some(d) = s.hang_next.take() {
+            t = t.set_delay(d);
         }
         t
     }

@@ -4,7 +4,9 @@
 //! Notion refuses — missing `Authorization` / `Notion-Version` / `User-Agent`, unknown
 //! properties, more than 100 children per append, nesting deeper than two levels, more
 //! than 1,000 block elements, rich text over 2,000 UTF-16 units or 100 items, URLs over
-//! 2,000, bodies over 500 KB — and answers 429 / 5xx on demand.
+//! 2,000, bodies over 500 KB — and answers 429 / 5xx on demand. With `enforce_rate`, it
+//! also holds callers to Notion's documented average of 3 requests a second (a token bucket
+//! of 3 refilled at 3/s), answering 429 `rate_limited` beyond it, as Notion does.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +54,30 @@ pub struct NotionState {
     /// `METHOD path` of every request, in order.
     pub requests: Vec<String>,
     faults: Faults,
+    /// `(rate, burst)`: enforce a request rate (see the module docs).
+    pub enforce_rate: Option<(f64, f64)>,
+    /// The bucket: tokens and when they were counted.
+    bucket: Option<(f64, std::time::Instant)>,
+    /// Requests refused for going over the rate.
+    pub over_rate: usize,
+}
+
+impl NotionState {
+    /// Takes a token from the enforced bucket; false when the caller is over the rate.
+    fn within_rate(&mut self) -> bool {
+        let Some((rate, burst)) = self.enforce_rate else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let (tokens, at) = self.bucket.unwrap_or((burst, now));
+        let tokens = (tokens + now.duration_since(at).as_secs_f64() * rate).min(burst);
+        if tokens < 1.0 {
+            self.bucket = Some((tokens, now));
+            return false;
+        }
+        self.bucket = Some((tokens - 1.0, now));
+        true
+    }
 }
 
 #[derive(Clone)]
@@ -388,6 +414,11 @@ impl Respond for NotionFake {
                 json!({"object": "error", "status": status, "code": code, "message": message, "request_id": "fake-request"}),
             )
         };
+        if !s.within_rate() {
+            s.over_rate += 1;
+            return error(429, "rate_limited", "You have been rate limited.".into())
+                .insert_header("retry-after", "1");
+        }
         if let Some(f) = s.faults.take(&method, &path) {
             let code = match f.status {
                 429 => "rate_limited",

@@ -69,7 +69,10 @@ async fn the_conformance_suite_passes_every_applicable_server_scenario() {
         .spawn()
         .expect("python3 runs the proxy");
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -93,12 +96,18 @@ async fn the_conformance_suite_passes_every_applicable_server_scenario() {
             .unwrap_or("")
             .to_owned();
         println!("{scenario}: {summary}");
-        if !out.status.success() || !summary.contains(", 0 failed") || summary.starts_with("Passed: 0/")
+        if !out.status.success()
+            || !summary.contains(", 0 failed")
+            || summary.starts_with("Passed: 0/")
         {
             failed.push(format!("{scenario}:\n{text}"));
         }
     }
-    assert!(failed.is_empty(), "conformance failures:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "conformance failures:\n{}",
+        failed.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -120,17 +129,28 @@ async fn the_inspector_lists_and_calls_every_tool_with_strict_schemas() {
         cmd
     };
 
-    let out = inspect(&["--strict", "--method", "tools/list"]).output().await.unwrap();
+    let out = inspect(&["--strict", "--method", "tools/list"])
+        .output()
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     // `--strict` exits 6 on an error-severity schema problem and prints every problem,
     // warnings included, on stderr; a clean run prints none.
-    assert!(out.status.success(), "inspector --strict failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "inspector --strict failed:\n{stdout}\n{stderr}"
+    );
     assert!(
         !stderr.contains("Warning:") && !stderr.contains("Error:"),
         "schema problems:\n{stderr}"
     );
-    for tool in ["helix-sync-trigger", "helix-sync-status", "helix-sync-history", "helix-export"] {
+    for tool in [
+        "helix-sync-trigger",
+        "helix-sync-status",
+        "helix-sync-history",
+        "helix-export",
+    ] {
         assert!(stdout.contains(tool), "{tool} not listed:\n{stdout}");
     }
 

@@ -7,13 +7,20 @@
 //! before sending (see `limits`), so a long change summary can never earn a 400. A sent
 //! message is recorded on the delivery (its id from `?wait=true`), which is what keeps a
 //! retry from posting twice. What the message says is built in `message`.
+//!
+//! A webhook takes no idempotency key, so the delivery records "attempt started" before
+//! the POST and clears it on a definite answer. An attempt found still marked started was
+//! cut off (a crash, a lost answer): `lookup` resolves it by reading the channel when a bot
+//! token and channel id are configured, and otherwise it is posted again and counted
+//! (`helix_delivery_uncertain_total`).
 
+mod lookup;
 mod message;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::limits::truncate;
@@ -21,10 +28,6 @@ use super::{PublishContext, PublishError, Publisher, Receipt};
 use crate::config::{Config, Secret};
 use crate::store::now_ms;
 use crate::sync::SyncDeps;
-
-/// Longest wait for a rate-limit bucket we sit out inside one attempt; longer ones go back
-/// to the queue as a rate-limited retry.
-const MAX_INLINE_WAIT_MS: i64 = 2_000;
 
 pub struct Discord;
 
@@ -66,15 +69,31 @@ impl Publisher for Discord {
         if let Some(reset_at) = store.kv_get(&reset_key).await?.and_then(|v| v.parse().ok()) {
             wait_for_bucket(reset_at).await?;
         }
+        // An earlier attempt started and never learnt its outcome (a crash or a lost answer
+        // mid-POST): Discord may already show the message.
+        if cx.progress.get(ATTEMPT_STARTED).is_some() {
+            if let Some(receipt) = lookup::resolve(cx, secret).await? {
+                return Ok(receipt);
+            }
+        }
+        // Webhooks take no idempotency key: record the attempt before sending, so that a
+        // crash from here on is known to be uncertain.
+        cx.save_progress(&json!({ ATTEMPT_STARTED: now_ms() }), None)
+            .await?;
         let body = message::message(cx);
-        let res = cx
-            .deps
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| PublishError::Retryable(format!("Discord: {}", e.without_url())))?;
+        let res = match cx.deps.http.post(url).json(&body).send().await {
+            Ok(res) => res,
+            Err(e) => {
+                // Refused before anything was sent: certainly not delivered.
+                if e.is_connect() {
+                    cx.save_progress(&json!({}), None).await?;
+                }
+                return Err(PublishError::Retryable(format!(
+                    "Discord: {}",
+                    e.without_url()
+                )));
+            }
+        };
         let status = res.status();
         if let Some(reset_at) = bucket_reset(res.headers()) {
             store
@@ -87,6 +106,8 @@ impl Publisher for Discord {
             let id = answer.get("id").and_then(Value::as_str).map(String::from);
             return Ok(Receipt { external_id: id });
         }
+        // A definite refusal: nothing was posted.
+        cx.save_progress(&json!({}), None).await?;
         let err = classify(status, &headers, &answer);
         if let PublishError::Disabled(reason) = &err {
             let reason = cx.deps.redactor.redact(reason);
@@ -97,6 +118,9 @@ impl Publisher for Discord {
         Err(err)
     }
 }
+
+/// The delivery-progress key that marks an attempt as started and not yet answered.
+const ATTEMPT_STARTED: &str = "attempt_started_at";
 
 /// `kv` key of a fact about the configured webhook, named by a hash of its URL so that a
 /// new URL starts with a clean slate and the key never reveals the token.
@@ -134,20 +158,17 @@ fn endpoint(webhook: &Secret, api_base: Option<&str>) -> Result<Url, PublishErro
     Ok(out)
 }
 
-/// Sits out a short exhausted bucket; hands a long one back to the queue.
+/// Sits out a bucket that refills in a moment; hands a longer wait back to the queue.
 async fn wait_for_bucket(reset_at: i64) -> Result<(), PublishError> {
-    let wait = reset_at - now_ms();
-    if wait <= 0 {
-        return Ok(());
-    }
-    if wait > MAX_INLINE_WAIT_MS {
-        return Err(PublishError::RateLimited {
-            message: format!("Discord rate-limit bucket empty for {wait} ms"),
-            retry_at: reset_at,
-        });
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
-    Ok(())
+    super::sit_out(reset_at)
+        .await
+        .map_err(|retry_at| PublishError::RateLimited {
+            message: format!(
+                "Discord rate-limit bucket empty for {} ms",
+                retry_at - now_ms()
+            ),
+            retry_at,
+        })
 }
 
 /// When the bucket is exhausted (`X-RateLimit-Remaining: 0`), the time it refills.

@@ -1,105 +1,68 @@
-//! A thin Notion API client: headers, the client-side rate limiter, and the mapping of
-//! Notion's answers to [`PublishError`].
+//! A thin Notion API client: headers, pacing, and the mapping of Notion's answers to
+//! [`PublishError`].
 //!
-//! Every request goes through one token bucket per (API base, integration key) for the
-//! whole process, because Notion's limit (3 requests/s on average) is per integration, not
-//! per delivery. Errors keep Notion's `code` and `message` and nothing else of the body
+//! Every request first takes a token from the `notion` lane's bucket in the store, shared by
+//! every worker and replica, because Notion's limit (3 requests/s on average) is per
+//! integration, not per delivery or per process. Errors keep Notion's `code` and `message` and nothing else of the body
 //! ([`ApiError`], which the publisher may inspect before it becomes a [`PublishError`]);
 //! the key is only ever written into the `Authorization` header.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use reqwest::header::RETRY_AFTER;
 use reqwest::Method;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use tokio::time::Instant;
 
 use super::super::limits::truncate;
 use super::super::PublishError;
 use crate::config::Secret;
-use crate::store::now_ms;
+use crate::store::{now_ms, Store};
 
 /// The API version whose data-sources model we speak.
 pub const NOTION_VERSION: &str = "2025-09-03";
-
-/// A token bucket: `rate` tokens a second, holding at most `burst`. A caller that finds it
-/// empty reserves the next token (the count goes negative) and sleeps until it is due, so
-/// concurrent callers queue in order and the long-run average never exceeds `rate`.
-#[derive(Debug)]
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl RateLimiter {
-    pub fn new(rate: f64, burst: f64) -> Self {
-        let rate = if rate.is_finite() && rate > 0.0 {
-            rate
-        } else {
-            3.0
-        };
-        let burst = burst.max(1.0);
-        Self {
-            rate,
-            burst,
-            state: Mutex::new((burst, Instant::now())),
-        }
-    }
-
-    /// Waits until a request may be sent.
-    pub async fn acquire(&self) {
-        if let Some(w) = self.reserve(Instant::now()) {
-            tokio::time::sleep(w).await;
-        }
-    }
-
-    /// Takes a token at `now`; returns how long to wait before using it.
-    fn reserve(&self, now: Instant) -> Option<Duration> {
-        let mut guard = self.state.lock().expect("limiter lock is never poisoned");
-        let (tokens, last) = &mut *guard;
-        let refill = now.saturating_duration_since(*last).as_secs_f64() * self.rate;
-        *tokens = (*tokens + refill).min(self.burst);
-        *last = now.max(*last);
-        *tokens -= 1.0;
-        (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / self.rate))
-    }
-
-    /// The process-wide limiter of one integration.
-    fn shared(base: &str, key: &Secret, rate: f64) -> Arc<RateLimiter> {
-        static ALL: OnceLock<Mutex<HashMap<String, Arc<RateLimiter>>>> = OnceLock::new();
-        let digest = hex::encode(Sha256::digest(key.expose().as_bytes()));
-        let id = format!("{base}|{}|{rate}", &digest[..16]);
-        let mut map = ALL
-            .get_or_init(Default::default)
-            .lock()
-            .expect("limiter map lock is never poisoned");
-        map.entry(id)
-            .or_insert_with(|| Arc::new(RateLimiter::new(rate, rate.clamp(1.0, 3.0))))
-            .clone()
-    }
-}
 
 /// An authenticated client for one integration.
 pub struct NotionClient<'a> {
     http: &'a reqwest::Client,
     base: String,
     key: &'a Secret,
-    limiter: Arc<RateLimiter>,
+    store: &'a Store,
+    rate: f64,
 }
 
+/// The lane (see `store::lanes`) whose token bucket paces every Notion request.
+const LANE: &str = "notion";
+
 impl<'a> NotionClient<'a> {
-    pub fn new(http: &'a reqwest::Client, base: &str, key: &'a Secret, rate: f64) -> Self {
-        let base = base.trim_end_matches('/').to_owned();
-        let limiter = RateLimiter::shared(&base, key, rate);
+    pub fn new(
+        http: &'a reqwest::Client,
+        base: &str,
+        key: &'a Secret,
+        store: &'a Store,
+        rate: f64,
+    ) -> Self {
         Self {
             http,
-            base,
+            base: base.trim_end_matches('/').to_owned(),
             key,
-            limiter,
+            store,
+            rate,
+        }
+    }
+
+    /// Takes a request token from the store's bucket, shared by every worker and replica.
+    /// A wait longer than a moment goes back to the queue as a rate-limited retry (the
+    /// delivery's saved progress makes it resume), so no worker sleeps on Notion's limit.
+    async fn acquire(&self, what: &str) -> Result<(), ApiError> {
+        let burst = self.rate.clamp(1.0, 3.0);
+        let due = self
+            .store
+            .take_token(LANE, self.rate, burst, now_ms())
+            .await
+            .map_err(|e| ApiError::unanswered(what, &format!("store: {e}")))?;
+        match due {
+            None => Ok(()),
+            Some(at) => super::super::sit_out(at)
+                .await
+                .map_err(|at| ApiError::paced(what, at)),
         }
     }
 
@@ -122,7 +85,8 @@ impl<'a> NotionClient<'a> {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
-        self.limiter.acquire().await;
+        let what = format!("{method} {path}");
+        self.acquire(&what).await?;
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -192,6 +156,17 @@ impl ApiError {
         }
     }
 
+    /// Our own pacing (the shared token bucket) says: not before `at` (unix ms).
+    pub fn paced(what: &str, at: i64) -> Self {
+        Self {
+            status: Some(429),
+            code: "paced".into(),
+            message: "waiting for the shared request budget (3 requests/s)".into(),
+            retry_after: Some((at - now_ms()).max(0) as f64 / 1000.0),
+            what: what.to_owned(),
+        }
+    }
+
     /// Notion refused a property by name or type ("X is not a property that exists.",
     /// "Could not find property with name or id: X", "X is expected to be select."): the
     /// database's schema changed under us, so a fresh schema may fix it.
@@ -227,24 +202,6 @@ impl From<ApiError> for PublishError {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn limiter_keeps_the_average_rate() {
-        let l = RateLimiter::new(3.0, 3.0);
-        let t0 = Instant::now();
-        // A full bucket lets 3 through at once; the next ones are spaced by 1/3 s.
-        let waits: Vec<f64> = (0..6)
-            .map(|_| l.reserve(t0).map_or(0.0, |d| d.as_secs_f64()))
-            .collect();
-        let expect = [0.0, 0.0, 0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0];
-        for (w, e) in waits.iter().zip(expect) {
-            assert!((w - e).abs() < 1e-9, "{waits:?}");
-        }
-        // After 10 idle seconds the bucket is full again, never fuller.
-        let later = t0 + Duration::from_secs(10);
-        assert!((0..3).all(|_| l.reserve(later).is_none()));
-        assert!(l.reserve(later).is_some());
-    }
 
     fn classify(status: u16, retry_after: Option<f64>, body: &Value, what: &str) -> PublishError {
         ApiError::answer(status, retry_after, body, what).into()

@@ -187,6 +187,7 @@ pub async fn publish_document(
         &cx.deps.http,
         &config.notion_api_url,
         key,
+        &cx.deps.store,
         settings.requests_per_second,
     );
     let mut progress: Progress = serde_json::from_value(cx.progress.clone()).unwrap_or_default();
