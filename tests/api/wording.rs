@@ -203,8 +203,19 @@ async fn discord_messages_of_push_runs_show_last_known_values_and_link_to_github
     push["commits"][0]["timestamp"] = Value::String(crate::sync_fake::at(2_000));
     push["commits"][0]["url"] = Value::String(format!("https://github.com/{REPO}/commit/{two}"));
     let push = serde_json::to_vec(&push).unwrap();
+    let before = discord.messages().len();
     assert_eq!(app.post_github("push", "p-2", &push).await.status(), 202);
-    app.run_pending_jobs().await;
+    // A second push to the repository within the debounce quiet period (300 ms) waits for
+    // it; run jobs as they come due, until its message arrives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while discord.messages().len() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push run never published"
+        );
+        app.run_pending_jobs().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let m = discord.messages().pop().unwrap();
     let ucf_field = field(&m, "UCF (last known)").unwrap_or_else(|| panic!("{m}"));
     assert!(
