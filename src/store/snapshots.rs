@@ -31,9 +31,14 @@ use super::{Result, Store, StoreError};
 /// Longest chain: bounds the work of rebuilding the oldest snapshot of a chain.
 pub const MAX_CHAIN: i64 = 32;
 
-/// zstd level: the default. Higher levels cost much more CPU on a multi-megabyte snapshot
-/// for a few percent; a delta is small either way.
+/// zstd level of a whole snapshot (a chain's first): the default, fast and good enough.
 const LEVEL: i32 = 3;
+
+/// zstd level of a delta. Only the optimal parsers (16 and up) find the unchanged stretches
+/// across a multi-megabyte base: on 3 repos × 2,000 items with 1% changed, level 3 left a
+/// 68 KB delta, level 12 22 KB, level 16 1.1 KB, at about a third of a second of CPU per
+/// hourly run (on a blocking thread, before the run's transaction).
+const DELTA_LEVEL: i32 = 16;
 
 /// The newest snapshot this process wrote or rebuilt, kept so the next run's delta does not
 /// rebuild its base from the database.
@@ -60,12 +65,30 @@ struct Part {
     base_run_id: Option<String>,
 }
 
+/// Largest window a delta may ask of its reader: 128 MiB, zstd's default decoder limit.
+const MAX_WINDOW_LOG: u32 = 27;
+
 fn compress(raw: &[u8], base: Option<&[u8]>) -> Result<Vec<u8>> {
+    let setup =
+        |e: std::io::Error| StoreError::Corrupt(format!("cannot set up snapshot compression: {e}"));
     let mut c = match base {
-        Some(dict) => zstd::bulk::Compressor::with_dictionary(LEVEL, dict),
+        Some(dict) => zstd::bulk::Compressor::with_dictionary(DELTA_LEVEL, dict),
         None => zstd::bulk::Compressor::new(LEVEL),
     }
-    .map_err(|e| StoreError::Corrupt(format!("cannot set up snapshot compression: {e}")))?;
+    .map_err(setup)?;
+    if let Some(dict) = base {
+        // zstd sizes its window from the input alone, and the dictionary's far end then
+        // falls out of reach: a snapshot's second half could not refer to the base's first.
+        // A window covering base and snapshot together lets every unchanged stretch match.
+        let span = (dict.len() + raw.len()).max(2).next_power_of_two();
+        let log = span.trailing_zeros().clamp(20, MAX_WINDOW_LOG);
+        c.set_parameter(zstd::zstd_safe::CParameter::WindowLog(log))
+            .map_err(setup)?;
+        c.set_parameter(zstd::zstd_safe::CParameter::EnableLongDistanceMatching(
+            true,
+        ))
+        .map_err(setup)?;
+    }
     c.compress(raw)
         .map_err(|e| StoreError::Corrupt(format!("cannot compress a snapshot: {e}")))
 }
