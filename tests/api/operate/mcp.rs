@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use super::{repo, tool_available};
+use super::{on_fresh_store, repo, tool_available};
 use crate::helpers::{spawn_app, spawn_with, Spawn, API_TOKEN};
 
 fn python_mcp() -> bool {
@@ -38,18 +38,9 @@ async fn the_python_sdk_drives_the_stdio_server() {
     let mut cmd = tokio::process::Command::new("python3");
     cmd.arg(script())
         .args(["stdio", "--", env!("CARGO_BIN_EXE_helix-sync"), "mcp"])
-        .env(
-            "HELIX_CONFIG",
-            format!("{}/config/sync_config.json", repo()),
-        )
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/helix.db", dir.path().display()),
-        )
-        .env("EXPORT_PATH", dir.path().join("exports"))
         .env("HELIX_API_TOKEN", API_TOKEN)
-        .env("RUST_LOG", "warn")
-        .current_dir(dir.path());
+        .env("RUST_LOG", "warn");
+    on_fresh_store(&mut cmd, dir.path());
     run_check(&mut cmd).await;
 }
 

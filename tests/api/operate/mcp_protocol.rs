@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::repo;
+use super::on_fresh_store;
 use crate::helpers::{spawn_app, TestApp, API_TOKEN};
 
 /// One legacy (2025-06-18) Streamable HTTP session.
@@ -405,19 +405,10 @@ impl Stream {
 #[tokio::test]
 async fn the_stdio_server_answers_bad_lines_and_carries_on() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helix-sync"))
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_helix-sync"));
+    let mut child = on_fresh_store(&mut cmd, dir.path())
         .arg("mcp")
-        .env(
-            "HELIX_CONFIG",
-            format!("{}/config/sync_config.json", repo()),
-        )
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/helix.db", dir.path().display()),
-        )
-        .env("EXPORT_PATH", dir.path().join("exports"))
         .env("RUST_LOG", "warn")
-        .current_dir(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -448,8 +439,16 @@ async fn the_stdio_server_answers_bad_lines_and_carries_on() {
     }
     stdin.flush().await.unwrap();
 
-    let mut answers = Vec::new();
-    while answers.iter().all(|a: &Value| a["id"] != 6) {
+    // rmcp answers requests concurrently, so answers come in any order: read until every
+    // request (and the line that was not JSON) has one.
+    let mut answers: Vec<Value> = Vec::new();
+    let complete = |answers: &[Value]| {
+        [0, 2, 3, 4, 5, 6]
+            .iter()
+            .all(|id| answers.iter().any(|a| a["id"] == *id))
+            && answers.iter().any(|a| a["id"].is_null())
+    };
+    while !complete(&answers) {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await
             .expect("an answer in time")

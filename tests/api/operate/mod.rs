@@ -34,6 +34,24 @@ pub fn tool_available(what: &str, probe: &mut Command) -> bool {
     ok
 }
 
+/// Points a child `helix-sync` (or a client that spawns it) at the shipped config and a
+/// fresh SQLite database and export folder in `dir`, and runs it there.
+pub fn on_fresh_store<'c>(
+    cmd: &'c mut tokio::process::Command,
+    dir: &std::path::Path,
+) -> &'c mut tokio::process::Command {
+    cmd.env(
+        "HELIX_CONFIG",
+        format!("{}/config/sync_config.json", repo()),
+    )
+    .env(
+        "DATABASE_URL",
+        format!("sqlite://{}/helix.db", dir.display()),
+    )
+    .env("EXPORT_PATH", dir.join("exports"))
+    .current_dir(dir)
+}
+
 /// The repository root.
 pub fn repo() -> &'static str {
     env!("CARGO_MANIFEST_DIR")
