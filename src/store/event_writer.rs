@@ -26,8 +26,8 @@ use std::sync::{mpsc, Arc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::coalesce::{joined_run_at, INSERT_JOB, LAST_ACTIVITY, RESCHEDULE_WAITING, WAITING_JOB};
 use super::events::{push_placeholders, BatchPlan, Row, Stored, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
-use super::jobs::{joined_run_at, INSERT_JOB, LAST_ACTIVITY, RESCHEDULE_WAITING, WAITING_JOB};
 use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError, SQLITE_SETTINGS};
 
 type Reply = oneshot::Sender<Result<Vec<IngestOutcome>>>;

@@ -283,7 +283,7 @@ pub struct NewJob {
     /// The publish target this job competes for (`jobs.lane`).
     pub lane: Option<String>,
     /// Debounce of its coalescing key, when it has one.
-    pub debounce: Option<super::jobs::Debounce>,
+    pub debounce: Option<super::coalesce::Debounce>,
 }
 
 /// What happened to one event of a batch.
@@ -334,7 +334,7 @@ impl Store {
             .jobs()
             .iter()
             .filter_map(|(j, _)| j.coalesce_key.as_deref());
-        super::jobs::lock_coalesce_keys(&mut tx, keys).await?;
+        super::coalesce::lock_coalesce_keys(&mut tx, keys).await?;
         for (job, now) in plan.jobs() {
             resolved.push(Self::enqueue_in(&mut tx, job, *now).await?);
         }

@@ -21,6 +21,7 @@
 //! `SQLITE_BUSY` when one upgrades a read lock.
 
 mod backup;
+mod coalesce;
 mod cursors;
 mod deliveries;
 mod disk;
@@ -40,11 +41,12 @@ mod sources;
 mod trends;
 
 pub use backup::{restore, Restored};
+pub use coalesce::Debounce;
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
 pub use disk::{DiskUsage, TABLES};
 pub use events::{EventRow, IngestOutcome, NewEvent, NewJob};
-pub use jobs::{Debounce, JobRow, JobState, QueueStats};
+pub use jobs::{JobRow, JobState, QueueStats};
 pub use lanes::{Admission, LaneRow, Transition};
 pub use nodes::NodeRow;
 pub use observe::OutcomeCount;

@@ -130,7 +130,7 @@ impl Store {
             .await?;
         }
         let keys = f.jobs.iter().filter_map(|j| j.coalesce_key.as_deref());
-        super::jobs::lock_coalesce_keys(&mut tx, keys).await?;
+        super::coalesce::lock_coalesce_keys(&mut tx, keys).await?;
         for job in f.jobs {
             Self::enqueue_in(&mut tx, job, f.finished_at).await?;
         }

@@ -1,0 +1,145 @@
+//! Enqueue with coalescing: a new job joins the waiting job of its coalesce key, or becomes
+//! it, with the key's debounce applied.
+//!
+//! One burst of pushes for a repository is one sync: the find-or-create here is the only
+//! place a keyed job is created, by every caller (ingest batches on either backend, the
+//! scheduler's firings, a run's follow-up jobs). It must stay a lookup and one write per
+//! key: it runs inside the ingest write transaction, before the 2xx.
+
+use sqlx::{Any, Transaction};
+
+use super::{NewJob, Result, Store};
+
+/// The waiting job a new job with coalesce key `$1` joins, if any: id, run at, created at.
+pub(super) const WAITING_JOB: &str =
+    "SELECT id, run_at, created_at FROM jobs WHERE coalesce_key = $1 AND state = 'queued' ORDER BY created_at LIMIT 1";
+
+/// Moves a waiting job's start (debounce): run at, now, id.
+pub(super) const RESCHEDULE_WAITING: &str =
+    "UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'";
+
+/// The last time any job of coalesce key `$1` was touched (created, joined, run, finished).
+pub(super) const LAST_ACTIVITY: &str = "SELECT MAX(updated_at) FROM jobs WHERE coalesce_key = $1";
+
+/// A new queued job: id, kind, payload, coalesce key, priority, run at, max attempts, now, lane.
+pub(super) const INSERT_JOB: &str =
+    "INSERT INTO jobs (id, kind, payload, coalesce_key, state, priority, run_at, max_attempts, created_at, updated_at, lane) \
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $8, $9)";
+
+/// Debounce of a coalescing key (see `config::DebounceConfig`), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Debounce {
+    pub quiet_ms: i64,
+    pub max_delay_ms: i64,
+}
+
+impl Debounce {
+    /// When a new job for its key starts: now (leading edge), unless the key saw activity
+    /// within the quiet period — then a burst is on, and it waits for the quiet period.
+    pub fn first_run_at(&self, now: i64, last_activity: Option<i64>) -> i64 {
+        match last_activity {
+            Some(t) if now - t < self.quiet_ms => now + self.quiet_ms.min(self.max_delay_ms),
+            _ => now,
+        }
+    }
+}
+
+/// The start a waiting job (`run_at`, created at `created`) should have once `job` joins it
+/// at `now`; `None` when it stays. A job without debounce pulls the start forward to its own;
+/// a debounced one pushes it to a quiet period from now, never past the maximum delay after
+/// the waiting job's creation, and never moves a start that is already due.
+pub(super) fn joined_run_at(run_at: i64, created: i64, job: &NewJob, now: i64) -> Option<i64> {
+    let t = match job.debounce {
+        None => run_at.min(job.run_at),
+        Some(_) if run_at <= now => run_at,
+        Some(d) => (now + d.quiet_ms).max(run_at).min(created + d.max_delay_ms),
+    };
+    (t != run_at).then_some(t)
+}
+
+/// Serialises find-or-create of waiting jobs per coalesce key on PostgreSQL.
+///
+/// Under READ COMMITTED two transactions can both find no waiting job for a key and both
+/// insert one (seen with concurrent ingest batches: 200 pushes, 2 jobs). A transaction-scoped
+/// advisory lock per key closes that window across connections and replicas; it is held
+/// to commit and never touches a table. Keys are locked in sorted order so two batches with
+/// overlapping keys cannot deadlock; taking a lock the transaction already holds is free.
+/// SQLite needs nothing: its writers are serialised by `BEGIN IMMEDIATE`.
+pub(super) async fn lock_coalesce_keys<'k>(
+    tx: &mut Transaction<'static, Any>,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<()> {
+    if tx.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    let mut keys: Vec<&str> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Enqueues inside an open transaction. A job with a coalesce key joins a `queued` job
+    /// with the same key if there is one; returns the job id and whether a row was created.
+    /// A caller that enqueues several keyed jobs in one transaction locks them all first
+    /// ([`lock_coalesce_keys`]), so the order is the sorted one.
+    pub(super) async fn enqueue_in(
+        tx: &mut Transaction<'static, Any>,
+        job: &NewJob,
+        now: i64,
+    ) -> Result<(String, bool)> {
+        let mut run_at = job.run_at;
+        if let Some(key) = &job.coalesce_key {
+            lock_coalesce_keys(tx, [key.as_str()]).await?;
+            let waiting: Option<(String, i64, i64)> = sqlx::query_as(WAITING_JOB)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some((id, at, created)) = waiting {
+                if let Some(t) = joined_run_at(at, created, job, now) {
+                    sqlx::query(RESCHEDULE_WAITING)
+                        .bind(t)
+                        .bind(now)
+                        .bind(&id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                return Ok((id, false));
+            }
+            if let Some(d) = job.debounce {
+                let last: Option<i64> = sqlx::query_scalar(LAST_ACTIVITY)
+                    .bind(key)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                run_at = run_at.max(d.first_run_at(now, last));
+            }
+        }
+        sqlx::query(INSERT_JOB)
+            .bind(&job.id)
+            .bind(&job.kind)
+            .bind(&job.payload)
+            .bind(&job.coalesce_key)
+            .bind(job.priority)
+            .bind(run_at)
+            .bind(job.max_attempts)
+            .bind(now)
+            .bind(&job.lane)
+            .execute(&mut **tx)
+            .await?;
+        Ok((job.id.clone(), true))
+    }
+
+    /// Enqueues one job on its own (coalescing as above).
+    pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<(String, bool)> {
+        let (_turn, mut tx) = self.write_tx().await?;
+        let r = Self::enqueue_in(&mut tx, job, now).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+}
