@@ -31,15 +31,7 @@ async fn disk_use_is_on_metrics_and_the_status_page() {
     let body = serde_json::to_vec(&push_payload("o/r", "main", "x")).unwrap();
     assert_eq!(app.post_github("push", "d1", &body).await.status(), 202);
 
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text("/metrics").await;
     let gauge = |name: &str| -> Option<f64> {
         text.lines()
             .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
@@ -63,15 +55,7 @@ async fn disk_use_is_on_metrics_and_the_status_page() {
     assert!(h["disk"]["database_bytes"].as_u64().unwrap() > 0);
     assert!(h["disk"]["problem"].is_null());
 
-    let page = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_text("/").await;
     assert!(
         page.contains("id=\"storage\""),
         "the status page has a storage section"

@@ -120,15 +120,7 @@ async fn numbers_grades_dates_counts_and_plurals_agree_everywhere() {
 
     // 0.8 - 0.5 is 0.3, not 0.30000000000000004, in the JSON export and the feed.
     let json = export(&app, "json", &second.id).await;
-    let feed = app
-        .client
-        .get(app.url("/api/sync/latest.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/api/sync/latest.json").await;
     for text in [&json, &feed] {
         assert!(!text.contains("0.30000000000000004"), "{text}");
         let v: Value = serde_json::from_str(text).unwrap();
