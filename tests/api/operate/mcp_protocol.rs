@@ -194,15 +194,7 @@ async fn a_401_points_at_the_protected_resource_metadata() {
         "/.well-known/oauth-protected-resource/mcp",
         "/.well-known/oauth-protected-resource",
     ] {
-        let meta: Value = app
-            .client
-            .get(app.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let meta = app.get_json(path).await;
         assert_eq!(meta["resource"], format!("{}/mcp", app.address), "{meta}");
         assert_eq!(meta["bearer_methods_supported"], json!(["header"]));
         assert!(
