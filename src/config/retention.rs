@@ -38,8 +38,9 @@ pub struct RetentionConfig {
     pub schedule_firings: Period,
     /// How often the scheduler fires a pruning pass.
     pub prune_every: Period,
-    /// Rows deleted per statement: each batch is its own short transaction, so ingest never
-    /// waits behind a long delete.
+    /// The most rows deleted per statement. Each batch is its own short transaction, sized
+    /// down further at run time so that it holds the writer about 2 ms: ingest never waits
+    /// behind a long delete.
     pub batch_size: BatchSize,
 }
 

@@ -3,8 +3,10 @@
 //! A pruning pass ([`Store::prune`]) goes table by table, each in batches of at most
 //! `batch` rows. Every batch is its own short transaction (on SQLite it takes our write turn
 //! like any other writer, so an ingest batch waits for one small delete at most, never for
-//! a whole pass), and it runs the same statements on PostgreSQL. Rows are chosen oldest
-//! first by indexed columns, so a batch never scans a table.
+//! a whole pass), and it runs the same statements on PostgreSQL. Batches are sized by time,
+//! not by count ([`Pace`]): each holds the writer about 2 ms, then the pass steps aside for
+//! four times as long. Rows are chosen oldest first by indexed columns, so a batch never
+//! scans a table.
 //!
 //! What is never deleted, whatever its age (each rule is a `WHERE` below):
 //! - a job that is not finished, and a dead or cancelled job's events (it may be retried);
@@ -62,20 +64,59 @@ pub struct PruneReport {
 /// Delivery states after which a delivery needs nothing more from its run.
 const DELIVERY_DONE: &str = "('succeeded', 'dead', 'disabled')";
 
-/// Pages freed per incremental-vacuum step (4 MiB of 4 KiB pages).
+/// The most pages freed per incremental-vacuum step (4 MiB of 4 KiB pages); [`Pace`] picks
+/// fewer when moving them takes longer than a turn.
 const VACUUM_STEP: i64 = 1_024;
+
+/// How long one write turn of a pass may last. An ingest group commit that queues behind a
+/// pruning batch waits this long at most, so the batch size follows it: a fixed 500 rows took
+/// 10–30 ms on a 1M-event database (index maintenance, the `NOT EXISTS` probe) and pushed the
+/// ingest p99 from 14 ms to 26 ms (`HELIX_BENCH_PART=pruning cargo bench --bench lifecycle`).
+const TURN_BUDGET: Duration = Duration::from_millis(2);
 
 /// A breath between batches, so that writers queued behind a batch get their turn first.
 const PAUSE: Duration = Duration::from_millis(2);
 
-/// Pruning's share of the writer: after a batch that took `t`, the pass waits
+/// Pruning's share of the writer: after a turn that held it for `t`, the pass waits
 /// `IDLE_RATIO × t` (at least [`PAUSE`]), so ingest keeps at least 80% of the write turns
 /// while a pass runs. With a 2 ms pause alone, a pass over 1M events held the writer most of
-/// the time and pushed the ingest p99 from 12 ms to 40 ms (`cargo bench --bench lifecycle`).
+/// the time and pushed the ingest p99 from 12 ms to 40 ms.
 const IDLE_RATIO: u32 = 4;
 
-async fn breathe(batch_started: Instant) {
-    tokio::time::sleep((batch_started.elapsed() * IDLE_RATIO).max(PAUSE)).await;
+/// The size of a pass's next write turn (rows, chains or pages), steered so that each turn
+/// holds the writer for about [`TURN_BUDGET`], whatever the table, its indexes or the disk:
+/// the configured batch is the ceiling, not the target.
+struct Pace {
+    size: i64,
+    max: i64,
+}
+
+impl Pace {
+    /// Starts small: the first turn measures the cost of a unit before a big one is risked.
+    fn new(max: i64) -> Self {
+        let max = max.max(1);
+        Pace {
+            size: (max / 16).max(1),
+            max,
+        }
+    }
+
+    fn size(&self) -> i64 {
+        self.size
+    }
+
+    /// After a turn over `done` units that held the writer for `held`: sizes the next turn
+    /// (at most doubling, so one cheap turn cannot jump to a costly size) and waits.
+    async fn after(&mut self, done: i64, held: Duration) {
+        let per_unit = held.as_secs_f64() / done.max(1) as f64;
+        let fits = if per_unit > 0.0 {
+            (TURN_BUDGET.as_secs_f64() / per_unit) as i64
+        } else {
+            self.max
+        };
+        self.size = fits.clamp(1, (self.size * 2).min(self.max));
+        tokio::time::sleep((held * IDLE_RATIO).max(PAUSE)).await;
+    }
 }
 
 impl Store {
@@ -131,7 +172,7 @@ impl Store {
         Ok(r)
     }
 
-    /// Runs `sql` (`$1` = cutoff, `$2` = batch) until a batch deletes less than a batch.
+    /// Runs `sql` (`$1` = cutoff, `$2` = batch size) until a batch deletes less than it asked.
     async fn delete_batches(
         &self,
         sql: &'static str,
@@ -140,23 +181,26 @@ impl Store {
         batches: &mut u64,
     ) -> Result<u64> {
         let mut total = 0;
+        let mut pace = Pace::new(batch);
         loop {
-            let batch_started = Instant::now();
-            let deleted = {
+            let size = pace.size();
+            let (deleted, held) = {
                 let _turn = self.gate().await;
-                sqlx::query(sql)
+                let held = Instant::now();
+                let deleted = sqlx::query(sql)
                     .bind(cutoff)
-                    .bind(batch)
+                    .bind(size)
                     .execute(&self.pool)
                     .await?
-                    .rows_affected()
+                    .rows_affected();
+                (deleted, held.elapsed())
             };
             *batches += 1;
             total += deleted;
-            if deleted < batch as u64 {
+            if deleted < size as u64 {
                 return Ok(total);
             }
-            breathe(batch_started).await;
+            pace.after(size, held).await;
         }
     }
 
@@ -172,10 +216,10 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let newest_root = newest_root.unwrap_or(newest);
-        let chains = (batch / MAX_CHAIN).max(1);
+        let mut pace = Pace::new((batch / MAX_CHAIN).max(1));
         let mut total = 0;
         loop {
-            let batch_started = Instant::now();
+            let chains = pace.size();
             let roots: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT c.root FROM (SELECT COALESCE(chain_root, run_id) AS root, MAX(created_at) AS newest \
                      FROM snapshots GROUP BY COALESCE(chain_root, run_id)) c \
@@ -196,18 +240,21 @@ impl Store {
                 String::from("DELETE FROM snapshots WHERE COALESCE(chain_root, run_id) IN (");
             push_placeholders(&mut sql, roots.len(), 1, 1);
             sql.push(')');
-            let (_turn, mut tx) = self.write_tx().await?;
+            let (turn, mut tx) = self.write_tx().await?;
+            let held = Instant::now();
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for root in &roots {
                 q = q.bind(root);
             }
             total += q.execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
+            let held = held.elapsed();
+            drop(turn);
             *batches += 1;
             if (roots.len() as i64) < chains {
                 return Ok(total);
             }
-            breathe(batch_started).await;
+            pace.after(chains, held).await;
         }
     }
 
@@ -238,12 +285,13 @@ impl Store {
         }
         select.push_str(" ORDER BY r.started_at LIMIT $3");
         let (mut runs, mut deliveries) = (0, 0);
+        let mut pace = Pace::new(batch);
         loop {
-            let batch_started = Instant::now();
+            let size = pace.size();
             let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(select.clone()))
                 .bind(c.runs_failed)
                 .bind(c.runs)
-                .bind(batch)
+                .bind(size)
                 .bind(c.runs.max(c.runs_failed));
             for id in &keep {
                 q = q.bind(id);
@@ -255,7 +303,8 @@ impl Store {
             let mut list = String::from("(");
             push_placeholders(&mut list, ids.len(), 1, 1);
             list.push(')');
-            let (_turn, mut tx) = self.write_tx().await?;
+            let (turn, mut tx) = self.write_tx().await?;
+            let held = Instant::now();
             for (table, column, count) in [
                 ("deliveries", "run_id", &mut deliveries),
                 ("sync_runs", "id", &mut runs),
@@ -269,11 +318,13 @@ impl Store {
                 *count += q.execute(&mut *tx).await?.rows_affected();
             }
             tx.commit().await?;
+            let held = held.elapsed();
+            drop(turn);
             *batches += 1;
-            if (ids.len() as i64) < batch {
+            if (ids.len() as i64) < size {
                 return Ok((runs, deliveries));
             }
-            breathe(batch_started).await;
+            pace.after(size, held).await;
         }
     }
 
@@ -291,8 +342,8 @@ impl Store {
         }
         let mut total = 0u64;
         let mut before = i64::MAX;
+        let mut pace = Pace::new(VACUUM_STEP);
         loop {
-            let batch_started = Instant::now();
             let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
                 .fetch_one(&self.pool)
                 .await?;
@@ -302,16 +353,18 @@ impl Store {
                 return Ok(total);
             }
             before = free;
-            let step = free.min(VACUUM_STEP);
-            {
+            let step = free.min(pace.size());
+            let held = {
                 // Our turn: no commit waits behind more than one chunk.
                 let _turn = self.gate().await;
+                let held = Instant::now();
                 sqlx::query(AssertSqlSafe(format!("PRAGMA incremental_vacuum({step})")))
                     .execute(&self.pool)
                     .await?;
-            }
+                held.elapsed()
+            };
             total += step as u64;
-            breathe(batch_started).await;
+            pace.after(step, held).await;
         }
     }
 }
