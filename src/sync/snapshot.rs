@@ -278,6 +278,17 @@ pub struct RepoChanges {
 }
 
 impl RepoChanges {
+    /// The numbered lists (pull requests and issues) with their labels, in report order.
+    pub fn numbered(&self) -> [(&'static str, &Vec<u64>); 5] {
+        [
+            ("PRs merged", &self.prs_merged),
+            ("PRs opened", &self.prs_opened),
+            ("PRs closed", &self.prs_closed),
+            ("issues opened", &self.issues_opened),
+            ("issues closed", &self.issues_closed),
+        ]
+    }
+
     pub fn is_empty(&self) -> bool {
         self.new_commits == 0
             && self.issues_opened.is_empty()

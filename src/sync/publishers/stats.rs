@@ -116,13 +116,7 @@ pub fn change_lines(
                 count(c.new_commits, "new commit")
             ));
         }
-        for (label, list) in [
-            ("PRs merged", &c.prs_merged),
-            ("PRs opened", &c.prs_opened),
-            ("PRs closed", &c.prs_closed),
-            ("issues opened", &c.issues_opened),
-            ("issues closed", &c.issues_closed),
-        ] {
+        for (label, list) in c.numbered() {
             if !list.is_empty() {
                 parts.push(numbers(label, list));
             }
