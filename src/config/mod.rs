@@ -304,7 +304,7 @@ impl Config {
             ws_ping_secs: number("HELIX_WS_PING_SECS", get("HELIX_WS_PING_SECS"))?
                 .unwrap_or(20)
                 .max(1),
-            summary: summary::from_env(&get)?,
+            summary: summary::from_env(get)?,
             secrets: Secrets {
                 github_webhook: secrets_list("GITHUB_WEBHOOK_SECRET"),
                 ritual_webhook,

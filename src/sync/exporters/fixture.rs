@@ -451,7 +451,7 @@ fn past_success_rates(i: usize) -> BTreeMap<String, f64> {
             let rate = match k % 3 {
                 0 => 0.55 + 0.03 * run,
                 1 => 0.95 - 0.02 * run,
-                _ => 0.8 + if i % 2 == 0 { 0.01 } else { -0.01 },
+                _ => 0.8 + if i.is_multiple_of(2) { 0.01 } else { -0.01 },
             };
             (a.name, (rate * 1e4_f64).round() / 1e4)
         })
