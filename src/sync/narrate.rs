@@ -159,18 +159,7 @@ pub fn prompt(changes: &ChangeSummary, redactor: &Redactor) -> Option<String> {
             d.metric, d.before, d.after, d.delta
         ));
     }
-    if !changes.agents_activated.is_empty() {
-        lines.push(format!(
-            "Agents activated: {}.",
-            changes.agents_activated.join(", ")
-        ));
-    }
-    if !changes.agents_deactivated.is_empty() {
-        lines.push(format!(
-            "Agents deactivated: {}.",
-            changes.agents_deactivated.join(", ")
-        ));
-    }
+    lines.extend(changes.agent_state_lines().into_iter().map(|l| l + "."));
     for (agent, delta) in &changes.task_deltas {
         lines.push(format!("Agent {agent}: {delta:+} tasks."));
     }

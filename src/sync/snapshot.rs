@@ -250,6 +250,18 @@ pub struct ChangeSummary {
 }
 
 impl ChangeSummary {
+    /// `Agents activated: …` and `Agents deactivated: …`, each when its list is not empty.
+    pub fn agent_state_lines(&self) -> Vec<String> {
+        [
+            ("Agents activated", &self.agents_activated),
+            ("Agents deactivated", &self.agents_deactivated),
+        ]
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(label, names)| format!("{label}: {}", names.join(", ")))
+        .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.repos.values().all(RepoChanges::is_empty)
             && self.ucf.iter().all(|d| d.delta == 0.0)

@@ -23,15 +23,7 @@ fn assert_valid(doc: &Value) {
 
 /// Queues a full sync through the API and runs it and its deliveries.
 async fn sync_once(app: &TestApp) {
-    let res = app
-        .client
-        .post(app.url("/api/sync"))
-        .bearer_auth(API_TOKEN)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    app.trigger(json!({})).await;
     app.run_pending_jobs().await;
 }
 

@@ -131,15 +131,8 @@ async fn runs_deliveries_and_events_arrive_by_topic() {
     assert_eq!(next(&mut ws).await["type"], "error");
 
     // Only runs: an ingested event is not sent. The manual trigger is itself an event.
-    let res = app
-        .client
-        .post(app.url("/api/sync"))
-        .bearer_auth(API_TOKEN)
-        .json(&json!({"sources": ["ucf_state"], "targets": ["portal"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    app.trigger(json!({"sources": ["ucf_state"], "targets": ["portal"]}))
+        .await;
     app.run_pending_jobs().await;
     let started = next(&mut ws).await;
     assert_eq!(started["event"], "run_started", "{started}");

@@ -145,18 +145,7 @@ pub fn change_lines(
             d.metric, d.before, d.after, d.delta
         ));
     }
-    if !changes.agents_activated.is_empty() {
-        out.push(format!(
-            "Agents activated: {}",
-            changes.agents_activated.join(", ")
-        ));
-    }
-    if !changes.agents_deactivated.is_empty() {
-        out.push(format!(
-            "Agents deactivated: {}",
-            changes.agents_deactivated.join(", ")
-        ));
-    }
+    out.extend(changes.agent_state_lines());
     if !changes.task_deltas.is_empty() {
         let d: Vec<String> = changes
             .task_deltas

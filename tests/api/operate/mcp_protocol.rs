@@ -361,16 +361,9 @@ async fn the_analytics_tool_serves_the_numbers_the_api_serves() {
 
 /// Queues a sync through the API, runs it, and returns its run id.
 async fn trigger_and_run(app: &TestApp) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/sync"))
-        .bearer_auth(API_TOKEN)
-        .json(&json!({"sources": ["ucf_state"], "targets": ["portal"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let job: Value = res.json().await.unwrap();
+    let job = app
+        .trigger(json!({"sources": ["ucf_state"], "targets": ["portal"]}))
+        .await;
     app.run_pending_jobs().await;
     let detail: Value = app
         .get_authed(&format!(
