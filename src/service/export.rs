@@ -2,9 +2,10 @@
 //! the MCP `helix-export` tool all end in [`export_from_store`], so they return the same bytes
 //! for the same run.
 //!
-//! It loads the run's stored snapshot, its change summary (from the run row) and the UCF
-//! history of the runs up to it, then calls the pure `exporters::export`. It never writes
-//! files (that is the sync cycle's `write_exports`) and never reads the clock.
+//! It loads the run's stored snapshot, its change summary (from the run row), its generated
+//! summary and the trend history of the runs up to it ([`load`], which the analytics share),
+//! then calls the pure `exporters::export`. It never writes files (that is the sync cycle's
+//! `write_exports`) and never reads the clock.
 
 use super::ServiceError;
 use crate::config::Config;
@@ -137,8 +138,9 @@ pub async fn load(
     })
 }
 
-/// UCF values of the stored runs up to this snapshot, oldest first (for trend charts): the
-/// same points the sync cycle gave the exporters when it wrote this run's files.
+/// Trend points of the stored runs up to this snapshot, oldest first (for trend charts and
+/// analytics): the same points the sync cycle gave the exporters when it wrote this run's
+/// files.
 async fn history(
     config: &Config,
     store: &Store,

@@ -399,7 +399,8 @@ async fn load_previous(deps: &SyncDeps) -> Result<Option<Arc<Snapshot>>, Failure
     }
 }
 
-/// UCF values of the last `trend_runs` runs, oldest first, ending with this one.
+/// UCF values and agent success rates of the last `trend_runs` runs, oldest first, ending
+/// with this one.
 async fn history(deps: &SyncDeps, run_id: &str, current: &Snapshot) -> Vec<HistoryPoint> {
     let n = history::trend_runs(&deps.config);
     let mut points = history::recent(&deps.store, n - 1)
