@@ -282,3 +282,59 @@ async fn python_websockets_client_sees_every_topic() {
     );
     assert!(out.contains("unauthorized: 401"));
 }
+
+/// The server's slow-client watchdog (header and idle timeouts) covers HTTP requests only:
+/// an upgraded socket that keeps answering pings outlives both.
+#[tokio::test]
+async fn a_live_socket_outlives_the_http_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sync_config.json");
+    std::fs::write(
+        &config,
+        r#"{"http": {"header_read_timeout_secs": 1, "idle_timeout_secs": 1}}"#,
+    )
+    .unwrap();
+    let app = spawn_with(
+        Spawn::default()
+            .env("HELIX_CONFIG", config.to_str().unwrap())
+            .env("HELIX_WS_PING_SECS", "1"),
+    )
+    .await;
+    let mut ws = connect(&app).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    // Three pings, each answered by the library while reading: over three seconds.
+    let mut pings = 0;
+    while pings < 3 {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a ping within 10 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        if matches!(frame, Message::Ping(_)) {
+            pings += 1;
+        }
+    }
+    send(
+        &mut ws,
+        json!({"action": "subscribe", "topics": ["events"]}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+}
+
+#[tokio::test]
+async fn shutting_down_closes_sockets_with_1001() {
+    let app = spawn_app().await;
+    let mut ws = connect(&app).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    app.state.shutdown.cancel();
+    let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("closed within 10 s")
+        .expect("a frame")
+        .expect("a close frame");
+    let Message::Close(Some(close)) = frame else {
+        panic!("expected a close frame, got {frame:?}");
+    };
+    assert_eq!(u16::from(close.code), 1001);
+}
