@@ -222,6 +222,7 @@ async fn a_slow_model_times_out_without_delaying_the_run_beyond_the_timeout() {
         .set_delay(Duration::from_secs(20));
     let run = falls_back(slow, "summary_timeout").await;
     let took = run.duration_ms.unwrap();
+    println!("sync run with a 20 s model and a {TIMEOUT_MS} ms summary timeout: {took} ms");
     assert!(
         took < TIMEOUT_MS as i64 + 5_000,
         "the run took {took} ms with a {TIMEOUT_MS} ms summary timeout"
