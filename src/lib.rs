@@ -16,6 +16,7 @@
 //! - [`store`]: the only module with SQL.
 //! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests.
 //! - [`telemetry`]: logging and metrics.
+//! - [`live`]: the bus of delivery and ingest notifications for live listeners (WebSocket).
 //! - [`timestamp`]: one reader for the timestamps the ecosystem writes (zone-less = UTC).
 
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod mcp;
 pub mod queue;
 pub mod scheduler;

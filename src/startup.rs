@@ -115,6 +115,7 @@ impl Application {
         let scheduler =
             Scheduler::new(schedules, queue.clone()).with_retention(config.file.retention.clone());
         let (run_events, _) = tokio::sync::broadcast::channel(256);
+        let live = crate::live::channel(1024);
         let runner: Arc<dyn JobRunner> = match &options.runner {
             Some(r) => r.clone(),
             None => Arc::new(crate::sync::SyncRunner {
@@ -123,19 +124,21 @@ impl Application {
                     store.clone(),
                     queue.clone(),
                     run_events.clone(),
-                ),
+                )
+                .with_live(live.clone()),
             }),
         };
         let pool = WorkerPool::new(queue.clone(), runner);
         let state = AppState::new(Shared {
             next_sync: scheduler.next_sync(),
             unverified: http::budget::UnverifiedBudget::new(&config.file.http),
-            ingest: Ingestor::new(writer, queue.clone()),
+            ingest: Ingestor::new(writer, queue.clone()).with_live(live.clone()),
             config,
             store,
             queue,
             started_at: chrono::Utc::now(),
             run_events,
+            live,
             shutdown: CancellationToken::new(),
         });
         Ok(Self {

@@ -11,6 +11,7 @@ pub mod redact;
 mod retention;
 mod secret;
 mod server;
+mod summary;
 
 pub use delivery::*;
 
@@ -19,6 +20,7 @@ pub use redact::Redactor;
 pub use retention::{BatchSize, DiskConfig, Period, RetentionConfig, Size};
 pub use secret::{Secret, REDACTED};
 pub use server::ServerLimits;
+pub use summary::SummaryConfig;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -62,6 +64,9 @@ pub struct Secrets {
     /// `DISCORD_BOT_TOKEN`: with `DISCORD_CHANNEL_ID`, lets an uncertain Discord attempt be
     /// resolved by reading the channel instead of posting again.
     pub discord_bot_token: Option<Secret>,
+    /// `HELIX_SUMMARY_API_KEY`: bearer for the summary endpoint (optional: local servers
+    /// such as Ollama need none).
+    pub summary_api_key: Option<Secret>,
 }
 
 /// The effective configuration of one process.
@@ -115,6 +120,11 @@ pub struct Config {
     /// `HELIX_MCP_ALLOWED_HOSTS`: further `Host` names (or `name:port`) `/mcp` answers to,
     /// besides loopback and the public URL's host (comma list).
     pub mcp_allowed_hosts: Vec<String>,
+    /// `HELIX_WS_PING_SECS`: how often `GET /api/sync/ws` pings; a client silent for a
+    /// whole interval after a ping is dropped (default 20).
+    pub ws_ping_secs: u64,
+    /// The model-written change summary; `None` when `HELIX_SUMMARY_URL` is unset.
+    pub summary: Option<SummaryConfig>,
     pub secrets: Secrets,
     pub file: FileConfig,
 }
@@ -291,6 +301,10 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            ws_ping_secs: number("HELIX_WS_PING_SECS", get("HELIX_WS_PING_SECS"))?
+                .unwrap_or(20)
+                .max(1),
+            summary: summary::from_env(get)?,
             secrets: Secrets {
                 github_webhook: secrets_list("GITHUB_WEBHOOK_SECRET"),
                 ritual_webhook,
@@ -299,6 +313,7 @@ impl Config {
                 discord_webhook: get("DISCORD_SYNC_WEBHOOK").map(Secret::new),
                 notion_api_key: get("NOTION_API_KEY").map(Secret::new),
                 discord_bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
+                summary_api_key: get("HELIX_SUMMARY_API_KEY").map(Secret::new),
             },
             config_path,
             file,

@@ -27,7 +27,8 @@ pub fn secret_fragments(secrets: &Secrets) -> Vec<String> {
         .chain(&secrets.github_token)
         .chain(&secrets.discord_webhook)
         .chain(&secrets.notion_api_key)
-        .chain(&secrets.discord_bot_token);
+        .chain(&secrets.discord_bot_token)
+        .chain(&secrets.summary_api_key);
     for secret in all {
         let value = secret.expose();
         out.push(value.to_owned());
@@ -114,6 +115,7 @@ mod tests {
             )),
             notion_api_key: Some(Secret::new("ntn_secretsecretsecret")),
             discord_bot_token: Some(Secret::new("bot-token-abcdefghijklmnop")),
+            summary_api_key: Some(Secret::new("sk-summary-key-abcdefghijklmnop")),
         }
     }
 

@@ -4,12 +4,14 @@
 //! touch SQL. Every error leaves through `error::ApiError`, including unknown routes and
 //! wrong methods, so a client always gets the same JSON error shape.
 
+pub mod analytics;
 pub mod api;
 pub mod budget;
 pub mod error;
 pub mod export;
 pub mod feed;
 pub mod health;
+pub mod live_ws;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;
@@ -62,8 +64,10 @@ pub struct Shared {
     /// The scheduler's next firing.
     pub next_sync: watch::Receiver<Option<DateTime<Utc>>>,
     pub started_at: DateTime<Utc>,
-    /// Run started/finished notifications (for SSE).
+    /// Run started/finished notifications (for SSE and the WebSocket).
     pub run_events: crate::sync::RunEvents,
+    /// Delivery and ingest notifications (for the WebSocket).
+    pub live: crate::live::LiveEvents,
     /// Bytes of webhook bodies held before verification, across all requests.
     pub unverified: Arc<budget::UnverifiedBudget>,
     /// Cancelled when the server starts shutting down, so endless responses (SSE, MCP
@@ -77,10 +81,12 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(api::router())
         .merge(export::router())
+        .merge(analytics::router())
         .merge(health::router())
         .merge(feed::router())
         .merge(metrics::router())
         .merge(status_page::router())
+        .merge(live_ws::router())
         .merge(openapi::router())
         .merge(crate::mcp::http::router(&state))
         .fallback(not_found)

@@ -85,8 +85,8 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-/// The SSE name of a run event.
-fn event_name(e: &RunEvent) -> &'static str {
+/// The SSE name of a run event (the WebSocket uses the same names).
+pub fn event_name(e: &RunEvent) -> &'static str {
     match e {
         RunEvent::Started { .. } => "run_started",
         RunEvent::Finished { .. } => "run_finished",

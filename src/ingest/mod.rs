@@ -13,6 +13,7 @@ mod writer;
 
 pub use writer::Writer;
 
+use crate::live::{self, LiveEvent, LiveEvents};
 use crate::queue::{JobPayload, Queue};
 use crate::store::{IngestOutcome, NewEvent, StoreError};
 
@@ -48,11 +49,23 @@ pub enum IngestError {
 pub struct Ingestor {
     writer: Writer,
     queue: Queue,
+    /// Told about each committed (non-duplicate) event.
+    live: LiveEvents,
 }
 
 impl Ingestor {
     pub fn new(writer: Writer, queue: Queue) -> Self {
-        Self { writer, queue }
+        Self {
+            writer,
+            queue,
+            live: crate::live::channel(1),
+        }
+    }
+
+    /// Announces committed events on `live` (the application's bus).
+    pub fn with_live(mut self, live: LiveEvents) -> Self {
+        self.live = live;
+        self
     }
 
     /// Commits one event (and its job, if any) and returns once it is on disk.
@@ -62,9 +75,21 @@ impl Ingestor {
         job: Option<JobPayload>,
     ) -> Result<IngestOutcome, IngestError> {
         event.job = job.map(|p| self.queue.new_job(&p, event.received_at));
+        // Only the announcement needs these; they are copied only when someone listens.
+        let announce = (self.live.receiver_count() > 0)
+            .then(|| (event.source, event.event_type.clone(), event.repo.clone()));
         let outcome = self.writer.write(event).await?;
         if outcome.job_created {
             self.queue.notify();
+        }
+        if let (Some((source, event_type, repo)), false) = (announce, outcome.duplicate) {
+            live::send(&self.live, || LiveEvent::Received {
+                id: outcome.id.clone(),
+                source: source.to_owned(),
+                event_type,
+                repo,
+                job_id: outcome.job_id.clone(),
+            });
         }
         Ok(outcome)
     }

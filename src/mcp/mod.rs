@@ -47,6 +47,7 @@ use crate::http::AppState;
 use crate::ingest::manual::TriggerRequest;
 use crate::ingest::IngestError;
 use crate::service::{self, Health, RunView, ServiceError};
+use crate::sync::analytics::Analytics;
 use crate::sync::exporters::Scope;
 
 /// `helix-sync-status` takes no argument.
@@ -81,6 +82,26 @@ pub enum ExportScope {
     Ucf,
     Agents,
     Repos,
+}
+
+impl From<ExportScope> for Scope {
+    fn from(s: ExportScope) -> Self {
+        match s {
+            ExportScope::Full => Scope::Full,
+            ExportScope::Ucf => Scope::Ucf,
+            ExportScope::Agents => Scope::Agents,
+            ExportScope::Repos => Scope::Repos,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsArgs {
+    /// The run (default: the newest run with a snapshot).
+    pub run_id: Option<String>,
+    /// The part to analyse (default full).
+    pub scope: Option<ExportScope>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -356,14 +377,8 @@ impl HelixMcp {
             ExportFormat::Json => "json",
             ExportFormat::Html => "html",
         };
-        let service_scope = match scope {
-            ExportScope::Full => Scope::Full,
-            ExportScope::Ucf => Scope::Ucf,
-            ExportScope::Agents => Scope::Agents,
-            ExportScope::Repos => Scope::Repos,
-        };
         let artifact =
-            match service::export::export(&self.state, format_name, service_scope, None).await {
+            match service::export::export(&self.state, format_name, scope.into(), None).await {
                 Ok(a) => a,
                 Err(e) => return Ok(service_error(e)),
             };
@@ -385,6 +400,27 @@ impl HelixMcp {
         // The export itself is the useful text for a model; the JSON form stays structured.
         result.content = vec![ContentBlock::text(out.text)];
         Ok(result)
+    }
+
+    /// Trends and predictions of a stored run.
+    #[tool(
+        name = "helix-analytics",
+        description = "Trends and predictions of a sync run (default the newest): per UCF metric a moving average, least-squares slope, a forecast of the next run with a 95% prediction interval (labelled kind: prediction) and a robust z-score anomaly flag; per repository commits and pull requests per week; per agent the success-rate trend. `scope`: full, ucf, agents, repos.",
+        input_schema = input_schema::<AnalyticsArgs>(),
+        output_schema = output_schema::<Analytics>()
+    )]
+    async fn analytics(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
+        let args: AnalyticsArgs = match parse_args(args) {
+            Ok(a) => a,
+            Err(e) => return Ok(tool_error(e)),
+        };
+        let scope = args.scope.unwrap_or_default().into();
+        Ok(
+            match service::analytics::analytics(&self.state, args.run_id.as_deref(), scope).await {
+                Ok(a) => structured(&a),
+                Err(e) => service_error(e),
+            },
+        )
     }
 }
 

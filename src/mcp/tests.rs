@@ -24,6 +24,8 @@ fn a_bad_argument_is_named() {
     assert!(error_text(e).contains("format"));
     let e = parse_args::<ExportArgs>(obj(json!({"format": "json", "scope": "all"}))).unwrap_err();
     assert!(error_text(e).contains("`scope`"));
+    let e = parse_args::<AnalyticsArgs>(obj(json!({"scope": "weather"}))).unwrap_err();
+    assert!(error_text(e).contains("`scope`"));
     let e = parse_args::<StatusArgs>(obj(json!({"verbose": true}))).unwrap_err();
     assert!(error_text(e).contains("verbose"));
     let e = parse_args::<TriggerRequest>(obj(json!({"sources": "github"}))).unwrap_err();
@@ -51,6 +53,8 @@ fn every_schema_is_an_object_schema() {
         output_schema::<Health>(),
         output_schema::<HistoryOutput>(),
         output_schema::<ExportOutput>(),
+        input_schema::<AnalyticsArgs>(),
+        output_schema::<Analytics>(),
     ] {
         assert_eq!(s["type"], "object", "{}", Value::Object((*s).clone()));
         assert!(!Value::Object((*s).clone()).to_string().contains("$ref"));
@@ -88,6 +92,8 @@ fn advertised_schemas_use_one_type_per_branch_and_no_bare_true() {
         ("trigger in", input_schema::<TriggerRequest>()),
         ("export in", input_schema::<ExportArgs>()),
         ("history in", input_schema::<HistoryArgs>()),
+        ("analytics in", input_schema::<AnalyticsArgs>()),
+        ("analytics out", output_schema::<Analytics>()),
     ] {
         let root = Value::Object((*schema).clone());
         for (k, v) in root.as_object().unwrap() {

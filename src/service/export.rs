@@ -2,15 +2,17 @@
 //! the MCP `helix-export` tool all end in [`export_from_store`], so they return the same bytes
 //! for the same run.
 //!
-//! It loads the run's stored snapshot, its change summary (from the run row) and the UCF
-//! history of the runs up to it, then calls the pure `exporters::export`. It never writes
-//! files (that is the sync cycle's `write_exports`) and never reads the clock.
+//! It loads the run's stored snapshot, its change summary (from the run row), its generated
+//! summary and the trend history of the runs up to it ([`load`], which the analytics share),
+//! then calls the pure `exporters::export`. It never writes files (that is the sync cycle's
+//! `write_exports`) and never reads the clock.
 
 use super::ServiceError;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::store::{RunRow, Store};
 use crate::sync::exporters::{self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS};
+use crate::sync::narrate::{self, Narration};
 use crate::sync::snapshot::{ChangeSummary, Snapshot};
 
 /// Exports run `run_id`'s snapshot (the latest run's when `None`) in `format` and `scope`.
@@ -48,8 +50,9 @@ fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-fn run_info(row: &RunRow) -> RunInfo {
+fn run_info(row: &RunRow, generated_summary: Option<Narration>) -> RunInfo {
     RunInfo {
+        generated_summary,
         id: row.id.clone(),
         trigger: row.trigger.clone(),
         status: row.status.clone(),
@@ -58,7 +61,6 @@ fn run_info(row: &RunRow) -> RunInfo {
     }
 }
 
-/// Only what a trend point needs; the rest of each snapshot is skipped while parsing.
 /// The same as [`export`], for callers without an `AppState` (the CLI).
 pub async fn export_from_store(
     config: &Config,
@@ -68,6 +70,39 @@ pub async fn export_from_store(
     run_id: Option<&str>,
 ) -> Result<Artifact, ServiceError> {
     check_format(format)?;
+    let loaded = load(config, store, run_id).await?;
+    exporters::export(config, format, &loaded.input(), scope).map_err(|e| match e {
+        exporters::ExportError::UnknownFormat(_) => ServiceError::BadRequest(e.to_string()),
+        other => ServiceError::Internal(other.to_string()),
+    })
+}
+
+/// A stored run as an exporter reads it: what [`load`] returns.
+pub struct Loaded {
+    pub run: RunInfo,
+    pub snapshot: Snapshot,
+    pub changes: ChangeSummary,
+    pub history: Vec<HistoryPoint>,
+}
+
+impl Loaded {
+    pub fn input(&self) -> ExportInput<'_> {
+        ExportInput {
+            run: &self.run,
+            snapshot: &self.snapshot,
+            changes: &self.changes,
+            history: &self.history,
+        }
+    }
+}
+
+/// Loads run `run_id` (the newest run with a snapshot when `None`): its snapshot, its change
+/// summary (from the run row) and the history of the runs up to it.
+pub async fn load(
+    config: &Config,
+    store: &Store,
+    run_id: Option<&str>,
+) -> Result<Loaded, ServiceError> {
     let (id, json) = match run_id {
         Some(id) => {
             let json = store.snapshot_json(id).await?;
@@ -94,29 +129,23 @@ pub async fn export_from_store(
         })?,
     };
     let history = history(config, store, &snapshot).await?;
-    let run = run_info(&row);
-    let input = ExportInput {
-        run: &run,
-        snapshot: &snapshot,
-        changes: &changes,
-        history: &history,
-    };
-    exporters::export(config, format, &input, scope).map_err(|e| match e {
-        exporters::ExportError::UnknownFormat(_) => ServiceError::BadRequest(e.to_string()),
-        other => ServiceError::Internal(other.to_string()),
+    let generated = store.generated_summary(&id).await?;
+    Ok(Loaded {
+        run: run_info(&row, narrate::decode(generated.as_deref())),
+        snapshot,
+        changes,
+        history,
     })
 }
 
-/// UCF values of the stored runs up to this snapshot, oldest first (for trend charts): the
-/// same points the sync cycle gave the exporters when it wrote this run's files.
+/// Trend points of the stored runs up to this snapshot, oldest first (for trend charts and
+/// analytics): the same points the sync cycle gave the exporters when it wrote this run's
+/// files.
 async fn history(
     config: &Config,
     store: &Store,
     snapshot: &Snapshot,
 ) -> Result<Vec<HistoryPoint>, ServiceError> {
-    let n = i64::from(config.file.exporters.html.trend_runs.max(1));
-    let mut points = crate::sync::history::recent(store, n).await?;
-    // Newer runs than the exported one do not belong in its trend.
-    points.retain(|p| p.at <= snapshot.taken_at);
-    Ok(points)
+    let n = crate::sync::history::trend_runs(config);
+    Ok(crate::sync::history::up_to(store, n, snapshot.taken_at).await?)
 }

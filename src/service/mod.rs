@@ -14,6 +14,7 @@ use crate::store::{
     now_ms, Compressed, DeliveryRow, EventRow, JobRow, NewEvent, RunRow, StoreError,
 };
 
+pub mod analytics;
 pub mod export;
 pub mod redact;
 pub mod runs;

@@ -38,6 +38,7 @@ mod runs;
 mod schema;
 mod snapshots;
 mod sources;
+mod summaries;
 mod trends;
 
 pub use backup::{restore, Restored};

@@ -20,7 +20,7 @@ use super::merge::{merge, Collected, RepoSet};
 use super::plan::{publish_targets, status, wants};
 use super::snapshot::{Snapshot, SourceStatus, SCHEMA_VERSION};
 use super::sources::{self, SourceContext, SourceError};
-use super::{history, schema, RunEvent, SyncDeps};
+use super::{history, narrate, schema, RunEvent, SyncDeps};
 use crate::queue::{JobError, JobPayload, PublishJob, SyncJob, SyncScope};
 use crate::store::{now_ms, RunFinish, RunStart, StoreError};
 
@@ -245,6 +245,8 @@ async fn cycle(
         serde_json::to_vec(&value).expect("a JSON value always serializes")
     };
     let changes = summarize(previous.as_deref(), &snapshot);
+    // Bounded by the summary timeout; without an endpoint this is nothing.
+    let narration = narrate::for_run(deps, run_id, &changes).await;
 
     let mut run_status = if problems.is_empty() {
         "succeeded"
@@ -258,6 +260,7 @@ async fn cycle(
         status: run_status.to_owned(),
         started_at: taken_at,
         finished_at: Some(Utc::now()),
+        generated_summary: narration.clone(),
     };
     // Rendering and flushing four files is tens of milliseconds of blocking work: it runs on
     // the blocking pool, so the runtime threads keep answering requests meanwhile.
@@ -295,6 +298,16 @@ async fn cycle(
         })
         .collect();
     let error = (!problems.is_empty()).then(|| problems.join("; "));
+    if let Some(n) = &narration {
+        // Before the commit, so publishers and re-exports of a committed run always see it.
+        deps.store
+            .set_generated_summary(run_id, &json(n))
+            .await
+            .map_err(|e| Failure {
+                error: store_error("recording the generated summary")(e),
+                sources: statuses.clone(),
+            })?;
+    }
     deps.store
         .finish_run(&RunFinish {
             id: run_id,
@@ -386,9 +399,10 @@ async fn load_previous(deps: &SyncDeps) -> Result<Option<Arc<Snapshot>>, Failure
     }
 }
 
-/// UCF values of the last `trend_runs` runs, oldest first, ending with this one.
+/// UCF values and agent success rates of the last `trend_runs` runs, oldest first, ending
+/// with this one.
 async fn history(deps: &SyncDeps, run_id: &str, current: &Snapshot) -> Vec<HistoryPoint> {
-    let n = i64::from(deps.config.file.exporters.html.trend_runs.max(1));
+    let n = history::trend_runs(&deps.config);
     let mut points = history::recent(&deps.store, n - 1)
         .await
         .unwrap_or_else(|e| {

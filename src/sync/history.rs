@@ -1,4 +1,5 @@
-//! Trend history for exporters: the UCF values of the last N runs, oldest first.
+//! Trend history for exporters and analytics: the UCF values and agent success rates of the
+//! last N runs, oldest first.
 //!
 //! Read from each snapshot's small `trend` extract (see `store::trends`), so a run's cost does
 //! not grow with the size of N past snapshots; a snapshot without one (older, or a crash right
@@ -13,11 +14,13 @@ use super::exporters::HistoryPoint;
 use super::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
 
-/// The stored extract.
+/// The stored extract. One written before agent success rates were added has no `agents`
+/// key: it is rebuilt from its snapshot once, like a missing one.
 #[derive(Serialize, Deserialize)]
 struct Trend {
     at: DateTime<Utc>,
     ucf: BTreeMap<String, f64>,
+    agents: Option<BTreeMap<String, f64>>,
 }
 
 /// The parts of a full snapshot a trend needs (serde skips the rest).
@@ -25,11 +28,27 @@ struct Trend {
 struct SnapshotTrend {
     taken_at: DateTime<Utc>,
     ucf: Option<SnapshotUcf>,
+    #[serde(default)]
+    agents: BTreeMap<String, SnapshotAgent>,
 }
 
 #[derive(Deserialize)]
 struct SnapshotUcf {
     metrics: BTreeMap<String, f64>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotAgent {
+    success_rate: Option<f64>,
+}
+
+/// Success rates of the agents that had tasks.
+fn success_rates<'a>(
+    agents: impl Iterator<Item = (&'a String, Option<f64>)>,
+) -> BTreeMap<String, f64> {
+    agents
+        .filter_map(|(name, rate)| rate.map(|r| (name.clone(), r)))
+        .collect()
 }
 
 /// The UCF metrics a history point carries (none when the snapshot has no UCF state).
@@ -46,16 +65,41 @@ pub fn trend_json(snapshot: &Snapshot) -> String {
     let t = Trend {
         at: snapshot.taken_at,
         ucf: ucf_metrics(snapshot),
+        agents: Some(agent_rates(snapshot)),
     };
     serde_json::to_string(&t).expect("a trend always serializes")
 }
 
+fn agent_rates(snapshot: &Snapshot) -> BTreeMap<String, f64> {
+    success_rates(snapshot.agents.iter().map(|(n, a)| (n, a.success_rate)))
+}
+
+/// A snapshot's own history point.
 pub fn point(run_id: &str, snapshot: &Snapshot) -> HistoryPoint {
     HistoryPoint {
         run_id: run_id.to_owned(),
         at: snapshot.taken_at,
         ucf: ucf_metrics(snapshot),
+        agents: agent_rates(snapshot),
     }
+}
+
+/// How many runs a trend covers (`exporters.html.trend_runs`, at least 1).
+pub fn trend_runs(config: &crate::config::Config) -> i64 {
+    i64::from(config.file.exporters.html.trend_runs.max(1))
+}
+
+/// The last `n` stored runs up to the one taken at `taken_at`, oldest first: the points the
+/// sync cycle gave the exporters when it wrote that run's files. Newer runs do not belong in
+/// its trend.
+pub async fn up_to(
+    store: &Store,
+    n: i64,
+    taken_at: DateTime<Utc>,
+) -> Result<Vec<HistoryPoint>, StoreError> {
+    let mut points = recent(store, n).await?;
+    points.retain(|p| p.at <= taken_at);
+    Ok(points)
 }
 
 /// The last `n` stored runs, oldest first. Undecodable entries are skipped.
@@ -64,8 +108,8 @@ pub async fn recent(store: &Store, n: i64) -> Result<Vec<HistoryPoint>, StoreErr
     for (run_id, trend) in store.recent_trends(n.max(0)).await? {
         let stored = trend.and_then(|t| serde_json::from_str::<Trend>(&t).ok());
         let trend = match stored {
-            Some(t) => t,
-            None => {
+            Some(t) if t.agents.is_some() => t,
+            _ => {
                 let Some(bytes) = store.snapshot_json(&run_id).await? else {
                     continue;
                 };
@@ -75,6 +119,9 @@ pub async fn recent(store: &Store, n: i64) -> Result<Vec<HistoryPoint>, StoreErr
                 let t = Trend {
                     at: s.taken_at,
                     ucf: s.ucf.map(|u| u.metrics).unwrap_or_default(),
+                    agents: Some(success_rates(
+                        s.agents.iter().map(|(n, a)| (n, a.success_rate)),
+                    )),
                 };
                 let text = serde_json::to_string(&t).expect("a trend always serializes");
                 if let Err(e) = store.set_snapshot_trend(&run_id, &text).await {
@@ -87,6 +134,7 @@ pub async fn recent(store: &Store, n: i64) -> Result<Vec<HistoryPoint>, StoreErr
             run_id,
             at: trend.at,
             ucf: trend.ucf,
+            agents: trend.agents.unwrap_or_default(),
         });
     }
     Ok(out)

@@ -6,11 +6,13 @@
 //! [`JobRunner`]: it only dispatches on the job's kind. Nothing here holds a database handle
 //! beyond `Store` calls.
 
+pub mod analytics;
 pub mod changes;
 pub mod cycle;
 pub mod exporters;
 pub mod history;
 pub mod merge;
+pub mod narrate;
 pub mod plan;
 pub mod publishers;
 pub mod schema;
@@ -35,6 +37,8 @@ pub struct SyncDeps {
     /// Shared outbound HTTP client (connection pooling across jobs).
     pub http: reqwest::Client,
     pub run_events: RunEvents,
+    /// Delivery state changes, for live listeners.
+    pub live: crate::live::LiveEvents,
     /// The last snapshot this process committed, decoded, keyed by its run id: the next
     /// cycle reuses it instead of decompressing and parsing megabytes, when the store's
     /// newest snapshot is still that one (another replica may have written a newer one).
@@ -55,8 +59,15 @@ impl SyncDeps {
             queue,
             http: Self::http_client(),
             run_events,
+            live: crate::live::channel(1),
             previous: Default::default(),
         }
+    }
+
+    /// Announces delivery state changes on `live` (the application's bus).
+    pub fn with_live(mut self, live: crate::live::LiveEvents) -> Self {
+        self.live = live;
+        self
     }
 
     /// The outbound client every source and publisher uses.

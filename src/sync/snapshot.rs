@@ -250,6 +250,18 @@ pub struct ChangeSummary {
 }
 
 impl ChangeSummary {
+    /// `Agents activated: …` and `Agents deactivated: …`, each when its list is not empty.
+    pub fn agent_state_lines(&self) -> Vec<String> {
+        [
+            ("Agents activated", &self.agents_activated),
+            ("Agents deactivated", &self.agents_deactivated),
+        ]
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(label, names)| format!("{label}: {}", names.join(", ")))
+        .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.repos.values().all(RepoChanges::is_empty)
             && self.ucf.iter().all(|d| d.delta == 0.0)
@@ -278,6 +290,17 @@ pub struct RepoChanges {
 }
 
 impl RepoChanges {
+    /// The numbered lists (pull requests and issues) with their labels, in report order.
+    pub fn numbered(&self) -> [(&'static str, &Vec<u64>); 5] {
+        [
+            ("PRs merged", &self.prs_merged),
+            ("PRs opened", &self.prs_opened),
+            ("PRs closed", &self.prs_closed),
+            ("issues opened", &self.issues_opened),
+            ("issues closed", &self.issues_closed),
+        ]
+    }
+
     pub fn is_empty(&self) -> bool {
         self.new_commits == 0
             && self.issues_opened.is_empty()

@@ -7,9 +7,22 @@ use crate::fakes::notion::{NotionFake, API_KEY, DATABASE_ID};
 use crate::helpers::*;
 use crate::sync_fake::FakeGithub;
 
-const REPO: &str = "helix/core";
+pub const REPO: &str = "helix/core";
 
 async fn pipeline_app() -> (
+    TestApp,
+    FakeGithub,
+    DiscordFake,
+    NotionFake,
+    tempfile::TempDir,
+) {
+    pipeline_app_with(&[]).await
+}
+
+/// The pipeline's app with every target configured and 3 commits on GitHub, plus `env`.
+pub async fn pipeline_app_with(
+    env: &[(&str, &str)],
+) -> (
     TestApp,
     FakeGithub,
     DiscordFake,
@@ -23,8 +36,12 @@ async fn pipeline_app() -> (
         r#"{"publishers": {"notion": {"requests_per_second": 10000.0}}}"#,
     )
     .unwrap();
+    let mut spawn = Spawn::default();
+    for (k, v) in env {
+        spawn = spawn.env(k, v);
+    }
     let app = spawn_with(
-        Spawn::default()
+        spawn
             .env("HELIX_CONFIG", config.to_str().unwrap())
             .env("GITHUB_REPOS", REPO)
             .env(

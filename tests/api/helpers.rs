@@ -335,6 +335,20 @@ impl TestApp {
         ev.job_id.expect("a push asks for a job")
     }
 
+    /// Queues a manual sync (`POST /api/sync` with `body`); returns the answer (`job_id`).
+    pub async fn trigger(&self, body: serde_json::Value) -> serde_json::Value {
+        let res = self
+            .client
+            .post(self.url("/api/sync"))
+            .bearer_auth(API_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(res.status(), 202);
+        res.json().await.expect("a JSON answer")
+    }
+
     /// Runs queued jobs in the test's task until none is runnable.
     pub async fn run_pending_jobs(&self) -> usize {
         self.pool.run_pending().await.expect("queue works")

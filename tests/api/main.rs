@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per capability. Every test spawns the real
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
+mod analytics;
 mod crash;
 mod debounce;
 mod delivery_guarantee;
@@ -23,6 +24,7 @@ mod lifecycle_disk;
 mod lifecycle_history;
 mod lifecycle_retention;
 mod lifecycle_snapshots;
+mod live_ws;
 mod operate;
 mod publish_discord;
 mod publish_feed;
@@ -34,6 +36,7 @@ mod queue;
 mod replicas;
 mod rescue;
 mod scheduler;
+mod summary_ai;
 mod sync_cli;
 mod sync_fake;
 mod sync_github;

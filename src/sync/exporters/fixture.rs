@@ -135,6 +135,7 @@ pub fn snapshot(
         status: "succeeded".into(),
         started_at: now - Duration::seconds(25),
         finished_at: Some(now),
+        generated_summary: None,
     };
     (snapshot, changes, run, history)
 }
@@ -423,13 +424,37 @@ fn history(now: DateTime<Utc>) -> Vec<HistoryPoint> {
                 run_id: format!("0193a5c0-7e11-7000-8000-0000000000{:02x}", 0x20 + i),
                 at: now - Duration::hours(9 - i as i64),
                 ucf,
+                agents: past_success_rates(i),
             }
         })
         .chain(std::iter::once(HistoryPoint {
             run_id: "0193a5c0-7e11-7000-8000-00000000002a".into(),
             at: now,
             ucf: ucf().metrics,
+            agents: agents()
+                .into_iter()
+                .filter_map(|a| Some((a.name, a.success_rate?)))
+                .collect(),
         }))
+        .collect()
+}
+
+/// Earlier success rates of the fixture's agents with tasks: one improving, one declining,
+/// one steady with noise.
+fn past_success_rates(i: usize) -> BTreeMap<String, f64> {
+    let run = i as f64;
+    agents()
+        .into_iter()
+        .filter(|a| a.tasks_total > 0)
+        .enumerate()
+        .map(|(k, a)| {
+            let rate = match k % 3 {
+                0 => 0.55 + 0.03 * run,
+                1 => 0.95 - 0.02 * run,
+                _ => 0.8 + if i.is_multiple_of(2) { 0.01 } else { -0.01 },
+            };
+            (a.name, (rate * 1e4_f64).round() / 1e4)
+        })
         .collect()
 }
 

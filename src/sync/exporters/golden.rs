@@ -152,3 +152,30 @@ fn every_export_of_a_hostile_snapshot_is_schema_valid_json_where_json() {
         serde_json::from_slice::<Value>(&notion.bytes).expect("notion export is JSON");
     }
 }
+
+#[test]
+fn a_generated_summary_is_labelled_and_escaped_in_every_format() {
+    use crate::sync::narrate::{GeneratedSummary, Narration};
+    let mut fixture = fixture::Fixture::new(1, 10);
+    fixture.run.generated_summary = Some(Narration::Generated(GeneratedSummary {
+        kind: "generated".into(),
+        model: "m-1".into(),
+        text: "Calm week <script>alert(1)</script> | *ok*".into(),
+    }));
+    let input = fixture.input();
+    let config = test_support::config();
+    let get = |format| {
+        String::from_utf8(export(&config, format, &input, Scope::Full).unwrap().bytes).unwrap()
+    };
+    let label = "Generated summary (model m-1; written by a language model)";
+    for format in ["markdown", "html", "notion"] {
+        assert!(get(format).contains(label), "{format}");
+    }
+    assert!(get("markdown").contains("Calm week &lt;script&gt;"));
+    assert!(!get("html").contains("<script>alert(1)"));
+    let json: Value = serde_json::from_str(&get("json")).unwrap();
+    assert_eq!(json["run"]["generated_summary"]["kind"], "generated");
+    let schema: Value = serde_json::from_str(super::EXPORT_SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&json));
+}

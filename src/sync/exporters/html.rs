@@ -11,6 +11,8 @@ use minijinja::value::Serde;
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
+mod analytics;
+
 use super::report::{self, Grade};
 use super::{Artifact, ExportError, ExportInput, HistoryPoint, Scope};
 
@@ -165,18 +167,8 @@ pub fn export(
     trend_runs: usize,
 ) -> Result<Artifact, ExportError> {
     let r = report::build(input, scope);
-    // The last `trend_runs` points, with this run's own values last when the caller's
-    // history does not already end with it.
-    let mut history: Vec<HistoryPoint> = input.history.to_vec();
-    if let Some(u) = &input.snapshot.ucf {
-        if history.last().is_none_or(|p| p.run_id != input.run.id) {
-            history.push(HistoryPoint {
-                run_id: input.run.id.clone(),
-                at: input.run.generated_at(),
-                ucf: u.metrics.clone(),
-            });
-        }
-    }
+    // The last `trend_runs` points, with this run's own values last.
+    let history = crate::sync::analytics::series_points(input);
     let keep = history.len().saturating_sub(trend_runs.max(1));
     let names: Vec<&str> = r
         .ucf
@@ -196,6 +188,7 @@ pub fn export(
                 gauges => Value::from(Serde(gauges(&r))),
                 trends => Value::from(Serde(&trends)),
                 trend_runs => history.len() - keep,
+                analytics => Value::from(Serde(analytics::view(&crate::sync::analytics::compute(input, scope)))),
                 css => Value::from_safe_string(CSS.to_owned()),
                 js => Value::from_safe_string(JS.to_owned()),
             })

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::{Artifact, ExportError, ExportInput, RunInfo, Scope};
 use crate::config::JsonExporter;
+use crate::sync::analytics::{self, Analytics};
 use crate::sync::snapshot::{
     AgentData, AgentTotals, ChangeSummary, RepoData, SourceStatus, UcfState,
 };
@@ -33,6 +34,7 @@ struct Document<'a> {
     agent_totals: &'a AgentTotals,
     sources: &'a BTreeMap<String, SourceStatus>,
     changes: &'a ChangeSummary,
+    analytics: Analytics,
 }
 
 pub fn export(
@@ -54,6 +56,7 @@ pub fn export(
         agent_totals: &s.agent_totals,
         sources: &s.sources,
         changes: input.changes,
+        analytics: analytics::compute(input, scope),
     };
     let mut bytes = Vec::with_capacity(64 * 1024);
     let written = if options.pretty {
@@ -116,6 +119,25 @@ mod tests {
         for scope in Scope::NAMES.map(|n| Scope::parse(n).unwrap()) {
             let a = crate::sync::exporters::export(&config, "json", &input, scope).unwrap();
             assert_valid(&a.bytes);
+        }
+    }
+
+    #[test]
+    fn the_analytics_member_validates_against_its_own_schema() {
+        let fixture = fixture::Fixture::new(2, 12);
+        let input = fixture.input();
+        let config = crate::sync::exporters::test_support::config();
+        let schema: serde_json::Value =
+            serde_json::from_str(crate::sync::analytics::ANALYTICS_SCHEMA).unwrap();
+        let validator = jsonschema::validator_for(&schema).expect("the analytics schema compiles");
+        for scope in Scope::NAMES.map(|n| Scope::parse(n).unwrap()) {
+            let a = crate::sync::exporters::export(&config, "json", &input, scope).unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&a.bytes).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&doc["analytics"])
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{scope:?}: {errors:#?}");
         }
     }
 

@@ -278,6 +278,13 @@ fn links(w: &mut Writer, links: &[Link]) {
 
 fn changes(w: &mut Writer, r: &Report<'_>) {
     w.heading(2, "Changes", true);
+    if let Some(g) = &r.generated {
+        w.body.push_str("> *");
+        escape_into(&mut w.body, &g.label);
+        w.body.push_str(":* ");
+        escape_into(&mut w.body, g.text);
+        w.body.push_str("\n\n");
+    }
     let c = &r.changes;
     if c.empty {
         w.body.push_str("No changes since the previous run.\n\n");

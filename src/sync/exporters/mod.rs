@@ -81,6 +81,10 @@ pub struct RunInfo {
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The model-written paragraph of the changes, or the named warning of why there is
+    /// none; absent when no summary endpoint is configured (or nothing changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_summary: Option<crate::sync::narrate::Narration>,
 }
 
 impl RunInfo {
@@ -97,12 +101,16 @@ impl RunInfo {
     }
 }
 
-/// One past run's UCF values, for trend charts (oldest first in a slice).
+/// One past run's UCF values and agent success rates, for trend charts and analytics
+/// (oldest first in a slice).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryPoint {
     pub run_id: String,
     pub at: DateTime<Utc>,
     pub ucf: BTreeMap<String, f64>,
+    /// Success rate in [0, 1] of each agent that had tasks.
+    #[serde(default)]
+    pub agents: BTreeMap<String, f64>,
 }
 
 /// Everything an exporter reads.

@@ -390,6 +390,12 @@ fn agents(b: &mut Vec<Value>, r: &Report<'_>) {
 
 fn changes(b: &mut Vec<Value>, r: &Report<'_>) {
     b.push(heading(2, "Changes"));
+    if let Some(g) = &r.generated {
+        b.push(block(
+            "quote",
+            json!({"rich_text": Rich::default().bold(&format!("{}: ", g.label)).text(g.text).done()}),
+        ));
+    }
     let c = &r.changes;
     if c.empty {
         b.push(paragraph(

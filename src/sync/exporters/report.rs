@@ -15,6 +15,7 @@ use repos::repo_view;
 pub use repos::{CommitRow, DeploymentRow, IssueRow, ReleaseRow, RepoView};
 
 use super::{ExportInput, Scope};
+use crate::sync::narrate::{GeneratedSummary, Narration};
 use crate::sync::snapshot::{harmony_status, AgentTotals, RepoData, UCF_METRICS};
 
 /// Rows shown per list; the rest is summarised as "showing N of M".
@@ -145,7 +146,29 @@ pub struct Report<'a> {
     pub agents: Vec<AgentRow<'a>>,
     pub agent_totals: &'a AgentTotals,
     pub changes: ChangesView<'a>,
+    /// The model-written paragraph of the changes, when the run has one.
+    pub generated: Option<GeneratedView<'a>>,
     pub sources: Vec<SourceRow<'a>>,
+}
+
+/// A model-written paragraph with the label every format shows before it.
+#[derive(Debug, Serialize)]
+pub struct GeneratedView<'a> {
+    /// `Generated summary (model NAME; written by a language model)`.
+    pub label: String,
+    pub text: &'a str,
+}
+
+impl<'a> GeneratedView<'a> {
+    pub fn of(g: &'a GeneratedSummary) -> Self {
+        Self {
+            label: format!(
+                "Generated summary (model {}; written by a language model)",
+                g.model
+            ),
+            text: &g.text,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -334,6 +357,12 @@ pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
         agents,
         agent_totals: &s.agent_totals,
         changes: changes_view(input),
+        generated: input
+            .run
+            .generated_summary
+            .as_ref()
+            .and_then(Narration::generated)
+            .map(GeneratedView::of),
         sources: s
             .sources
             .iter()

@@ -107,8 +107,12 @@ pub fn apply<'a>(input: &ExportInput<'a>, scope: Scope) -> Scoped<'a> {
     Scoped {
         snapshot: Cow::Owned(snapshot),
         changes: Cow::Owned(changes),
-        // Trend history is UCF data.
-        history: if scope.has_ucf() { input.history } else { &[] },
+        // Trend history is UCF values and agent success rates.
+        history: if scope.has_ucf() || scope.has_agents() {
+            input.history
+        } else {
+            &[]
+        },
     }
 }
 

@@ -202,6 +202,7 @@ pub async fn deliver_with(
         tracing::info!(run_id = %job.run_id, target = %job.target, %reason, "target disabled");
         outcome.last_error = Some(&reason);
         store.record_delivery(&outcome).await.map_err(retry)?;
+        announce(deps, &outcome, delivery.attempts);
         return Ok(());
     }
     let policy = deps.config.file.delivery.targets.get(&job.target);
@@ -224,6 +225,7 @@ pub async fn deliver_with(
         outcome.next_attempt_at = Some(at);
         outcome.last_error = Some(&message);
         store.record_delivery(&outcome).await.map_err(retry)?;
+        announce(deps, &outcome, delivery.attempts);
         return Err(JobError::RateLimited {
             message,
             retry_at: at,
@@ -300,6 +302,7 @@ pub async fn deliver_with(
         Err(_) => outcome.state = "dead",
     }
     store.record_delivery(&outcome).await.map_err(retry)?;
+    announce(deps, &outcome, attempts);
     if matches!(transition, Transition::Closed { .. }) {
         deps.queue.notify();
     }
@@ -325,6 +328,17 @@ pub async fn deliver_with(
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Tells live listeners the delivery's new state.
+fn announce(deps: &SyncDeps, outcome: &DeliveryOutcome<'_>, attempts: i64) {
+    crate::live::send(&deps.live, || crate::live::LiveEvent::Delivery {
+        run_id: outcome.run_id.to_owned(),
+        target: outcome.target.to_owned(),
+        state: outcome.state.to_owned(),
+        attempts,
+        next_attempt_at: outcome.next_attempt_at.map(crate::service::iso),
+    });
 }
 
 /// One WARN line per breaker transition (exactly one caller sees each).
@@ -369,6 +383,7 @@ async fn context<'a>(
     })?;
     // The export list is informational: a malformed one must not block publishing.
     let exports = serde_json::from_str(&row.exports).unwrap_or_default();
+    let generated = deps.store.generated_summary(run_id).await?;
     let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
     Ok(PublishContext {
         deps,
@@ -379,6 +394,7 @@ async fn context<'a>(
             status: row.status.clone(),
             started_at: at(row.started_at),
             finished_at: row.finished_at.map(at),
+            generated_summary: super::narrate::decode(generated.as_deref()),
         },
         row,
         snapshot,

@@ -1,6 +1,6 @@
 //! The portal feed: static JSON files under `EXPORT_PATH/portal/api/sync/` that the portal
 //! site (and `GET /api/sync/latest.json`) serve: `latest.json` (the newest run with its
-//! quick stats, UCF, change summary and export files) and `history.json` (the last N runs).
+//! quick stats, UCF, change summary, analytics and export files) and `history.json` (the last N runs).
 //!
 //! Files are written to a temporary name and renamed, so a reader never sees half a file.
 //! The same run always produces the same bytes (no "generated at" stamp), so a retry is a
@@ -18,7 +18,10 @@ use super::{PublishContext, PublishError, Publisher, Receipt};
 use crate::config::Config;
 use crate::service::iso;
 use crate::store::RunRow;
-use crate::sync::exporters::ExportFile;
+use crate::sync::analytics::{self, Analytics};
+use crate::sync::exporters::{ExportFile, ExportInput, Scope};
+use crate::sync::history;
+use crate::sync::narrate::Narration;
 use crate::sync::snapshot::{ChangeSummary, SourceStatus, SCHEMA_VERSION};
 
 /// Feed directory relative to `EXPORT_PATH`.
@@ -48,7 +51,17 @@ impl Publisher for Portal {
 
     async fn publish(&self, cx: &PublishContext<'_>) -> Result<Receipt, PublishError> {
         let config = cx.config();
-        let latest = serde_json::to_vec_pretty(&latest_feed(cx)).expect("feed serializes");
+        let n = history::trend_runs(config);
+        let past = history::up_to(&cx.deps.store, n, cx.snapshot.taken_at).await?;
+        let input = ExportInput {
+            run: &cx.run,
+            snapshot: &cx.snapshot,
+            changes: &cx.changes,
+            history: &past,
+        };
+        let analytics = analytics::compute(&input, Scope::Full);
+        let latest =
+            serde_json::to_vec_pretty(&latest_feed(cx, analytics)).expect("feed serializes");
         let limit = i64::from(config.file.publishers.portal.history.max(1));
         let runs = cx.deps.store.list_runs(limit + 10).await?;
         let history = serde_json::to_vec_pretty(&history_feed(&runs, limit as usize))
@@ -110,9 +123,14 @@ struct Latest<'a> {
     changes: &'a ChangeSummary,
     /// Paths are relative to `EXPORT_PATH`.
     exports: &'a [ExportFile],
+    /// Trends and predictions (`schemas/analytics.schema.json`).
+    analytics: Analytics,
+    /// The model-written paragraph (`kind: generated`) or the warning of why there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated_summary: Option<&'a Narration>,
 }
 
-fn latest_feed<'a>(cx: &'a PublishContext<'_>) -> Latest<'a> {
+fn latest_feed<'a>(cx: &'a PublishContext<'_>, analytics: Analytics) -> Latest<'a> {
     let ucf = cx.snapshot.ucf.as_ref().map_or(Value::Null, |u| {
         json!({"metrics": u.metrics, "status": u.status, "timestamp": u.timestamp, "phase": u.phase})
     });
@@ -124,6 +142,8 @@ fn latest_feed<'a>(cx: &'a PublishContext<'_>) -> Latest<'a> {
         sources: &cx.snapshot.sources,
         changes: &cx.changes,
         exports: &cx.exports,
+        analytics,
+        generated_summary: cx.run.generated_summary.as_ref(),
     }
 }
 

@@ -116,13 +116,7 @@ pub fn change_lines(
                 count(c.new_commits, "new commit")
             ));
         }
-        for (label, list) in [
-            ("PRs merged", &c.prs_merged),
-            ("PRs opened", &c.prs_opened),
-            ("PRs closed", &c.prs_closed),
-            ("issues opened", &c.issues_opened),
-            ("issues closed", &c.issues_closed),
-        ] {
+        for (label, list) in c.numbered() {
             if !list.is_empty() {
                 parts.push(numbers(label, list));
             }
@@ -151,18 +145,7 @@ pub fn change_lines(
             d.metric, d.before, d.after, d.delta
         ));
     }
-    if !changes.agents_activated.is_empty() {
-        out.push(format!(
-            "Agents activated: {}",
-            changes.agents_activated.join(", ")
-        ));
-    }
-    if !changes.agents_deactivated.is_empty() {
-        out.push(format!(
-            "Agents deactivated: {}",
-            changes.agents_deactivated.join(", ")
-        ));
-    }
+    out.extend(changes.agent_state_lines());
     if !changes.task_deltas.is_empty() {
         let d: Vec<String> = changes
             .task_deltas

@@ -316,18 +316,54 @@ async fn resources_list_read_and_notify_subscribers_when_a_run_finishes() {
     );
 }
 
-/// Queues a sync through the API, runs it, and returns its run id.
-async fn trigger_and_run(app: &TestApp) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/sync"))
-        .bearer_auth(API_TOKEN)
-        .json(&json!({"sources": ["ucf_state"], "targets": ["portal"]}))
-        .send()
+#[tokio::test]
+async fn the_analytics_tool_serves_the_numbers_the_api_serves() {
+    let app = spawn_app().await;
+    let s = Session::open(&app).await;
+    let before = s
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "helix-analytics", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(before["result"]["isError"], true, "no run yet: {before}");
+    let mut last = String::new();
+    for _ in 0..3 {
+        last = trigger_and_run(&app).await;
+    }
+    let res = s
+        .call(
+            2,
+            "tools/call",
+            json!({"name": "helix-analytics", "arguments": {"scope": "ucf"}}),
+        )
+        .await;
+    let tool = &res["result"]["structuredContent"];
+    assert_eq!(tool["run_id"], last.as_str(), "{res}");
+    assert_eq!(tool["ucf"][0]["forecast"]["kind"], "prediction");
+    let api: Value = app
+        .get_authed("/api/analytics?scope=ucf")
+        .await
+        .json()
         .await
         .unwrap();
-    assert_eq!(res.status(), 202);
-    let job: Value = res.json().await.unwrap();
+    assert_eq!(*tool, api);
+    let bad = s
+        .call(
+            3,
+            "tools/call",
+            json!({"name": "helix-analytics", "arguments": {"run_id": "nope"}}),
+        )
+        .await;
+    assert_eq!(bad["result"]["isError"], true, "{bad}");
+}
+
+/// Queues a sync through the API, runs it, and returns its run id.
+async fn trigger_and_run(app: &TestApp) -> String {
+    let job = app
+        .trigger(json!({"sources": ["ucf_state"], "targets": ["portal"]}))
+        .await;
     app.run_pending_jobs().await;
     let detail: Value = app
         .get_authed(&format!(

@@ -10,7 +10,9 @@ use super::super::limits::{self, discord as lim, truncate};
 use super::super::stats::{change_lines, QuickStats};
 use super::super::PublishContext;
 use crate::config::Config;
-use crate::sync::exporters::report::{count, number};
+use crate::sync::exporters::markdown::escape;
+use crate::sync::exporters::report::{count, number, GeneratedView};
+use crate::sync::narrate::Narration;
 
 #[derive(Debug, Serialize)]
 struct Embed {
@@ -163,6 +165,19 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         lines.join("\n")
     };
     let mut fields = stat_fields(cx, &stats);
+    if let Some(g) = cx
+        .run
+        .generated_summary
+        .as_ref()
+        .and_then(Narration::generated)
+    {
+        let view = GeneratedView::of(g);
+        fields.push(Field {
+            name: view.label,
+            value: escape(view.text),
+            inline: false,
+        });
+    }
     let failing: Vec<String> = cx
         .snapshot
         .sources
