@@ -5,6 +5,7 @@
 //! Secrets are wrapped in [`Secret`] the moment they are read, so no `Debug` of the config
 //! can print one. A bad file or variable is an error that names the key and where it came from.
 
+mod conflicts;
 mod delivery;
 mod file;
 pub mod redact;
@@ -12,6 +13,7 @@ mod retention;
 mod secret;
 mod server;
 
+pub use conflicts::{ConflictPolicy, Policy};
 pub use delivery::*;
 
 pub use file::*;

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod runs;
 pub mod serve;
 pub mod status_page;
 pub mod webhooks;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(api::router())
         .merge(export::router())
+        .merge(runs::router())
         .merge(health::router())
         .merge(feed::router())
         .merge(metrics::router())

@@ -58,7 +58,6 @@ fn run_info(row: &RunRow) -> RunInfo {
     }
 }
 
-/// Only what a trend point needs; the rest of each snapshot is skipped while parsing.
 /// The same as [`export`], for callers without an `AppState` (the CLI).
 pub async fn export_from_store(
     config: &Config,
@@ -93,7 +92,7 @@ pub async fn export_from_store(
             ServiceError::Internal(format!("change summary of {id} is unreadable: {e}"))
         })?,
     };
-    let history = history(config, store, &snapshot).await?;
+    let history = history(config, store, &id, &snapshot).await?;
     let run = run_info(&row);
     let input = ExportInput {
         run: &run,
@@ -107,16 +106,44 @@ pub async fn export_from_store(
     })
 }
 
-/// UCF values of the stored runs up to this snapshot, oldest first (for trend charts): the
-/// same points the sync cycle gave the exporters when it wrote this run's files.
+/// UCF values of the runs stored before `run_id`, then its own, oldest first (for trend
+/// charts): the same points the sync cycle gave the exporters when it wrote the run's files.
 async fn history(
     config: &Config,
     store: &Store,
+    run_id: &str,
     snapshot: &Snapshot,
 ) -> Result<Vec<HistoryPoint>, ServiceError> {
     let n = i64::from(config.file.exporters.html.trend_runs.max(1));
-    let mut points = crate::sync::history::recent(store, n).await?;
-    // Newer runs than the exported one do not belong in its trend.
-    points.retain(|p| p.at <= snapshot.taken_at);
+    let mut points = crate::sync::history::before(store, run_id, n - 1).await?;
+    points.push(crate::sync::history::point(run_id, snapshot));
     Ok(points)
+}
+
+/// Every export file run `run_id` wrote, made again from its stored snapshot and run record:
+/// `(path relative to EXPORT_PATH as the run recorded it, bytes)`. With the configuration of
+/// the time, the bytes are those written then (the CLI's `export --run ID` without a format).
+pub async fn regenerate(
+    config: &Config,
+    store: &Store,
+    run_id: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ServiceError> {
+    let row = store
+        .get_run(run_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("no run {run_id}")))?;
+    let files: Vec<exporters::ExportFile> = serde_json::from_str(&row.exports).unwrap_or_default();
+    if files.is_empty() {
+        return Err(ServiceError::NotFound(format!(
+            "run {run_id} wrote no export files (status {})",
+            row.status
+        )));
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let artifact =
+            export_from_store(config, store, &file.format, Scope::Full, Some(run_id)).await?;
+        out.push((file.path, artifact.bytes));
+    }
+    Ok(out)
 }

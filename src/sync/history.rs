@@ -60,8 +60,22 @@ pub fn point(run_id: &str, snapshot: &Snapshot) -> HistoryPoint {
 
 /// The last `n` stored runs, oldest first. Undecodable entries are skipped.
 pub async fn recent(store: &Store, n: i64) -> Result<Vec<HistoryPoint>, StoreError> {
+    points(store, store.recent_trends(n.max(0)).await?).await
+}
+
+/// The `n` runs stored before run `run_id`, oldest first: the points the sync cycle had
+/// when it exported that run (so a past run's exports can be made again byte for byte).
+pub async fn before(store: &Store, run_id: &str, n: i64) -> Result<Vec<HistoryPoint>, StoreError> {
+    points(store, store.trends_before(run_id, n.max(0)).await?).await
+}
+
+/// Trend points of `rows` (`(run id, stored extract)`), rebuilding a missing extract.
+async fn points(
+    store: &Store,
+    rows: Vec<(String, Option<String>)>,
+) -> Result<Vec<HistoryPoint>, StoreError> {
     let mut out = Vec::new();
-    for (run_id, trend) in store.recent_trends(n.max(0)).await? {
+    for (run_id, trend) in rows {
         let stored = trend.and_then(|t| serde_json::from_str::<Trend>(&t).ok());
         let trend = match stored {
             Some(t) => t,

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per capability. Every test spawns the real
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
+mod conflicts;
 mod crash;
 mod debounce;
 mod delivery_guarantee;
@@ -33,6 +34,7 @@ mod publish_support;
 mod queue;
 mod replicas;
 mod rescue;
+mod rollback;
 mod scheduler;
 mod sync_cli;
 mod sync_fake;
@@ -40,4 +42,6 @@ mod sync_github;
 mod sync_queue;
 mod sync_sources;
 mod sync_support;
+mod versions;
+mod versions_support;
 mod wording;

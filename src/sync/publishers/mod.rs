@@ -25,7 +25,7 @@ use super::snapshot::{ChangeSummary, Snapshot};
 use super::SyncDeps;
 use crate::config::Config;
 use crate::queue::{JobError, JobPayload, PublishJob};
-use crate::store::{now_ms, Admission, DeliveryOutcome, RunRow, StoreError, Transition};
+use crate::store::{now_ms, Admission, DeliveryOutcome, RunMeta, RunRow, StoreError, Transition};
 
 /// Every publish target, by name (the names of [`crate::sync::snapshot::TARGET_NAMES`]).
 pub static PUBLISHERS: [&dyn Publisher; 3] = [&discord::Discord, &notion::Notion, &portal::Portal];
@@ -124,6 +124,8 @@ pub struct PublishContext<'a> {
     pub target: String,
     pub run: RunInfo,
     pub row: RunRow,
+    /// Rollback facts and flagged Notion conflicts of the run.
+    pub meta: RunMeta,
     pub snapshot: Snapshot,
     pub changes: ChangeSummary,
     pub exports: Vec<ExportFile>,
@@ -367,6 +369,7 @@ async fn context<'a>(
     let changes: ChangeSummary = serde_json::from_str(&row.change_summary).map_err(|e| {
         PublishError::Permanent(format!("change summary of run {run_id} is unreadable: {e}"))
     })?;
+    let meta = deps.store.run_meta(run_id).await?.unwrap_or_default();
     // The export list is informational: a malformed one must not block publishing.
     let exports = serde_json::from_str(&row.exports).unwrap_or_default();
     let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
@@ -381,6 +384,7 @@ async fn context<'a>(
             finished_at: row.finished_at.map(at),
         },
         row,
+        meta,
         snapshot,
         changes,
         exports,

@@ -110,6 +110,9 @@ struct Latest<'a> {
     changes: &'a ChangeSummary,
     /// Paths are relative to `EXPORT_PATH`.
     exports: &'a [ExportFile],
+    /// On a rollback run: `{to, from, by}` (the feed then shows run `to`'s state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollback: Option<Value>,
 }
 
 fn latest_feed<'a>(cx: &'a PublishContext<'_>) -> Latest<'a> {
@@ -124,6 +127,11 @@ fn latest_feed<'a>(cx: &'a PublishContext<'_>) -> Latest<'a> {
         sources: &cx.snapshot.sources,
         changes: &cx.changes,
         exports: &cx.exports,
+        rollback: cx
+            .meta
+            .rollback_to
+            .as_ref()
+            .map(|to| json!({"to": to, "from": cx.meta.rollback_from, "by": cx.meta.requested_by})),
     }
 }
 

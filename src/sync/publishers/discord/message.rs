@@ -157,12 +157,22 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
     let run = &cx.run;
     let stats = QuickStats::of(&cx.snapshot, &cx.changes);
     let lines = change_lines(&cx.changes, &cx.snapshot, 5);
-    let description = if lines.is_empty() {
-        "No changes since the last run.".to_owned()
-    } else {
-        lines.join("\n")
+    let rollback = Rollback::of(cx);
+    let description = match (&rollback, lines.is_empty()) {
+        (Some(r), true) => format!("{}\nThe published data does not change.", r.sentence()),
+        (Some(r), false) => format!("{}\nWhat it changes:\n{}", r.sentence(), lines.join("\n")),
+        (None, true) => "No changes since the last run.".to_owned(),
+        (None, false) => lines.join("\n"),
     };
     let mut fields = stat_fields(cx, &stats);
+    let conflicts = conflict_lines(cx);
+    if !conflicts.is_empty() {
+        fields.push(Field {
+            name: "Notion edits kept (conflicts)".into(),
+            value: conflicts.join("\n"),
+            inline: false,
+        });
+    }
     let failing: Vec<String> = cx
         .snapshot
         .sources
@@ -183,7 +193,10 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         .as_deref()
         .map(|u| u.trim_end_matches('/'));
     let mut embed = Embed {
-        title: format!("Helix sync {}: {}", run.status, run.trigger),
+        title: match &rollback {
+            Some(r) => format!("Helix sync rolled back to run {}", r.to),
+            None => format!("Helix sync {}: {}", run.status, run.trigger),
+        },
         url: public.map(|u| format!("{u}/?run={}", run.id)),
         description,
         color: colour(&run.status),
@@ -200,16 +213,61 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         0 => String::new(),
         n => format!(" ({})", count(n, "new commit")),
     };
-    let content = format!(
-        "{mentions}Helix sync run `{}` {}{commits}",
-        run.id, run.status
-    );
+    let content = match &rollback {
+        Some(r) => format!("{mentions}{}", r.sentence()),
+        None => format!(
+            "{mentions}Helix sync run `{}` {}{commits}",
+            run.id, run.status
+        ),
+    };
     json!({
         "content": truncate(&content, lim::CONTENT),
         "embeds": [embed],
         // Nothing is pinged unless listed here: never @everyone, only the configured roles.
         "allowed_mentions": {"parse": [], "roles": roles},
     })
+}
+
+/// A rollback run's facts, for its one message: what was rolled back, to which run, by whom.
+struct Rollback<'a> {
+    to: &'a str,
+    from: Option<&'a str>,
+    by: &'a str,
+}
+
+impl<'a> Rollback<'a> {
+    fn of(cx: &'a PublishContext<'_>) -> Option<Self> {
+        Some(Self {
+            to: cx.meta.rollback_to.as_deref()?,
+            from: cx.meta.rollback_from.as_deref(),
+            by: cx.meta.requested_by.as_deref().unwrap_or("unknown"),
+        })
+    }
+
+    fn sentence(&self) -> String {
+        match self.from {
+            Some(from) => format!(
+                "Helix sync rolled back from run `{from}` to run `{}` by {}.",
+                self.to, self.by
+            ),
+            None => format!(
+                "Helix sync rolled back to run `{}` by {}.",
+                self.to, self.by
+            ),
+        }
+    }
+}
+
+/// One line per Notion conflict the run's Notion delivery flagged (it goes first when both
+/// are due; see `publishers::deliver`).
+fn conflict_lines(cx: &PublishContext<'_>) -> Vec<String> {
+    let conflicts: Vec<crate::sync::publishers::notion::conflicts::Conflict> = cx
+        .meta
+        .conflicts
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default();
+    conflicts.iter().map(|c| c.line()).collect()
 }
 
 #[cfg(test)]
