@@ -9,7 +9,7 @@
 use super::ServiceError;
 use crate::config::Config;
 use crate::http::AppState;
-use crate::store::{RunRow, Store};
+use crate::store::Store;
 use crate::sync::exporters::{self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS};
 use crate::sync::snapshot::{ChangeSummary, Snapshot};
 
@@ -41,20 +41,6 @@ fn check_format(format: &str) -> Result<(), ServiceError> {
             "unknown format {format:?}; valid: {}",
             FORMATS.join(", ")
         )))
-    }
-}
-
-fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn run_info(row: &RunRow) -> RunInfo {
-    RunInfo {
-        id: row.id.clone(),
-        trigger: row.trigger.clone(),
-        status: row.status.clone(),
-        started_at: time(row.started_at),
-        finished_at: row.finished_at.map(time),
     }
 }
 
@@ -93,7 +79,7 @@ pub async fn export_from_store(
         })?,
     };
     let history = history(config, store, &id, &snapshot).await?;
-    let run = run_info(&row);
+    let run = RunInfo::from(&row);
     let input = ExportInput {
         run: &run,
         snapshot: &snapshot,

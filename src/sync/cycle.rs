@@ -309,14 +309,7 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
     };
     let history = history(deps, run_id, &snapshot).await;
     let finished_at = now_ms();
-    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now);
-    let info = RunInfo {
-        id: run_id.to_owned(),
-        trigger: trigger.to_owned(),
-        status: run_status.to_owned(),
-        started_at: at(started_at),
-        finished_at: Some(at(finished_at)),
-    };
+    let info = RunInfo::recorded(run_id, trigger, run_status, started_at, Some(finished_at));
     // Rendering and flushing four files is tens of milliseconds of blocking work: it runs on
     // the blocking pool, so the runtime threads keep answering requests meanwhile.
     let export_config = deps.config.clone();

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::versions_support::{text, versions_app};
+use crate::versions_support::{seed_failed_run, text, versions_app};
 
 #[tokio::test]
 async fn a_rollback_publishes_the_earlier_state_everywhere_and_is_a_run_of_its_own() {
@@ -153,17 +153,7 @@ async fn a_rollback_to_an_unknown_run_or_one_without_a_snapshot_is_refused_with_
         error_code(v.post("/api/runs/nope/rollback").await, 404).await,
         "not_found"
     );
-    app.seed_plain_run(PlainRun {
-        id: "failed-run",
-        trigger: "manual",
-        started_at: 1,
-        finished_at: 2,
-        status: "failed",
-        sources_json: "{}",
-        error: Some("ucf_state: file not found"),
-        targets: &[],
-    })
-    .await;
+    seed_failed_run(app, "failed-run", "ucf_state: file not found").await;
     let res = v.post("/api/runs/failed-run/rollback").await;
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.unwrap();

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::operate::mcp_protocol::Session;
-use crate::versions_support::versions_app;
+use crate::versions_support::{seed_failed_run, versions_app};
 
 #[tokio::test]
 async fn any_runs_snapshot_and_the_diff_of_any_two_runs() {
@@ -148,17 +148,7 @@ async fn bad_input_is_a_404_a_409_or_an_explained_400() {
     );
 
     // A failed run has no snapshot: the diff says so and why.
-    app.seed_plain_run(PlainRun {
-        id: "failed-run",
-        trigger: "manual",
-        started_at: 1,
-        finished_at: 2,
-        status: "failed",
-        sources_json: "{}",
-        error: Some("github: bad credentials"),
-        targets: &[],
-    })
-    .await;
+    seed_failed_run(app, "failed-run", "github: bad credentials").await;
     let res = app
         .get_authed(&format!("/api/runs/diff?from=failed-run&to={good}"))
         .await;

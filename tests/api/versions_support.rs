@@ -179,6 +179,21 @@ impl VersionsApp {
     }
 }
 
+/// Stores a failed run `id` (no snapshot) whose error is `error`.
+pub async fn seed_failed_run(app: &TestApp, id: &str, error: &str) {
+    app.seed_plain_run(PlainRun {
+        id,
+        trigger: "manual",
+        started_at: 1,
+        finished_at: 2,
+        status: "failed",
+        sources_json: "{}",
+        error: Some(error),
+        targets: &[],
+    })
+    .await;
+}
+
 /// Plain text of a rich-text or title property value.
 pub fn text(v: &Value) -> String {
     ["rich_text", "title"]

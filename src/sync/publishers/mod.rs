@@ -17,7 +17,6 @@ pub mod portal;
 pub mod stats;
 
 use async_trait::async_trait;
-use chrono::DateTime;
 use serde_json::Value;
 
 use super::exporters::{ExportFile, RunInfo};
@@ -372,17 +371,10 @@ async fn context<'a>(
     let meta = deps.store.run_meta(run_id).await?.unwrap_or_default();
     // The export list is informational: a malformed one must not block publishing.
     let exports = serde_json::from_str(&row.exports).unwrap_or_default();
-    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
     Ok(PublishContext {
         deps,
         target: job.target.clone(),
-        run: RunInfo {
-            id: row.id.clone(),
-            trigger: row.trigger.clone(),
-            status: row.status.clone(),
-            started_at: at(row.started_at),
-            finished_at: row.finished_at.map(at),
-        },
+        run: RunInfo::from(&row),
         row,
         meta,
         snapshot,

@@ -1,5 +1,8 @@
 //! Concurrent edits: people edit the Notion pages we update (repositories, agents) between
 //! syncs. Before each update of an existing page we decide, per property, whether to write.
+//! (Run and UCF pages are one per run, keyed by `Sync ID`, and written only by that run's
+//! delivery; they are not weighed, and not remembered, so the baseline table stays as small
+//! as the set of repository and agent pages.)
 //!
 //! The baseline is our own last write to the page (`store::notion_writes`): the page's
 //! `last_edited_time` and `last_edited_by` right after it, and the plain value Notion stored

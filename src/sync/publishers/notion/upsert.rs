@@ -127,19 +127,25 @@ async fn write_all(
             Key::Title(text) => (json!({"property": title, "title": {"equals": text}}), *text),
         };
         let mut ours = properties.clone();
+        // Pages named by their title (a repository, an agent) are updated by every run, so
+        // people's edits between runs are weighed (see `conflicts`). A `Sync ID` page belongs
+        // to one run and is written by that run's delivery only: nothing to weigh or keep.
+        let shared = matches!(key, Key::Title(_));
         let page = match find_page(client, &target.source, &filter).await? {
             Some(found) => {
-                // People may have edited this page since our last write (see `conflicts`).
-                let decision = guard
-                    .resolve(key_text, &found, &mut ours)
-                    .await
-                    .map_err(store_error)?;
+                let decision = match shared {
+                    true => guard.resolve(key_text, &found, &mut ours).await,
+                    false => Ok(Decision::none()),
+                }
+                .map_err(store_error)?;
                 let id = found["id"].as_str().unwrap_or_default().to_owned();
                 let answer = update_page(client, &id, &Value::Object(ours)).await?;
-                guard
-                    .remember(&answer, properties.keys(), decision)
-                    .await
-                    .map_err(store_error)?;
+                if shared {
+                    guard
+                        .remember(&answer, properties.keys(), decision)
+                        .await
+                        .map_err(store_error)?;
+                }
                 Written { id, existed: true }
             }
             None => {
@@ -151,10 +157,12 @@ async fn write_all(
                     .ok_or_else(|| {
                         ApiError::unanswered("POST /v1/pages", "created a page without an id")
                     })?;
-                guard
-                    .remember(&answer, properties.keys(), Decision::none())
-                    .await
-                    .map_err(store_error)?;
+                if shared {
+                    guard
+                        .remember(&answer, properties.keys(), Decision::none())
+                        .await
+                        .map_err(store_error)?;
+                }
                 Written { id, existed: false }
             }
         };
