@@ -99,7 +99,10 @@ async fn a_rollback_publishes_the_earlier_state_everywhere_and_is_a_run_of_its_o
         "{content}"
     );
     let description = messages[2]["embeds"][0]["description"].as_str().unwrap();
-    assert!(description.contains("harmony"), "{description}");
+    assert!(
+        description.contains("Taken back") && description.contains("harmony"),
+        "what was rolled back: {description}"
+    );
 
     // It shows in history, nothing was deleted, and it can itself be rolled back.
     let history: Value = app

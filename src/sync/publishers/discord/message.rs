@@ -153,14 +153,23 @@ fn stat_fields(cx: &PublishContext<'_>, stats: &QuickStats) -> Vec<Field> {
 /// are the server's and the export API needs the bearer token, so neither is a link a
 /// Discord reader could follow; the embed links to the run's status page instead (under
 /// `HELIX_PUBLIC_URL`).
-pub(super) fn message(cx: &PublishContext<'_>) -> Value {
+///
+/// A rollback run's message says what was rolled back, to which run and by whom; `undone`
+/// lists the changes since the restored run that it takes back.
+pub(super) fn message(cx: &PublishContext<'_>, undone: &[String]) -> Value {
     let run = &cx.run;
     let stats = QuickStats::of(&cx.snapshot, &cx.changes);
     let lines = change_lines(&cx.changes, &cx.snapshot, 5);
     let rollback = Rollback::of(cx);
     let description = match (&rollback, lines.is_empty()) {
+        (Some(r), _) if !undone.is_empty() => format!(
+            "{}\nTaken back (changes since run `{}`):\n{}",
+            r.sentence(),
+            r.to,
+            undone.join("\n")
+        ),
         (Some(r), true) => format!("{}\nThe published data does not change.", r.sentence()),
-        (Some(r), false) => format!("{}\nWhat it changes:\n{}", r.sentence(), lines.join("\n")),
+        (Some(r), false) => format!("{}\n{}", r.sentence(), lines.join("\n")),
         (None, true) => "No changes since the last run.".to_owned(),
         (None, false) => lines.join("\n"),
     };

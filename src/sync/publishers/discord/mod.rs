@@ -88,7 +88,7 @@ impl Publisher for Discord {
         // crash from here on is known to be uncertain.
         cx.save_progress(&json!({ ATTEMPT_STARTED: now_ms() }), None)
             .await?;
-        let body = message::message(cx);
+        let body = message::message(cx, &undone(cx).await?);
         let res = match cx.deps.http.post(url).json(&body).send().await {
             Ok(res) => res,
             Err(e) => {
@@ -125,6 +125,23 @@ impl Publisher for Discord {
         }
         Err(err)
     }
+}
+
+/// For a rollback run: the changes since the run it restored that it takes back (what the
+/// newest snapshot had when the rollback was asked for), as message lines. Empty when that
+/// snapshot is gone (retention) or this is no rollback.
+async fn undone(cx: &PublishContext<'_>) -> Result<Vec<String>, PublishError> {
+    let Some(from) = cx.meta.rollback_from.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let Some(bytes) = cx.deps.store.snapshot_json(from).await? else {
+        return Ok(Vec::new());
+    };
+    let Ok(newer) = serde_json::from_slice::<crate::sync::snapshot::Snapshot>(&bytes) else {
+        return Ok(Vec::new());
+    };
+    let taken_back = crate::sync::changes::summarize(Some(&cx.snapshot), &newer);
+    Ok(super::stats::change_lines(&taken_back, &newer, 5))
 }
 
 /// How long after a run its Discord message waits for the run's Notion delivery.
