@@ -7,6 +7,9 @@
 //! A rate limit stores no snapshot at all and hands the reset time to the queue. A job whose
 //! run already committed (its worker died before acknowledging) returns that run's outcome
 //! and does nothing else, so a re-run never repeats exports or publish jobs.
+//!
+//! The last step, [`record`] (exports → commit), is shared with a rollback
+//! (`service::rollback`), which records an earlier snapshot as a new run the same way.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
