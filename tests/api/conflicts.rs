@@ -60,13 +60,7 @@ async fn a_persons_edit_is_overwritten_kept_or_flagged_per_property() {
     assert_eq!(kael.last_edited_by, BOT_USER);
 
     // The flagged one is in the run's record (its change summary) and in Discord.
-    let record: Value = v
-        .app
-        .get_authed(&format!("/api/runs/{}", second.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = v.record(&second.id).await;
     let conflicts = record["change_summary"]["conflicts"]
         .as_array()
         .unwrap()
@@ -94,13 +88,7 @@ async fn a_persons_edit_is_overwritten_kept_or_flagged_per_property() {
     let kael = v.agent_page("Kael");
     assert_eq!(text(&kael.properties["Role"]), "Ethics lead");
     assert_eq!(text(&kael.properties["Emoji"]), "🦀");
-    let record: Value = v
-        .app
-        .get_authed(&format!("/api/runs/{}", third.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = v.record(&third.id).await;
     assert!(
         record["change_summary"].get("conflicts").is_none(),
         "{record}"

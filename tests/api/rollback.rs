@@ -115,12 +115,7 @@ async fn a_rollback_publishes_the_earlier_state_everywhere_and_is_a_run_of_its_o
     for id in [&first.id, &second.id] {
         assert!(app.store.snapshot_json(id).await.unwrap().is_some());
     }
-    let record: Value = app
-        .get_authed(&format!("/api/runs/{rollback}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = v.record(&rollback).await;
     assert_eq!(record["rollback"]["to"], first.id.as_str());
     let res = v.post(&format!("/api/runs/{rollback}/rollback")).await;
     assert_eq!(res.status(), 201);

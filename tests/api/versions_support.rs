@@ -146,6 +146,13 @@ impl VersionsApp {
             .expect("the binary runs")
     }
 
+    /// `GET /api/runs/{id}`: the run's record.
+    pub async fn record(&self, id: &str) -> Value {
+        let res = self.app.get_authed(&format!("/api/runs/{id}")).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
     /// POST with the API token.
     pub async fn post(&self, path: &str) -> reqwest::Response {
         self.app
