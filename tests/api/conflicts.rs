@@ -3,11 +3,16 @@
 //! the run record and the Discord message). Properties we do not write are never touched.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use helix_sync::config::Config;
+use helix_sync::queue::PublishJob;
+use helix_sync::store::now_ms;
+use helix_sync::sync::publishers;
 use serde_json::{json, Value};
 
 use crate::fakes::notion::BOT_USER;
+use crate::fakes::Fault;
 use crate::versions_support::{text, versions_app};
 
 fn rich(s: &str) -> Value {
@@ -114,4 +119,61 @@ fn an_unknown_policy_is_refused_at_start_with_its_key() {
         err.contains("publishers.notion.conflicts.properties.Stars") && err.contains("mine"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn with_flagged_properties_discord_waits_for_notions_delivery_to_list_its_conflicts() {
+    let v = versions_app(json!({"conflicts": {"properties": {"Role": "flag"}}})).await;
+    v.sync().await;
+    let kael = v.agent_page("Kael");
+    v.notion
+        .edit_page(&kael.id, "Role", rich("Ethics lead"), "user-ada");
+    // Notion's first attempt of the next run fails: Discord must not go out without what
+    // that delivery will find.
+    v.notion.fail(Fault::next(1, 503));
+    let second = v.sync().await;
+    let app = &v.app;
+    let notion = app
+        .store
+        .get_delivery(&second.id, "notion")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notion.state, "failed");
+    let discord = app
+        .store
+        .get_delivery(&second.id, "discord")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (discord.state.as_str(), discord.attempts),
+        ("failed", 0),
+        "waiting, no attempt used"
+    );
+    assert!(discord.last_error.unwrap().contains("Notion delivery"));
+    assert_eq!(
+        v.discord.messages().len(),
+        1,
+        "nothing sent yet for the second run"
+    );
+
+    // Notion's retry goes through, then Discord's message lists the conflict.
+    let deps = crate::sync_support::deps(app);
+    let job = PublishJob {
+        run_id: second.id.clone(),
+        target: "notion".into(),
+    };
+    publishers::deliver(&deps, &job).await.unwrap();
+    let later: helix_sync::worker::Clock = Arc::new(|| now_ms() + 3_600_000);
+    app.pool
+        .clone()
+        .with_clock(later)
+        .run_pending()
+        .await
+        .unwrap();
+    let messages = v.discord.messages();
+    assert_eq!(messages.len(), 2);
+    let fields = messages[1]["embeds"][0]["fields"].to_string();
+    assert!(fields.contains("Ethics lead"), "{fields}");
 }
