@@ -48,6 +48,11 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// List past sync runs, newest first.
     History(cli::history::HistoryArgs),
+    /// What changed between any two stored runs.
+    Diff(cli::versions::DiffArgs),
+    /// Publish an earlier run's state again, as a new run (trigger `rollback`); the server's
+    /// workers deliver it.
+    Rollback(cli::versions::RollbackArgs),
     /// Write a consistent copy of the live SQLite database to a new file (ingest keeps
     /// running). For PostgreSQL use pg_dump (see the README).
     Backup(cli::backup::FileArg),
@@ -115,6 +120,8 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Export(args) => cli::export::run(&config, args).await,
         Command::Sync(args) => return cli::sync::run(config, args).await,
         Command::History(args) => cli::history::run(&config, args).await,
+        Command::Diff(args) => cli::versions::diff(&config, args).await,
+        Command::Rollback(args) => cli::versions::rollback(config, args).await,
         Command::Backup(args) => cli::backup::backup(&config, args).await,
         Command::Restore(args) => cli::backup::restore_file(&config, args),
     };

@@ -1,5 +1,8 @@
 //! `helix-sync export --format <f> --scope <s> [--run <id>] [-o FILE|-]`: the same bytes as
 //! `GET /api/export/{format}`, because both call `service::export::export_from_store`.
+//!
+//! `helix-sync export --run <id> -o DIR` (no format) makes every file that run wrote again,
+//! under the same relative paths, byte for byte (`service::export::regenerate`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,14 +11,15 @@ use anyhow::Context;
 use clap::Args;
 
 use helix_sync::config::Config;
-use helix_sync::service::export::{export_from_store, parse_scope};
+use helix_sync::service::export::{export_from_store, parse_scope, regenerate};
 use helix_sync::store::Store;
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// notion, markdown, json or html.
-    #[arg(long)]
-    format: String,
+    /// notion, markdown, json or html. Without it, `--run` and `-o DIR` make every file the
+    /// run wrote again under DIR, with the names and bytes of the time.
+    #[arg(long, required_unless_present = "run")]
+    format: Option<String>,
     /// full, ucf, agents or repos.
     #[arg(long, default_value = "full")]
     scope: String,
@@ -30,8 +34,14 @@ pub struct ExportArgs {
 pub async fn run(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let scope = parse_scope(&args.scope)?;
     let store = Store::connect(&config.database_url).await?;
-    let artifact =
-        export_from_store(config, &store, &args.format, scope, args.run.as_deref()).await?;
+    let (Some(format), run) = (&args.format, &args.run) else {
+        let run = args
+            .run
+            .as_deref()
+            .expect("clap requires --run without --format");
+        return regenerate_into(config, &store, run, &args.output).await;
+    };
+    let artifact = export_from_store(config, &store, format, scope, run.as_deref()).await?;
     if args.output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
         out.write_all(&artifact.bytes)?;
@@ -45,6 +55,29 @@ pub async fn run(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
             artifact.bytes.len(),
             artifact.content_type
         );
+    }
+    Ok(())
+}
+
+/// Writes every export file of run `run` again under directory `dir`.
+async fn regenerate_into(
+    config: &Config,
+    store: &Store,
+    run: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    if dir.as_os_str() == "-" {
+        anyhow::bail!("--run without --format writes several files: give a directory with -o DIR");
+    }
+    for (path, bytes) in regenerate(config, store, run).await? {
+        let file = dir.join(&path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&file, &bytes)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!("wrote {} ({} bytes)", file.display(), bytes.len());
     }
     Ok(())
 }

@@ -42,6 +42,22 @@ pub struct SyncArgs {
     json: bool,
 }
 
+/// What a cycle (or a rollback) run from the command line needs: the server's database and
+/// queue, and no live listeners.
+pub async fn deps(config: Config) -> anyhow::Result<SyncDeps> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", config.database_url))?;
+    let queue = Queue::new(store.clone(), config.file.queue.clone())
+        .with_delivery(config.file.delivery.clone());
+    Ok(SyncDeps::new(
+        Arc::new(config),
+        store,
+        queue,
+        tokio::sync::broadcast::channel(16).0,
+    ))
+}
+
 pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let request = TriggerRequest {
         sources: args.sources,
@@ -51,17 +67,8 @@ pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
         unreachable!("a trigger request always builds a sync job")
     };
     job.trigger = Trigger::Cli;
-    let store = Store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("opening the database {}", config.database_url))?;
-    let queue = Queue::new(store.clone(), config.file.queue.clone())
-        .with_delivery(config.file.delivery.clone());
-    let deps = SyncDeps::new(
-        Arc::new(config),
-        store.clone(),
-        queue,
-        tokio::sync::broadcast::channel(16).0,
-    );
+    let deps = deps(config).await?;
+    let store = deps.store.clone();
 
     let started = Instant::now();
     let spinner =

@@ -267,6 +267,8 @@ pub struct NotionPublisher {
     pub agents_database_id: Option<String>,
     /// Client-side request rate (average requests per second; Notion allows 3).
     pub requests_per_second: f64,
+    /// What wins when a person edited a property we write (`ours`, `theirs`, `flag`).
+    pub conflicts: super::ConflictPolicy,
 }
 
 impl Default for NotionPublisher {
@@ -278,6 +280,7 @@ impl Default for NotionPublisher {
             ucf_database_id: None,
             agents_database_id: None,
             requests_per_second: 3.0,
+            conflicts: Default::default(),
         }
     }
 }

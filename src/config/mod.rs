@@ -5,6 +5,7 @@
 //! Secrets are wrapped in [`Secret`] the moment they are read, so no `Debug` of the config
 //! can print one. A bad file or variable is an error that names the key and where it came from.
 
+mod conflicts;
 mod delivery;
 mod file;
 pub mod redact;
@@ -13,6 +14,7 @@ mod secret;
 mod server;
 mod summary;
 
+pub use conflicts::{ConflictPolicy, Policy};
 pub use delivery::*;
 
 pub use file::*;

@@ -36,6 +36,27 @@ impl FromRequestParts<AppState> for Authorized {
     }
 }
 
+/// Proof that the caller may change what is published (rollback), and the name recorded as
+/// having done it.
+///
+/// Today this is the API bearer token, the only credential there is, recorded as
+/// `api-token`. When users and roles exist (issue 17), this is the one place that becomes
+/// "a user or token with the operator role", and `name` that user's name.
+pub struct Operator {
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Authorized::from_request_parts(parts, state).await?;
+        Ok(Operator {
+            name: "api-token".into(),
+        })
+    }
+}
+
 /// Largest trigger body we read.
 const TRIGGER_BODY_LIMIT: usize = 64 * 1024;
 

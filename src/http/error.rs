@@ -127,6 +127,7 @@ impl From<crate::service::ServiceError> for ApiError {
         match e {
             S::BadRequest(m) => ApiError::BadRequest(m),
             S::NotFound(m) => ApiError::NotFound(m),
+            S::Conflict(m) => ApiError::Conflict(m),
             S::Ingest(e) => e.into(),
             S::Store(e) => e.into(),
             S::Internal(m) => ApiError::Internal(m),

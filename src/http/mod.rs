@@ -14,6 +14,7 @@ pub mod health;
 pub mod live_ws;
 pub mod metrics;
 pub mod openapi;
+pub mod runs;
 pub mod serve;
 pub mod status_page;
 pub mod webhooks;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(export::router())
         .merge(analytics::router())
+        .merge(runs::router())
         .merge(health::router())
         .merge(feed::router())
         .merge(metrics::router())

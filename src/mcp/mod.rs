@@ -1,9 +1,10 @@
-//! The MCP server: four tools over the same `service` functions the HTTP API calls.
+//! The MCP server: seven tools over the same `service` functions the HTTP API calls.
 //!
 //! - `helix-sync-trigger {sources?, targets?}` → [`service::trigger`], returns the job id;
 //! - `helix-sync-status {}` → [`service::status`], the `/health` report;
 //! - `helix-sync-history {limit?}` (1–100, default 10) → [`service::history`];
-//! - `helix-export {format, scope?}` → [`service::export::export`], the export text.
+//! - `helix-export {format, scope?}` → [`service::export::export`], the export text;
+//! - `helix-sync-snapshot`, `helix-sync-diff`, `helix-sync-rollback` ([`versions`]).
 //!
 //! Arguments are checked against the very schema the tool advertises (the `jsonschema`
 //! crate), then decoded; a bad argument is a tool result with `isError: true` whose text
@@ -24,6 +25,7 @@ pub mod http;
 mod notify;
 mod resources;
 pub mod stdio;
+mod versions;
 pub mod wire;
 
 use std::sync::Arc;
@@ -271,7 +273,9 @@ fn structured<T: Serialize>(value: &T) -> CallToolResult {
 /// A service failure as a tool error; our own faults are logged, not shown.
 fn service_error(e: ServiceError) -> CallToolResult {
     match e {
-        ServiceError::BadRequest(m) | ServiceError::NotFound(m) => tool_error(m),
+        ServiceError::BadRequest(m) | ServiceError::NotFound(m) | ServiceError::Conflict(m) => {
+            tool_error(m)
+        }
         ServiceError::Ingest(e) => ingest_error(e),
         ServiceError::Store(e) => {
             tracing::error!(error = %e, "mcp tool failed");
@@ -296,7 +300,7 @@ impl HelixMcp {
     pub fn new(state: AppState) -> Self {
         Self {
             state,
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::versions_router(),
             session: Arc::default(),
         }
     }

@@ -94,6 +94,15 @@ fn advertised_schemas_use_one_type_per_branch_and_no_bare_true() {
         ("history in", input_schema::<HistoryArgs>()),
         ("analytics in", input_schema::<AnalyticsArgs>()),
         ("analytics out", output_schema::<Analytics>()),
+        ("snapshot in", input_schema::<versions::SnapshotArgs>()),
+        ("snapshot out", output_schema::<versions::SnapshotOutput>()),
+        ("diff in", input_schema::<versions::DiffArgs>()),
+        ("diff out", output_schema::<versions::DiffOutput>()),
+        ("rollback in", input_schema::<versions::RollbackArgs>()),
+        (
+            "rollback out",
+            output_schema::<service::rollback::RollbackOutcome>(),
+        ),
     ] {
         let root = Value::Object((*schema).clone());
         for (k, v) in root.as_object().unwrap() {

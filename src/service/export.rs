@@ -10,9 +10,9 @@
 use super::ServiceError;
 use crate::config::Config;
 use crate::http::AppState;
-use crate::store::{RunRow, Store};
+use crate::store::Store;
 use crate::sync::exporters::{self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS};
-use crate::sync::narrate::{self, Narration};
+use crate::sync::narrate;
 use crate::sync::snapshot::{ChangeSummary, Snapshot};
 
 /// Exports run `run_id`'s snapshot (the latest run's when `None`) in `format` and `scope`.
@@ -43,21 +43,6 @@ fn check_format(format: &str) -> Result<(), ServiceError> {
             "unknown format {format:?}; valid: {}",
             FORMATS.join(", ")
         )))
-    }
-}
-
-fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn run_info(row: &RunRow, generated_summary: Option<Narration>) -> RunInfo {
-    RunInfo {
-        generated_summary,
-        id: row.id.clone(),
-        trigger: row.trigger.clone(),
-        status: row.status.clone(),
-        started_at: time(row.started_at),
-        finished_at: row.finished_at.map(time),
     }
 }
 
@@ -128,24 +113,52 @@ pub async fn load(
             ServiceError::Internal(format!("change summary of {id} is unreadable: {e}"))
         })?,
     };
-    let history = history(config, store, &snapshot).await?;
+    let history = history(config, store, &id, &snapshot).await?;
     let generated = store.generated_summary(&id).await?;
     Ok(Loaded {
-        run: run_info(&row, narrate::decode(generated.as_deref())),
+        run: RunInfo::from(&row).with_summary(narrate::decode(generated.as_deref())),
         snapshot,
         changes,
         history,
     })
 }
 
-/// Trend points of the stored runs up to this snapshot, oldest first (for trend charts and
-/// analytics): the same points the sync cycle gave the exporters when it wrote this run's
-/// files.
+/// Trend points (UCF values and agent success rates) of the runs stored before `run_id`,
+/// then its own, oldest first: the same points the sync cycle gave the exporters and the
+/// analytics when it wrote the run's files (so a past run's exports come out byte for byte).
 async fn history(
     config: &Config,
     store: &Store,
+    run_id: &str,
     snapshot: &Snapshot,
 ) -> Result<Vec<HistoryPoint>, ServiceError> {
-    let n = crate::sync::history::trend_runs(config);
-    Ok(crate::sync::history::up_to(store, n, snapshot.taken_at).await?)
+    Ok(crate::sync::history::as_of(store, config, run_id, snapshot).await?)
+}
+
+/// Every export file run `run_id` wrote, made again from its stored snapshot and run record:
+/// `(path relative to EXPORT_PATH as the run recorded it, bytes)`. With the configuration of
+/// the time, the bytes are those written then (the CLI's `export --run ID` without a format).
+pub async fn regenerate(
+    config: &Config,
+    store: &Store,
+    run_id: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ServiceError> {
+    let row = store
+        .get_run(run_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("no run {run_id}")))?;
+    let files: Vec<exporters::ExportFile> = serde_json::from_str(&row.exports).unwrap_or_default();
+    if files.is_empty() {
+        return Err(ServiceError::NotFound(format!(
+            "run {run_id} wrote no export files (status {})",
+            row.status
+        )));
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let artifact =
+            export_from_store(config, store, &file.format, Scope::Full, Some(run_id)).await?;
+        out.push((file.path, artifact.bytes));
+    }
+    Ok(out)
 }

@@ -17,8 +17,10 @@ use crate::store::{
 pub mod analytics;
 pub mod export;
 pub mod redact;
+pub mod rollback;
 pub mod runs;
 pub mod status;
+pub mod versions;
 
 pub use status::{status, Health};
 
@@ -30,6 +32,10 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request is sound but the state of what it names forbids it (e.g. a rollback to a
+    /// run that stored no snapshot).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Ingest(#[from] IngestError),
     #[error(transparent)]

@@ -7,6 +7,9 @@
 //! A rate limit stores no snapshot at all and hands the reset time to the queue. A job whose
 //! run already committed (its worker died before acknowledging) returns that run's outcome
 //! and does nothing else, so a re-run never repeats exports or publish jobs.
+//!
+//! The last step, [`record`] (exports → commit), is shared with a rollback
+//! (`service::rollback`), which records an earlier snapshot as a new run the same way.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,11 +21,11 @@ use super::changes::summarize;
 use super::exporters::{self, ExportInput, HistoryPoint, RunInfo};
 use super::merge::{merge, Collected, RepoSet};
 use super::plan::{publish_targets, status, wants};
-use super::snapshot::{Snapshot, SourceStatus, SCHEMA_VERSION};
+use super::snapshot::{ChangeSummary, Snapshot, SourceStatus, SCHEMA_VERSION};
 use super::sources::{self, SourceContext, SourceError};
 use super::{history, narrate, schema, RunEvent, SyncDeps};
 use crate::queue::{JobError, JobPayload, PublishJob, SyncJob, SyncScope};
-use crate::store::{now_ms, RunFinish, RunStart, StoreError};
+use crate::store::{now_ms, CursorRow, RunFinish, RunStart, StoreError};
 
 /// What a finished cycle reports.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -245,23 +248,74 @@ async fn cycle(
         serde_json::to_vec(&value).expect("a JSON value always serializes")
     };
     let changes = summarize(previous.as_deref(), &snapshot);
-    // Bounded by the summary timeout; without an endpoint this is nothing.
-    let narration = narrate::for_run(deps, run_id, &changes).await;
+    let recording = Recording {
+        run_id,
+        trigger,
+        started_at,
+        snapshot,
+        snapshot_bytes,
+        changes,
+        sources: statuses.clone(),
+        problems,
+        cursors,
+        targets: publish_targets(config, job),
+    };
+    record(deps, recording).await.map_err(|e| Failure {
+        error: store_error("committing the run")(e),
+        sources: statuses,
+    })
+}
 
+/// A snapshot ready to become a stored, exported and published run: what a cycle collected,
+/// or the earlier snapshot a rollback publishes again.
+pub struct Recording<'a> {
+    pub run_id: &'a str,
+    pub trigger: &'a str,
+    /// Unix ms, as recorded by `start_run`.
+    pub started_at: i64,
+    pub snapshot: Snapshot,
+    /// The snapshot's JSON exactly as it is to be stored.
+    pub snapshot_bytes: Vec<u8>,
+    pub changes: ChangeSummary,
+    pub sources: BTreeMap<String, SourceStatus>,
+    /// Partial failures so far (a run with any is `partial`).
+    pub problems: Vec<String>,
+    pub cursors: Vec<CursorRow>,
+    /// Publish targets and whether each is on (a `pending` delivery and a job each).
+    pub targets: Vec<(&'static str, bool)>,
+}
+
+/// Exports a snapshot and commits it as run `run_id` (snapshot, cursors, deliveries and
+/// publish jobs in one transaction); returns the run status. The sync cycle and a rollback
+/// both end here, so a rollback is published through the very same deliveries.
+///
+/// The run's `finished_at` is taken once, before the exports, and is both what the exports
+/// say and what the run row records: `export --run` rebuilds the files from the row, byte
+/// for byte (the duration therefore ends when the exports start, not at the commit).
+pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str, StoreError> {
+    let Recording {
+        run_id,
+        trigger,
+        started_at,
+        snapshot,
+        snapshot_bytes,
+        changes,
+        sources,
+        mut problems,
+        cursors,
+        targets,
+    } = rec;
     let mut run_status = if problems.is_empty() {
         "succeeded"
     } else {
         "partial"
     };
     let history = history(deps, run_id, &snapshot).await;
-    let info = RunInfo {
-        id: run_id.to_owned(),
-        trigger: trigger.to_owned(),
-        status: run_status.to_owned(),
-        started_at: taken_at,
-        finished_at: Some(Utc::now()),
-        generated_summary: narration.clone(),
-    };
+    // Bounded by the summary timeout; without an endpoint this is nothing.
+    let narration = narrate::for_run(deps, run_id, &changes).await;
+    let finished_at = now_ms();
+    let info = RunInfo::recorded(run_id, trigger, run_status, started_at, Some(finished_at))
+        .with_summary(narration.clone());
     // Rendering and flushing four files is tens of milliseconds of blocking work: it runs on
     // the blocking pool, so the runtime threads keep answering requests meanwhile.
     let export_config = deps.config.clone();
@@ -284,10 +338,12 @@ async fn cycle(
         Vec::new()
     });
 
-    let finished_at = now_ms();
-    let targets = publish_targets(config, job);
-    let jobs: Vec<_> = targets
-        .iter()
+    // Notion's job first: Discord's message lists the conflicts Notion's delivery flags, so
+    // with one worker (or the tests' sequential runs) Notion is never waited for.
+    let mut order: Vec<_> = targets.iter().collect();
+    order.sort_by_key(|(t, _)| *t != "notion");
+    let jobs: Vec<_> = order
+        .into_iter()
         .filter(|(_, enabled)| *enabled)
         .map(|(target, _)| {
             let payload = JobPayload::Publish(PublishJob {
@@ -300,20 +356,14 @@ async fn cycle(
     let error = (!problems.is_empty()).then(|| problems.join("; "));
     if let Some(n) = &narration {
         // Before the commit, so publishers and re-exports of a committed run always see it.
-        deps.store
-            .set_generated_summary(run_id, &json(n))
-            .await
-            .map_err(|e| Failure {
-                error: store_error("recording the generated summary")(e),
-                sources: statuses.clone(),
-            })?;
+        deps.store.set_generated_summary(run_id, &json(n)).await?;
     }
     deps.store
         .finish_run(&RunFinish {
             id: run_id,
             finished_at,
             status: run_status,
-            sources_json: &json(&statuses),
+            sources_json: &json(&sources),
             change_summary_json: &json(&changes),
             exports_json: &json(&exports),
             error: error.as_deref(),
@@ -323,11 +373,7 @@ async fn cycle(
             targets: &targets,
             jobs: &jobs,
         })
-        .await
-        .map_err(|e| Failure {
-            error: store_error("committing the run")(e),
-            sources: statuses.clone(),
-        })?;
+        .await?;
     if !jobs.is_empty() {
         deps.queue.notify();
     }
@@ -411,6 +457,12 @@ async fn history(deps: &SyncDeps, run_id: &str, current: &Snapshot) -> Vec<Histo
         });
     points.push(history::point(run_id, current));
     points
+}
+
+/// Closes run `run_id` as failed with `message` (a rollback whose commit failed).
+pub async fn abandon(deps: &SyncDeps, run_id: &str, message: &str) {
+    let failure = Failure::new(JobError::Permanent(message.to_owned()));
+    record_failure(deps, run_id, &failure).await;
 }
 
 /// Records a run that produced no snapshot: no cursors, no deliveries, no jobs.

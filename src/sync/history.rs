@@ -89,23 +89,39 @@ pub fn trend_runs(config: &crate::config::Config) -> i64 {
     i64::from(config.file.exporters.html.trend_runs.max(1))
 }
 
-/// The last `n` stored runs up to the one taken at `taken_at`, oldest first: the points the
-/// sync cycle gave the exporters when it wrote that run's files. Newer runs do not belong in
-/// its trend.
-pub async fn up_to(
+/// Run `run_id`'s trend as it stood when the run was exported: the points of the
+/// `trend_runs - 1` runs stored before it, then its own. Exports, the feed and the analytics of
+/// a past run all read this, so making them again gives the bytes written then; newer runs do
+/// not belong in its trend.
+pub async fn as_of(
     store: &Store,
-    n: i64,
-    taken_at: DateTime<Utc>,
+    config: &crate::config::Config,
+    run_id: &str,
+    snapshot: &Snapshot,
 ) -> Result<Vec<HistoryPoint>, StoreError> {
-    let mut points = recent(store, n).await?;
-    points.retain(|p| p.at <= taken_at);
+    let mut points = before(store, run_id, trend_runs(config) - 1).await?;
+    points.push(point(run_id, snapshot));
     Ok(points)
 }
 
 /// The last `n` stored runs, oldest first. Undecodable entries are skipped.
 pub async fn recent(store: &Store, n: i64) -> Result<Vec<HistoryPoint>, StoreError> {
+    points(store, store.recent_trends(n.max(0)).await?).await
+}
+
+/// The `n` runs stored before run `run_id`, oldest first: the points the sync cycle had
+/// when it exported that run (so a past run's exports can be made again byte for byte).
+pub async fn before(store: &Store, run_id: &str, n: i64) -> Result<Vec<HistoryPoint>, StoreError> {
+    points(store, store.trends_before(run_id, n.max(0)).await?).await
+}
+
+/// Trend points of `rows` (`(run id, stored extract)`), rebuilding a missing extract.
+async fn points(
+    store: &Store,
+    rows: Vec<(String, Option<String>)>,
+) -> Result<Vec<HistoryPoint>, StoreError> {
     let mut out = Vec::new();
-    for (run_id, trend) in store.recent_trends(n.max(0)).await? {
+    for (run_id, trend) in rows {
         let stored = trend.and_then(|t| serde_json::from_str::<Trend>(&t).ok());
         let trend = match stored {
             Some(t) if t.agents.is_some() => t,

@@ -2,6 +2,7 @@
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
 mod analytics;
+mod conflicts;
 mod crash;
 mod debounce;
 mod delivery_guarantee;
@@ -35,6 +36,7 @@ mod publish_support;
 mod queue;
 mod replicas;
 mod rescue;
+mod rollback;
 mod scheduler;
 mod summary_ai;
 mod sync_cli;
@@ -43,4 +45,6 @@ mod sync_github;
 mod sync_queue;
 mod sync_sources;
 mod sync_support;
+mod versions;
+mod versions_support;
 mod wording;

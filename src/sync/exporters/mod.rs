@@ -88,6 +88,33 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    /// A run's info from its recorded values (times in unix ms). The sync cycle builds it so
+    /// when it writes the exports, and everyone who renders a stored run builds it from the
+    /// run row (`From<&RunRow>`): the same values, so the same bytes.
+    pub fn recorded(
+        id: &str,
+        trigger: &str,
+        status: &str,
+        started_ms: i64,
+        finished_ms: Option<i64>,
+    ) -> Self {
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        Self {
+            id: id.to_owned(),
+            trigger: trigger.to_owned(),
+            status: status.to_owned(),
+            started_at: at(started_ms),
+            finished_at: finished_ms.map(at),
+            generated_summary: None,
+        }
+    }
+
+    /// The same run with its model-written paragraph (stored beside the run row).
+    pub fn with_summary(mut self, generated_summary: Option<crate::sync::narrate::Narration>) -> Self {
+        self.generated_summary = generated_summary;
+        self
+    }
+
     /// The export's timestamp: when the run finished (or started, while it runs). Never the
     /// wall clock, so exporting the same run twice gives the same bytes.
     pub fn generated_at(&self) -> DateTime<Utc> {
@@ -98,6 +125,18 @@ impl RunInfo {
     pub fn generated_at_text(&self) -> String {
         self.generated_at()
             .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+}
+
+impl From<&crate::store::RunRow> for RunInfo {
+    fn from(row: &crate::store::RunRow) -> Self {
+        Self::recorded(
+            &row.id,
+            &row.trigger,
+            &row.status,
+            row.started_at,
+            row.finished_at,
+        )
     }
 }
 

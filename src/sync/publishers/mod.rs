@@ -17,7 +17,6 @@ pub mod portal;
 pub mod stats;
 
 use async_trait::async_trait;
-use chrono::DateTime;
 use serde_json::Value;
 
 use super::exporters::{ExportFile, RunInfo};
@@ -25,7 +24,7 @@ use super::snapshot::{ChangeSummary, Snapshot};
 use super::SyncDeps;
 use crate::config::Config;
 use crate::queue::{JobError, JobPayload, PublishJob};
-use crate::store::{now_ms, Admission, DeliveryOutcome, RunRow, StoreError, Transition};
+use crate::store::{now_ms, Admission, DeliveryOutcome, RunMeta, RunRow, StoreError, Transition};
 
 /// Every publish target, by name (the names of [`crate::sync::snapshot::TARGET_NAMES`]).
 pub static PUBLISHERS: [&dyn Publisher; 3] = [&discord::Discord, &notion::Notion, &portal::Portal];
@@ -124,6 +123,8 @@ pub struct PublishContext<'a> {
     pub target: String,
     pub run: RunInfo,
     pub row: RunRow,
+    /// Rollback facts and flagged Notion conflicts of the run.
+    pub meta: RunMeta,
     pub snapshot: Snapshot,
     pub changes: ChangeSummary,
     pub exports: Vec<ExportFile>,
@@ -381,22 +382,16 @@ async fn context<'a>(
     let changes: ChangeSummary = serde_json::from_str(&row.change_summary).map_err(|e| {
         PublishError::Permanent(format!("change summary of run {run_id} is unreadable: {e}"))
     })?;
+    let meta = deps.store.run_meta(run_id).await?.unwrap_or_default();
     // The export list is informational: a malformed one must not block publishing.
     let exports = serde_json::from_str(&row.exports).unwrap_or_default();
     let generated = deps.store.generated_summary(run_id).await?;
-    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
     Ok(PublishContext {
         deps,
         target: job.target.clone(),
-        run: RunInfo {
-            id: row.id.clone(),
-            trigger: row.trigger.clone(),
-            status: row.status.clone(),
-            started_at: at(row.started_at),
-            finished_at: row.finished_at.map(at),
-            generated_summary: super::narrate::decode(generated.as_deref()),
-        },
+        run: RunInfo::from(&row).with_summary(super::narrate::decode(generated.as_deref())),
         row,
+        meta,
         snapshot,
         changes,
         exports,

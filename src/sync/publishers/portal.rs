@@ -51,8 +51,7 @@ impl Publisher for Portal {
 
     async fn publish(&self, cx: &PublishContext<'_>) -> Result<Receipt, PublishError> {
         let config = cx.config();
-        let n = history::trend_runs(config);
-        let past = history::up_to(&cx.deps.store, n, cx.snapshot.taken_at).await?;
+        let past = history::as_of(&cx.deps.store, config, &cx.run.id, &cx.snapshot).await?;
         let input = ExportInput {
             run: &cx.run,
             snapshot: &cx.snapshot,
@@ -128,6 +127,9 @@ struct Latest<'a> {
     /// The model-written paragraph (`kind: generated`) or the warning of why there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     generated_summary: Option<&'a Narration>,
+    /// On a rollback run: `{to, from, by}` (the feed then shows run `to`'s state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollback: Option<Value>,
 }
 
 fn latest_feed<'a>(cx: &'a PublishContext<'_>, analytics: Analytics) -> Latest<'a> {
@@ -144,6 +146,11 @@ fn latest_feed<'a>(cx: &'a PublishContext<'_>, analytics: Analytics) -> Latest<'
         exports: &cx.exports,
         analytics,
         generated_summary: cx.run.generated_summary.as_ref(),
+        rollback: cx
+            .meta
+            .rollback_to
+            .as_ref()
+            .map(|to| json!({"to": to, "from": cx.meta.rollback_from, "by": cx.meta.requested_by})),
     }
 }
 

@@ -35,12 +35,28 @@ pub fn run_schema() -> BTreeMap<String, String> {
     .collect()
 }
 
+/// The user id the fake gives our integration (`last_edited_by` of its writes).
+pub const BOT_USER: &str = "user-helix-bot";
+
 #[derive(Debug, Clone)]
 pub struct FakePage {
     pub id: String,
     pub data_source: String,
     pub properties: Value,
     pub children: Vec<Value>,
+    /// Notion's `last_edited_time` (from the fake's clock) and `last_edited_by` user id.
+    pub last_edited_time: String,
+    pub last_edited_by: String,
+}
+
+impl FakePage {
+    /// The page object as Notion answers it.
+    fn object(&self) -> Value {
+        json!({"object": "page", "id": self.id, "url": format!("https://www.notion.so/{}", self.id),
+               "last_edited_time": self.last_edited_time,
+               "last_edited_by": {"object": "user", "id": self.last_edited_by},
+               "properties": self.properties})
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,9 +76,20 @@ pub struct NotionState {
     bucket: Option<(f64, std::time::Instant)>,
     /// Requests refused for going over the rate.
     pub over_rate: usize,
+    /// Edits so far: each write moves `last_edited_time` on by a minute.
+    edits: u32,
 }
 
 impl NotionState {
+    /// The next `last_edited_time` (a minute later than the last, as Notion rounds to the minute).
+    fn tick(&mut self) -> String {
+        self.edits += 1;
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z").unwrap()
+            + chrono::Duration::minutes(i64::from(self.edits));
+        t.to_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
     /// Takes a token from the enforced bucket; false when the caller is over the rate.
     fn within_rate(&mut self) -> bool {
         let Some((rate, burst)) = self.enforce_rate else {
@@ -114,6 +141,20 @@ impl NotionFake {
 
     pub fn pages(&self) -> Vec<FakePage> {
         self.0.lock().pages.clone()
+    }
+
+    /// A person (`user`) edits a property of page `id` in Notion's UI.
+    pub fn edit_page(&self, id: &str, property: &str, value: Value, user: &str) {
+        let mut s = self.0.lock();
+        let at = s.tick();
+        let page = s
+            .pages
+            .iter_mut()
+            .find(|p| p.id == id)
+            .expect("the page exists");
+        page.properties[property] = value;
+        page.last_edited_time = at;
+        page.last_edited_by = user.into();
     }
 
     pub fn rejections(&self) -> Vec<String> {
@@ -211,7 +252,7 @@ impl NotionFake {
                             .collect();
                         text == wanted
                     })
-                    .map(|p| json!({"object": "page", "id": p.id}))
+                    .map(FakePage::object)
                     .collect();
                 Ok(
                     json!({"object": "list", "results": results, "has_more": false, "next_cursor": null}),
@@ -235,15 +276,18 @@ impl NotionFake {
                 let children = b["children"].as_array().cloned().unwrap_or_default();
                 check_children(&children)?;
                 let id = format!("page-{}", s.pages.len() + 1);
-                s.pages.push(FakePage {
+                let at = s.tick();
+                let page = FakePage {
                     id: id.clone(),
                     data_source: ds,
                     properties: b["properties"].clone(),
                     children,
-                });
-                Ok(
-                    json!({"object": "page", "id": id, "url": format!("https://www.notion.so/{id}")}),
-                )
+                    last_edited_time: at,
+                    last_edited_by: BOT_USER.into(),
+                };
+                let answer = page.object();
+                s.pages.push(page);
+                Ok(answer)
             }
             ("PATCH", ["pages", id]) => {
                 let b = body()?;
@@ -254,11 +298,15 @@ impl NotionFake {
                 ))?;
                 let schema = s.schemas[&s.pages[page].data_source].clone();
                 check_properties(&schema, &b["properties"])?;
-                let props = s.pages[page].properties.as_object_mut().unwrap();
+                let at = s.tick();
+                let p = &mut s.pages[page];
+                let props = p.properties.as_object_mut().unwrap();
                 for (k, v) in b["properties"].as_object().into_iter().flatten() {
                     props.insert(k.clone(), v.clone());
                 }
-                Ok(json!({"object": "page", "id": id}))
+                p.last_edited_time = at;
+                p.last_edited_by = BOT_USER.into();
+                Ok(p.object())
             }
             ("PATCH", ["blocks", id, "children"]) => {
                 let b = body()?;

@@ -11,14 +11,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use super::on_fresh_store;
 use crate::helpers::{spawn_app, TestApp, API_TOKEN};
 
-/// One legacy (2025-06-18) Streamable HTTP session.
-struct Session<'a> {
+/// One legacy (2025-06-18) Streamable HTTP session (the versions tests call tools with it).
+pub(crate) struct Session<'a> {
     app: &'a TestApp,
     id: String,
 }
 
 impl<'a> Session<'a> {
-    async fn open(app: &'a TestApp) -> Session<'a> {
+    pub(crate) async fn open(app: &'a TestApp) -> Session<'a> {
         let res = post(app, None, &initialize()).await;
         assert_eq!(res.status(), 200);
         let id = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
@@ -35,7 +35,7 @@ impl<'a> Session<'a> {
     }
 
     /// A request and its one JSON-RPC answer (from JSON or an SSE body).
-    async fn call(&self, id: i64, method: &str, params: Value) -> Value {
+    pub(crate) async fn call(&self, id: i64, method: &str, params: Value) -> Value {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let res = self.send(&body).await;
         let text = res.text().await.unwrap();

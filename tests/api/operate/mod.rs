@@ -10,7 +10,7 @@ mod health;
 mod logs;
 mod mcp;
 mod mcp_conformance;
-mod mcp_protocol;
+pub(crate) mod mcp_protocol;
 mod metrics;
 mod openapi;
 

@@ -155,14 +155,25 @@ fn stat_fields(cx: &PublishContext<'_>, stats: &QuickStats) -> Vec<Field> {
 /// are the server's and the export API needs the bearer token, so neither is a link a
 /// Discord reader could follow; the embed links to the run's status page instead (under
 /// `HELIX_PUBLIC_URL`).
-pub(super) fn message(cx: &PublishContext<'_>) -> Value {
+///
+/// A rollback run's message says what was rolled back, to which run and by whom; `undone`
+/// lists the changes since the restored run that it takes back.
+pub(super) fn message(cx: &PublishContext<'_>, undone: &[String]) -> Value {
     let run = &cx.run;
     let stats = QuickStats::of(&cx.snapshot, &cx.changes);
     let lines = change_lines(&cx.changes, &cx.snapshot, 5);
-    let description = if lines.is_empty() {
-        "No changes since the last run.".to_owned()
-    } else {
-        lines.join("\n")
+    let rollback = Rollback::of(cx);
+    let description = match (&rollback, lines.is_empty()) {
+        (Some(r), _) if !undone.is_empty() => format!(
+            "{}\nTaken back (changes since run `{}`):\n{}",
+            r.sentence(),
+            r.to,
+            undone.join("\n")
+        ),
+        (Some(r), true) => format!("{}\nThe published data does not change.", r.sentence()),
+        (Some(r), false) => format!("{}\n{}", r.sentence(), lines.join("\n")),
+        (None, true) => "No changes since the last run.".to_owned(),
+        (None, false) => lines.join("\n"),
     };
     let mut fields = stat_fields(cx, &stats);
     if let Some(g) = cx
@@ -175,6 +186,14 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         fields.push(Field {
             name: view.label,
             value: escape(view.text),
+            inline: false,
+        });
+    }
+    let conflicts = conflict_lines(cx);
+    if !conflicts.is_empty() {
+        fields.push(Field {
+            name: "Notion edits kept (conflicts)".into(),
+            value: conflicts.join("\n"),
             inline: false,
         });
     }
@@ -198,7 +217,10 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         .as_deref()
         .map(|u| u.trim_end_matches('/'));
     let mut embed = Embed {
-        title: format!("Helix sync {}: {}", run.status, run.trigger),
+        title: match &rollback {
+            Some(r) => format!("Helix sync rolled back to run {}", r.to),
+            None => format!("Helix sync {}: {}", run.status, run.trigger),
+        },
         url: public.map(|u| format!("{u}/?run={}", run.id)),
         description,
         color: colour(&run.status),
@@ -215,16 +237,61 @@ pub(super) fn message(cx: &PublishContext<'_>) -> Value {
         0 => String::new(),
         n => format!(" ({})", count(n, "new commit")),
     };
-    let content = format!(
-        "{mentions}Helix sync run `{}` {}{commits}",
-        run.id, run.status
-    );
+    let content = match &rollback {
+        Some(r) => format!("{mentions}{}", r.sentence()),
+        None => format!(
+            "{mentions}Helix sync run `{}` {}{commits}",
+            run.id, run.status
+        ),
+    };
     json!({
         "content": truncate(&content, lim::CONTENT),
         "embeds": [embed],
         // Nothing is pinged unless listed here: never @everyone, only the configured roles.
         "allowed_mentions": {"parse": [], "roles": roles},
     })
+}
+
+/// A rollback run's facts, for its one message: what was rolled back, to which run, by whom.
+struct Rollback<'a> {
+    to: &'a str,
+    from: Option<&'a str>,
+    by: &'a str,
+}
+
+impl<'a> Rollback<'a> {
+    fn of(cx: &'a PublishContext<'_>) -> Option<Self> {
+        Some(Self {
+            to: cx.meta.rollback_to.as_deref()?,
+            from: cx.meta.rollback_from.as_deref(),
+            by: cx.meta.requested_by.as_deref().unwrap_or("unknown"),
+        })
+    }
+
+    fn sentence(&self) -> String {
+        match self.from {
+            Some(from) => format!(
+                "Helix sync rolled back from run `{from}` to run `{}` by {}.",
+                self.to, self.by
+            ),
+            None => format!(
+                "Helix sync rolled back to run `{}` by {}.",
+                self.to, self.by
+            ),
+        }
+    }
+}
+
+/// One line per Notion conflict the run's Notion delivery flagged (it goes first when both
+/// are due; see `publishers::deliver`).
+fn conflict_lines(cx: &PublishContext<'_>) -> Vec<String> {
+    let conflicts: Vec<crate::sync::publishers::notion::conflicts::Conflict> = cx
+        .meta
+        .conflicts
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default();
+    conflicts.iter().map(|c| c.line()).collect()
 }
 
 #[cfg(test)]

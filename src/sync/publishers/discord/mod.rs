@@ -69,6 +69,14 @@ impl Publisher for Discord {
         if let Some(reset_at) = store.kv_get(&reset_key).await?.and_then(|v| v.parse().ok()) {
             wait_for_bucket(reset_at).await?;
         }
+        if let Some(retry_at) = notion_first(cx).await? {
+            return Err(PublishError::RateLimited {
+                message:
+                    "waiting for the run's Notion delivery, whose conflicts this message lists"
+                        .into(),
+                retry_at,
+            });
+        }
         // An earlier attempt started and never learnt its outcome (a crash or a lost answer
         // mid-POST): Discord may already show the message.
         if cx.progress.get(ATTEMPT_STARTED).is_some() {
@@ -80,7 +88,7 @@ impl Publisher for Discord {
         // crash from here on is known to be uncertain.
         cx.save_progress(&json!({ ATTEMPT_STARTED: now_ms() }), None)
             .await?;
-        let body = message::message(cx);
+        let body = message::message(cx, &undone(cx).await?);
         let res = match cx.deps.http.post(url).json(&body).send().await {
             Ok(res) => res,
             Err(e) => {
@@ -117,6 +125,43 @@ impl Publisher for Discord {
         }
         Err(err)
     }
+}
+
+/// For a rollback run: the changes since the run it restored that it takes back (what the
+/// newest snapshot had when the rollback was asked for), as message lines. Empty when that
+/// snapshot is gone (retention) or this is no rollback.
+async fn undone(cx: &PublishContext<'_>) -> Result<Vec<String>, PublishError> {
+    let Some(from) = cx.meta.rollback_from.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let Some(bytes) = cx.deps.store.snapshot_json(from).await? else {
+        return Ok(Vec::new());
+    };
+    let Ok(newer) = serde_json::from_slice::<crate::sync::snapshot::Snapshot>(&bytes) else {
+        return Ok(Vec::new());
+    };
+    let taken_back = crate::sync::changes::summarize(Some(&cx.snapshot), &newer);
+    Ok(super::stats::change_lines(&taken_back, &newer, 5))
+}
+
+/// How long after a run its Discord message waits for the run's Notion delivery.
+const NOTION_FIRST_MS: i64 = 30_000;
+
+/// When properties are flagged on conflict, the message lists the conflicts the run's Notion
+/// delivery found, so that delivery goes first: while it is still to be tried (and for at
+/// most [`NOTION_FIRST_MS`] after the run), the time to look again. Notion being down delays
+/// the message by that much at most, never more.
+async fn notion_first(cx: &PublishContext<'_>) -> Result<Option<i64>, PublishError> {
+    if !cx.config().file.publishers.notion.conflicts.flags_any() {
+        return Ok(None);
+    }
+    let notion = cx.deps.store.get_delivery(&cx.run.id, "notion").await?;
+    if !notion.is_some_and(|d| matches!(d.state.as_str(), "pending" | "failed")) {
+        return Ok(None);
+    }
+    let deadline = cx.row.finished_at.unwrap_or(0) + NOTION_FIRST_MS;
+    let now = now_ms();
+    Ok((now < deadline).then(|| (now + 2_000).min(deadline)))
 }
 
 /// The delivery-progress key that marks an attempt as started and not yet answered.

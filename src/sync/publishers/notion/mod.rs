@@ -12,6 +12,7 @@
 //! any attempt that finds an existing page counts its children and resumes after them.
 
 pub mod client;
+pub mod conflicts;
 pub mod schema;
 pub mod upsert;
 
@@ -201,7 +202,8 @@ pub async fn publish_document(
                 key: Key::SyncId(&cx.run.id),
                 properties: &doc.run_page.properties,
             };
-            let (mut written, lacking) = upsert_pages(cx, &client, database, &[page]).await?;
+            let (mut written, lacking) =
+                upsert_pages(cx, &client, "sync_runs", database, &[page]).await?;
             progress.note_missing("sync_runs", lacking);
             let page = written.pop().expect("one page in, one page out");
             if !page.existed {
@@ -261,7 +263,7 @@ pub async fn publish_document(
                     properties: &p.properties,
                 })
                 .collect();
-            let (_, lacking) = upsert_pages(cx, &client, database, &writes).await?;
+            let (_, lacking) = upsert_pages(cx, &client, kind, database, &writes).await?;
             progress.note_missing(kind, lacking);
         }
         progress.extras_done = true;

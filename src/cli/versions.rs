@@ -1,0 +1,95 @@
+//! `helix-sync diff A B [--scope S] [--json]` and `helix-sync rollback --to RUN [--by NAME]`:
+//! the same `service` functions as `GET /api/runs/diff` and `POST /api/runs/{id}/rollback`.
+//!
+//! A rollback from the command line writes the run, its exports and its deliveries to the
+//! server's database; the publish jobs are run by `serve`'s workers, like those of
+//! `helix-sync sync`.
+
+use clap::Args;
+
+use helix_sync::config::Config;
+use helix_sync::service::export::parse_scope;
+use helix_sync::service::{rollback, versions};
+use helix_sync::store::Store;
+use helix_sync::sync::publishers::stats::change_lines;
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The earlier run.
+    from: String,
+    /// The later run.
+    to: String,
+    /// full, ucf, agents or repos.
+    #[arg(long, default_value = "full")]
+    scope: String,
+    /// Print JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn diff(config: &Config, args: DiffArgs) -> anyhow::Result<()> {
+    let scope = parse_scope(&args.scope)?;
+    let store = Store::connect(&config.database_url).await?;
+    let d = versions::diff(&store, &args.from, &args.to, scope).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(());
+    }
+    println!(
+        "{} ({}) → {} ({}), scope {}",
+        d.from.id,
+        d.from.finished_at.as_deref().unwrap_or("-"),
+        d.to.id,
+        d.to.finished_at.as_deref().unwrap_or("-"),
+        d.scope
+    );
+    let (_, snapshot) = versions::load(&store, &d.to.id).await?;
+    let lines = change_lines(&d.changes, &snapshot, usize::MAX);
+    if lines.is_empty() {
+        println!("no changes");
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    /// The run whose state to publish again.
+    #[arg(long)]
+    to: String,
+    /// Who is rolling back (recorded on the run and said in Discord); default `cli:$USER`.
+    #[arg(long)]
+    by: Option<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn rollback(config: Config, args: RollbackArgs) -> anyhow::Result<()> {
+    let by = args.by.unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    });
+    let deps = super::sync::deps(config).await?;
+    let outcome = rollback::rollback(&deps, &args.to, &by).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        return Ok(());
+    }
+    println!(
+        "rolled back to run {} as run {} ({}); publishing to {} (by the server's workers)",
+        outcome.rollback_to,
+        outcome.run_id,
+        outcome.status,
+        if outcome.targets.is_empty() {
+            "no target".to_owned()
+        } else {
+            outcome.targets.join(", ")
+        }
+    );
+    Ok(())
+}
