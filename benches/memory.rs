@@ -15,14 +15,26 @@ use helix_sync::ingest::manual::TriggerRequest;
 use helix_sync::service;
 use helix_sync::startup::{Application, Options};
 
-/// This process's resident set size in MB (`VmRSS` of /proc/self/status).
-fn rss_mb() -> f64 {
+/// A field of /proc/self/status in MB (`VmRSS`, `RssAnon`, `RssFile`).
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resident set size, and how much of it is heap and stacks (anonymous) and how much is
+/// the binary and libraries (file-backed).
+fn rss() -> String {
+    let threads = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count());
+    format!(
+        "RSS {:>6.1} MB (anonymous {:>5.1} MB, file-backed {:>5.1} MB; {threads} threads)",
+        status_mb("VmRSS"),
+        status_mb("RssAnon"),
+        status_mb("RssFile")
+    )
 }
 
 fn main() {
@@ -74,7 +86,7 @@ async fn bench(marks: &[usize]) {
     let store = state.store.clone();
     tokio::spawn(app.run_until(std::future::pending()));
     println!("memory bench: manual syncs of the example data (UCF + agents), one at a time");
-    println!("before the first sync          RSS {:>6.1} MB", rss_mb());
+    println!("before the first sync          {}", rss());
     let started = Instant::now();
     let last = *marks.last().expect("marks");
     for run in 1..=last {
@@ -97,8 +109,8 @@ async fn bench(marks: &[usize]) {
         }
         if marks.contains(&run) {
             println!(
-                "after {run:>5} runs                RSS {:>6.1} MB   ({:.1} s so far)",
-                rss_mb(),
+                "after {run:>5} runs                {}   ({:.1} s so far)",
+                rss(),
                 started.elapsed().as_secs_f64()
             );
         }

@@ -150,6 +150,9 @@ impl WorkerPool {
                 _ = stop.cancelled() => break,
                 p = free.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             };
+            // Let the jobs that are finishing right now give their slots back, so that one
+            // claim takes them all instead of one claim each.
+            tokio::task::yield_now().await;
             let mut permits = vec![first];
             while permits.len() < MAX_CLAIM {
                 match free.clone().try_acquire_owned() {
@@ -182,8 +185,8 @@ impl WorkerPool {
                 continue;
             }
             // The queue had fewer runnable jobs than free slots: wait for a wake-up, the
-            // next job's due time, or the poll.
-            self.last_rescue.store(0, Ordering::Relaxed);
+            // next job's due time, or the poll. (Unlike `step`, an idle pool does not rescue
+            // on every wake-up: that would put a write before the claim a wake-up is for.)
             let idle = self.idle_wait().await;
             tokio::select! {
                 _ = stop.cancelled() => break,

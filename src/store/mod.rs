@@ -395,8 +395,11 @@ async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Resu
         .max_connections(max)
         .min_connections(1)
         // A SQLite connection is a file handle in this process: it cannot go stale the way a
-        // socket can, so the ping before every acquire would only add a round trip.
-        .test_before_acquire(backend == Backend::Postgres)
+        // socket can, so the ping before every acquire would only add a round trip. Nor is
+        // the ping worth its round trip on the lease pool, whose every statement (a claim,
+        // an acknowledgement) is retried by its caller anyway: a connection that went stale
+        // fails one statement and is replaced.
+        .test_before_acquire(backend == Backend::Postgres && durable)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 match backend {
