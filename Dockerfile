@@ -34,7 +34,11 @@ WORKDIR /app
 COPY --from=builder /app/target/release/helix-sync /usr/local/bin/helix-sync
 COPY --chown=helix:helix config ./config
 COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+# MALLOC_ARENA_MAX: glibc's malloc keeps freed memory per thread arena (8 per core by
+# default); two arenas keep the resident set near what the service really holds
+# (`cargo bench --bench memory`, README "Benchmarks").
 ENV HELIX_BIND=0.0.0.0:8080 \
+    MALLOC_ARENA_MAX=2 \
     HELIX_LOG_FORMAT=json \
     DATABASE_URL=sqlite:///app/data/helix-sync.db \
     EXPORT_PATH=/app/exports

@@ -69,7 +69,7 @@ impl Application {
     async fn assemble(config: Config, options: Options, listen: bool) -> anyhow::Result<Self> {
         crate::telemetry::metrics_handle();
         let config = Arc::new(config);
-        let store = Store::connect(&config.database_url)
+        let store = Store::connect_for_workers(&config.database_url, config.workers)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
         let (listener, health_listener) = if listen {

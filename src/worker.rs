@@ -1,11 +1,21 @@
-//! The worker pool: N tasks that claim jobs, run them through a [`JobRunner`], heartbeat
-//! their leases and report outcomes to the queue.
+//! The worker pool: N slots that run claimed jobs through a [`JobRunner`], heartbeat their
+//! leases and report outcomes to the queue.
+//!
+//! A running pool works like River's producer and completer (and graphile-worker's local
+//! queue with batched completes): one *producer* claims as many jobs as there are free
+//! slots in one statement and starts each in a task of its own; one *completer* writes the
+//! successes that arrived while its previous write was in flight in one statement. So a busy
+//! pool makes about one claim and one acknowledgement round trip per batch instead of two
+//! per job, and a claimed job never waits for a slot (its lease starts when it starts). The
+//! lease rules are the single-job ones: an acknowledgement applies only where the job is
+//! still `running` and `locked_by` this pool, so a job rescued meanwhile is not overwritten.
 //!
 //! The pool knows nothing about what a job does (sources and targets are the runner's
-//! business). A runner's panic fails that job, never the worker: each job runs in its own
+//! business). A runner's panic fails that job, never the pool: each job runs in its own
 //! task. Shutdown has two steps: `stop` ends claiming and lets running jobs finish; if they
 //! outlive the grace period, `abort` cancels them and their leases are released (with the
-//! attempt refunded) so another process picks them up at once.
+//! attempt refunded) so another process picks them up at once. Tests drive jobs one at a
+//! time through [`WorkerPool::run_one`] and [`WorkerPool::run_pending`] instead.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -34,6 +44,24 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 
 /// How often a busy pool looks for expired leases.
 const RESCUE_EVERY_MS: i64 = 1000;
+
+/// Most jobs one claim takes, however many slots are free (bounds one statement's work).
+const MAX_CLAIM: usize = 64;
+
+/// Most acknowledgements one statement carries.
+const MAX_ACK: usize = 512;
+
+/// A success waiting for the completer: the job id, and whether finishing it may let a
+/// waiting job run (it had a coalesce key or a lane).
+type Ack = (String, bool);
+
+/// How a job's task ended: the runner's result, or its panic.
+type RunResult = Result<Result<(), JobError>, tokio::task::JoinError>;
+
+/// The span every log line of one job attempt is in.
+fn job_span(job: &ClaimedJob) -> tracing::Span {
+    tracing::info_span!("job", job_id = %job.row.id, kind = %job.row.kind, attempt = job.row.attempts)
+}
 
 /// The pool's notion of "now" in unix ms; tests move it instead of sleeping.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -88,33 +116,77 @@ impl WorkerPool {
         (self.clock)()
     }
 
-    /// Starts `n` worker tasks.
+    /// Starts a producer with `n` slots and its completer (see the module docs).
     pub fn spawn(&self, n: usize) -> PoolHandle {
         let handle = PoolHandle {
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };
-        for i in 0..n {
-            let pool = self.clone();
-            let (stop, abort) = (handle.stop.clone(), handle.abort.clone());
-            handle
-                .tracker
-                .spawn(async move { pool.work(format!("{}:{i}", pool.prefix), stop, abort).await });
-        }
+        let pool = self.clone();
+        let (stop, abort) = (handle.stop.clone(), handle.abort.clone());
+        handle.tracker.spawn(async move {
+            pool.work(format!("{}:pool", pool.prefix), n.max(1), stop, abort)
+                .await
+        });
         handle.tracker.close();
         handle
     }
 
-    async fn work(&self, id: String, stop: CancellationToken, abort: CancellationToken) {
-        tracing::debug!(worker = %id, "worker started");
+    async fn work(
+        &self,
+        id: String,
+        slots: usize,
+        stop: CancellationToken,
+        abort: CancellationToken,
+    ) {
+        tracing::debug!(worker = %id, slots, "worker pool started");
+        let (acks, pending) = tokio::sync::mpsc::unbounded_channel();
+        let completer = tokio::spawn(self.clone().acknowledge(id.clone(), pending));
+        let running = TaskTracker::new();
+        let free = Arc::new(tokio::sync::Semaphore::new(slots));
         while !stop.is_cancelled() {
-            match self.step(&id, Some(&stop), &abort).await {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(e) => tracing::error!(worker = %id, error = %e, "queue error; backing off"),
+            let first = tokio::select! {
+                _ = stop.cancelled() => break,
+                p = free.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            };
+            // Let the jobs that are finishing right now give their slots back, so that one
+            // claim takes them all instead of one claim each.
+            tokio::task::yield_now().await;
+            let mut permits = vec![first];
+            while permits.len() < MAX_CLAIM {
+                match free.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
             }
+            let wanted = permits.len();
             let notified = self.queue.wake().notified();
+            let claimed = match self.claim_batch(&id, wanted).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::error!(worker = %id, error = %e, "queue error; backing off");
+                    Vec::new()
+                }
+            };
+            let got = claimed.len();
+            for (job, permit) in claimed.into_iter().zip(permits.drain(..)) {
+                let (pool, worker, abort, acks) =
+                    (self.clone(), id.clone(), abort.clone(), acks.clone());
+                running.spawn(async move {
+                    let _slot = permit;
+                    if let Err(e) = pool.run_claimed(&worker, job, &abort, &acks).await {
+                        tracing::error!(worker = %worker, error = %e, "queue error after a job");
+                    }
+                });
+            }
+            drop(permits);
+            if got == wanted {
+                continue;
+            }
+            // The queue had fewer runnable jobs than free slots: wait for a wake-up, the
+            // next job's due time, or the poll. (Unlike `step`, an idle pool does not rescue
+            // on every wake-up: that would put a write before the claim a wake-up is for.)
             let idle = self.idle_wait().await;
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -122,10 +194,81 @@ impl WorkerPool {
                 _ = tokio::time::sleep(idle) => {}
             }
         }
+        running.close();
+        running.wait().await;
+        drop(acks);
+        let _ = completer.await;
         if let Err(e) = self.queue.store().release_jobs(&id, self.now()).await {
             tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
         }
-        tracing::debug!(worker = %id, "worker stopped");
+        tracing::debug!(worker = %id, "worker pool stopped");
+    }
+
+    /// Rescues expired leases when due, then claims up to `n` jobs.
+    async fn claim_batch(
+        &self,
+        worker: &str,
+        n: usize,
+    ) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
+        let now = self.now();
+        if self.rescue_due(now) {
+            self.queue.rescue(now).await?;
+        }
+        self.queue.claim_batch(worker, now, n).await
+    }
+
+    /// The completer: writes the successes that queued up while its last write was in flight
+    /// in one statement (no timer: an idle pool acknowledges at once, a busy one in batches).
+    async fn acknowledge(
+        self,
+        worker: String,
+        mut pending: tokio::sync::mpsc::UnboundedReceiver<Ack>,
+    ) {
+        let mut batch = Vec::new();
+        while pending.recv_many(&mut batch, MAX_ACK).await > 0 {
+            let frees = batch.iter().any(|(_, frees)| *frees);
+            let ids: Vec<String> = batch.drain(..).map(|(id, _)| id).collect();
+            match self.queue.complete_batch(&ids, &worker, self.now()).await {
+                Ok(done) if done.len() < ids.len() => {
+                    for id in ids.iter().filter(|id| !done.contains(id)) {
+                        tracing::warn!(job_id = %id, "job succeeded but its lease was lost meanwhile; it may run again");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(
+                    error = %e, jobs = ids.len(),
+                    "could not record successes; the jobs run again when their leases expire"
+                ),
+            }
+            // A finished job may free its lane or its key for a job the producer skipped.
+            if frees {
+                self.queue.notify();
+            }
+        }
+    }
+
+    /// Runs one job the producer claimed; its success goes to the completer.
+    async fn run_claimed(
+        &self,
+        worker: &str,
+        job: ClaimedJob,
+        abort: &CancellationToken,
+        acks: &tokio::sync::mpsc::UnboundedSender<Ack>,
+    ) -> Result<(), crate::store::StoreError> {
+        let started = std::time::Instant::now();
+        let span = job_span(&job);
+        let result = self.run_leased(worker, &job, abort, &span).await?;
+        let outcome = match result {
+            Some(Ok(Ok(()))) => {
+                let frees = job.row.lane.is_some() || job.row.coalesce_key.is_some();
+                let _ = acks.send((job.row.id.clone(), frees));
+                tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
+                "succeeded"
+            }
+            other => self.settle(worker, &job, other, &span).await?,
+        };
+        self.record(&job, outcome, started);
+        Ok(())
     }
 
     /// How long an idle worker waits: until the next waiting job comes due (a retry, a
@@ -206,38 +349,11 @@ impl WorkerPool {
         abort: &CancellationToken,
     ) -> Result<Option<ClaimedJob>, crate::store::StoreError> {
         let started = std::time::Instant::now();
-        let span = tracing::info_span!("job", job_id = %job.row.id, kind = %job.row.kind, attempt = job.row.attempts);
-        tracing::info!(parent: &span, "job started");
-        let runner = self.runner.clone();
-        let task_job = job.clone();
-        let mut task = tokio::spawn(tracing::Instrument::instrument(
-            async move { runner.run(&task_job).await },
-            span.clone(),
-        ));
-        let beat = (self.queue.lease() / 3).max(Duration::from_millis(100));
-        let result = loop {
-            tokio::select! {
-                r = &mut task => break Some(r),
-                _ = abort.cancelled() => {
-                    task.abort();
-                    let _ = (&mut task).await;
-                    break None;
-                }
-                _ = tokio::time::sleep(beat) => {
-                    if !self.queue.heartbeat(&job.row.id, worker, self.now()).await? {
-                        tracing::warn!(parent: &span, "lease lost while running; the job was rescued elsewhere");
-                    }
-                }
-            }
-        };
+        let span = job_span(&job);
+        let result = self.run_leased(worker, &job, abort, &span).await?;
         let now = self.now();
         let mut next = None;
         let outcome = match result {
-            None => {
-                tracing::warn!(parent: &span, "job aborted by shutdown; lease released");
-                self.queue.store().release_jobs(worker, now).await?;
-                "aborted"
-            }
             Some(Ok(Ok(()))) if chain => {
                 let (_, claimed) = self
                     .queue
@@ -252,20 +368,79 @@ impl WorkerPool {
                 tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
                 "succeeded"
             }
-            Some(Ok(Err(e))) => self.failed(worker, &job, now, &e, &span).await?,
-            Some(Err(join)) => {
-                let e = JobError::Retryable(format!("job panicked: {join}"));
-                self.failed(worker, &job, now, &e, &span).await?
-            }
+            other => self.settle(worker, &job, other, &span).await?,
         };
         // A finished job may free its lane or its key for a job another worker could not take.
         if job.row.lane.is_some() || job.row.coalesce_key.is_some() {
             self.queue.notify();
         }
+        self.record(&job, outcome, started);
+        Ok(next)
+    }
+
+    /// Runs `job` in a task of its own, heartbeating its lease, until it ends or `abort`
+    /// (then `None`).
+    async fn run_leased(
+        &self,
+        worker: &str,
+        job: &ClaimedJob,
+        abort: &CancellationToken,
+        span: &tracing::Span,
+    ) -> Result<Option<RunResult>, crate::store::StoreError> {
+        tracing::info!(parent: span, "job started");
+        let runner = self.runner.clone();
+        let task_job = job.clone();
+        let mut task = tokio::spawn(tracing::Instrument::instrument(
+            async move { runner.run(&task_job).await },
+            span.clone(),
+        ));
+        let beat = (self.queue.lease() / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                r = &mut task => return Ok(Some(r)),
+                _ = abort.cancelled() => {
+                    task.abort();
+                    let _ = (&mut task).await;
+                    return Ok(None);
+                }
+                _ = tokio::time::sleep(beat) => {
+                    if !self.queue.heartbeat(&job.row.id, worker, self.now()).await? {
+                        tracing::warn!(parent: span, "lease lost while running; the job was rescued elsewhere");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records every outcome but success: a failure, a panic, or an abort by shutdown.
+    async fn settle(
+        &self,
+        worker: &str,
+        job: &ClaimedJob,
+        result: Option<RunResult>,
+        span: &tracing::Span,
+    ) -> Result<&'static str, crate::store::StoreError> {
+        let now = self.now();
+        Ok(match result {
+            None => {
+                tracing::warn!(parent: span, "job aborted by shutdown; lease released");
+                self.queue.store().release_jobs(worker, now).await?;
+                "aborted"
+            }
+            Some(Ok(Ok(()))) => unreachable!("successes are recorded by the caller"),
+            Some(Ok(Err(e))) => self.failed(worker, job, now, &e, span).await?,
+            Some(Err(join)) => {
+                let e = JobError::Retryable(format!("job panicked: {join}"));
+                self.failed(worker, job, now, &e, span).await?
+            }
+        })
+    }
+
+    /// Counts a finished job in the metrics.
+    fn record(&self, job: &ClaimedJob, outcome: &'static str, started: std::time::Instant) {
         metrics::counter!("helix_job_runs_total", "kind" => job.row.kind.clone(), "result" => outcome).increment(1);
         metrics::histogram!("helix_job_duration_seconds", "kind" => job.row.kind.clone())
             .record(started.elapsed().as_secs_f64());
-        Ok(next)
     }
 
     async fn failed(

@@ -168,6 +168,21 @@ impl Queue {
         Ok(id)
     }
 
+    /// Enqueues (or coalesces) many jobs in one transaction (bulk replay, backfills) and
+    /// wakes the workers. Returns each job's id, in order.
+    pub async fn enqueue_many(
+        &self,
+        payloads: &[JobPayload],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let jobs: Vec<NewJob> = payloads.iter().map(|p| self.new_job(p, now)).collect();
+        let done = self.store.enqueue_many(&jobs, now).await?;
+        if done.iter().any(|(_, created)| *created) {
+            self.notify();
+        }
+        Ok(done.into_iter().map(|(id, _)| id).collect())
+    }
+
     pub fn notify(&self) {
         self.wake.notify_waiters();
         self.wake.notify_one();
@@ -179,6 +194,39 @@ impl Queue {
         let lease_until = now + self.lease().as_millis() as i64;
         let row = self.store.claim(worker, now, lease_until).await?;
         self.decoded(row, worker, now).await
+    }
+
+    /// Claims up to `limit` runnable jobs in one statement (a pool with that many free
+    /// slots). Rows whose payload no longer decodes are dead-lettered and left out.
+    pub async fn claim_batch(
+        &self,
+        worker: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let lease_until = now + self.lease().as_millis() as i64;
+        let rows = self
+            .store
+            .claim_batch(worker, now, lease_until, limit)
+            .await?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(job) = self.decode_or_bury(row, worker, now).await? {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Acknowledges the successes of `worker`'s jobs `ids` together; returns the ids that
+    /// were still ours (a job rescued meanwhile is not overwritten).
+    pub async fn complete_batch(
+        &self,
+        ids: &[String],
+        worker: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.store.complete_jobs(ids, worker, now).await
     }
 
     /// Completes a job and claims the next in one transaction (see
@@ -207,19 +255,33 @@ impl Queue {
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let lease_until = now + self.lease().as_millis() as i64;
         while let Some(r) = row {
-            match serde_json::from_str::<JobPayload>(&r.payload) {
-                Ok(payload) => return Ok(Some(ClaimedJob { row: r, payload })),
-                Err(e) => {
-                    let msg = format!("undecodable payload of kind {}: {e}", r.kind);
-                    tracing::error!(job_id = %r.id, "{msg}");
-                    self.store
-                        .fail_job(&r.id, worker, now, &msg, None, false)
-                        .await?;
-                    row = self.store.claim(worker, now, lease_until).await?;
-                }
+            if let Some(job) = self.decode_or_bury(r, worker, now).await? {
+                return Ok(Some(job));
             }
+            row = self.store.claim(worker, now, lease_until).await?;
         }
         Ok(None)
+    }
+
+    /// The claimed row with its payload, or `None` after dead-lettering a row whose payload
+    /// no longer decodes.
+    async fn decode_or_bury(
+        &self,
+        row: JobRow,
+        worker: &str,
+        now: i64,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        match serde_json::from_str::<JobPayload>(&row.payload) {
+            Ok(payload) => Ok(Some(ClaimedJob { row, payload })),
+            Err(e) => {
+                let msg = format!("undecodable payload of kind {}: {e}", row.kind);
+                tracing::error!(job_id = %row.id, "{msg}");
+                self.store
+                    .fail_job(&row.id, worker, now, &msg, None, false)
+                    .await?;
+                Ok(None)
+            }
+        }
     }
 
     pub async fn heartbeat(

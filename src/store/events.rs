@@ -315,8 +315,9 @@ impl Store {
     /// Writes a batch of events (and their jobs) in one transaction; returns after commit.
     ///
     /// The statements are per batch, not per event: one lookup of the batch's delivery ids
-    /// that were seen before, one find-or-create per job (coalesced events share it), and
-    /// one multi-row insert of the new events with their job id already set. Each event row
+    /// that were seen before, one batch find-or-create of the jobs (`enqueue_many_in`;
+    /// coalesced events share a job), and one multi-row insert of the new events with their
+    /// job id already set. Each event row
     /// is written exactly once: an `UPDATE` adding the job id afterwards would make SQLite
     /// rewrite the whole row, payload included, doubling what every commit writes.
     ///
@@ -329,15 +330,7 @@ impl Store {
         let (_turn, mut tx) = self.write_tx().await?;
         let mut stored = stored_deliveries(&mut tx, &batch).await?;
         let plan = BatchPlan::new(&batch, &stored);
-        let mut resolved = Vec::with_capacity(plan.jobs().len());
-        let keys = plan
-            .jobs()
-            .iter()
-            .filter_map(|(j, _)| j.coalesce_key.as_deref());
-        super::coalesce::lock_coalesce_keys(&mut tx, keys).await?;
-        for (job, now) in plan.jobs() {
-            resolved.push(Self::enqueue_in(&mut tx, job, *now).await?);
-        }
+        let resolved = Self::enqueue_many_in(&mut tx, plan.jobs()).await?;
         let rows = plan.rows(&resolved);
         let inserted = insert_rows(&mut tx, &rows).await?;
         if inserted.len() < rows.len() {

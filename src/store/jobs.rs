@@ -2,9 +2,11 @@
 //!
 //! Each transition is one statement guarded by the state (and, for a running job, by
 //! `locked_by`), so a worker that lost its lease cannot overwrite what the rescuer did. The
-//! claim is the `UPDATE … WHERE id IN (SELECT … LIMIT 1) RETURNING *` that stands in for
+//! claim is the `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING *` that stands in for
 //! `FOR UPDATE SKIP LOCKED` on SQLite; it also refuses a job whose coalesce key already has
-//! a running job, which is how "one running sync per repository" holds.
+//! a running job, which is how "one running sync per repository" holds. A busy pool claims
+//! several jobs per statement and acknowledges several per statement (`claim_batch`,
+//! `complete_jobs`); both keep the per-job guards.
 
 use std::collections::BTreeMap;
 
@@ -82,29 +84,79 @@ pub struct QueueStats {
     pub oldest_queued_age_ms: Option<i64>,
 }
 
-/// The next job a worker may take: runnable, no job with its key running, its kind and its
-/// lane under their concurrency bounds (`lanes.max_running`), in claim order.
-/// `{index}` and `{lock}` are filled per backend (see `Store::dialect`).
-macro_rules! candidate {
-    () => {
-        "SELECT j.id FROM jobs j {index} \
-         WHERE j.state IN ('queued', 'failed') AND j.run_at <= $3 \
-           AND (j.coalesce_key IS NULL OR NOT EXISTS ( \
-                SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.coalesce_key = j.coalesce_key)) \
-           AND (SELECT COUNT(*) FROM jobs k WHERE k.state = 'running' AND k.kind = j.kind) \
-                < COALESCE((SELECT l.max_running FROM lanes l WHERE l.name = j.kind), 1000000000) \
-           AND (j.lane IS NULL OR (SELECT COUNT(*) FROM jobs n WHERE n.state = 'running' AND n.lane = j.lane) \
-                < COALESCE((SELECT l.max_running FROM lanes l WHERE l.name = j.lane), 1000000000)) \
-         ORDER BY j.priority, j.run_at, j.id LIMIT 1 {lock}"
+/// The next jobs a worker may take, at most `{limit}`: runnable, no job with their key
+/// running, their kind and their lane under their concurrency bounds (`lanes.max_running`),
+/// in claim order. `{index}` and `{lock}` are filled per backend (see `Store::dialect`).
+///
+/// Every check reads `running_jobs` (one row per running job, kept by triggers; migration
+/// 0040), never `jobs`: on PostgreSQL an index of `jobs` restricted to running rows still
+/// holds an entry for every job that finished since the last vacuum, and the old check read
+/// them all, so a claim cost more with every job done. A bound is counted only for a kind or
+/// lane that has one (`CASE` evaluates in order). The key check is a scalar subquery, not
+/// `NOT EXISTS`, on purpose: PostgreSQL may turn `NOT EXISTS` into a hash anti join over
+/// every waiting job, or a hashed subplan that reads all of `running_jobs` (and its dead
+/// rows) once per claim; a scalar subquery stays one index probe per candidate, and the
+/// candidates are read in claim order from `jobs_runnable` until `LIMIT` is met. Within one
+/// batch, the window ranks keep the same rules: one job per key, and no more jobs of a kind
+/// or lane than it has room for.
+macro_rules! candidates {
+    ($limit:literal) => {
+        concat!(
+            "SELECT c.id FROM ( \
+               SELECT c.id, c.coalesce_key, c.lane, c.kind_room, c.lane_room, \
+                 ROW_NUMBER() OVER (PARTITION BY c.coalesce_key ORDER BY c.priority, c.run_at, c.id) AS key_rank, \
+                 ROW_NUMBER() OVER (PARTITION BY c.kind ORDER BY c.priority, c.run_at, c.id) AS kind_rank, \
+                 ROW_NUMBER() OVER (PARTITION BY c.lane ORDER BY c.priority, c.run_at, c.id) AS lane_rank \
+               FROM ( \
+                 SELECT j.id, j.coalesce_key, j.kind, j.lane, j.priority, j.run_at, ",
+            room!("kind"),
+            " AS kind_room, ",
+            room!("lane"),
+            " AS lane_room \
+                 FROM jobs j {index} \
+                 WHERE j.state IN ('queued', 'failed') AND j.run_at <= $3 \
+                   AND (j.coalesce_key IS NULL OR \
+                        (SELECT r.job_id FROM running_jobs r WHERE r.coalesce_key = j.coalesce_key) IS NULL) \
+                   AND COALESCE(",
+            room!("kind"),
+            ", 1) > 0 AND COALESCE(",
+            room!("lane"),
+            ", 1) > 0 \
+                 ORDER BY j.priority, j.run_at, j.id LIMIT ",
+            $limit,
+            " {lock} \
+               ) c \
+             ) c \
+             WHERE (c.coalesce_key IS NULL OR c.key_rank = 1) \
+               AND (c.kind_room IS NULL OR c.kind_rank <= c.kind_room) \
+               AND (c.lane IS NULL OR c.lane_room IS NULL OR c.lane_rank <= c.lane_room)"
+        )
     };
 }
 
-/// The claim: one statement, lease included (see the module docs).
+/// How many more jobs of candidate `j`'s `kind` or `lane` may run now (`NULL`: unbounded).
+macro_rules! room {
+    ($column:literal) => {
+        concat!(
+            "(SELECT CASE WHEN l.max_running IS NULL THEN NULL \
+                     ELSE l.max_running - (SELECT COUNT(*) FROM running_jobs k WHERE k.",
+            $column,
+            " = j.",
+            $column,
+            ") END \
+              FROM lanes l WHERE l.name = j.",
+            $column,
+            ")"
+        )
+    };
+}
+
+/// The claim of up to `$4` jobs: one statement, lease included (see the module docs).
 const CLAIM: &str = concat!(
     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
          attempts = attempts + 1, started_at = $3, updated_at = $3 \
      WHERE id IN (",
-    candidate!(),
+    candidates!("$4"),
     ") RETURNING *"
 );
 
@@ -121,15 +173,28 @@ const COMPLETE_AND_CLAIM: &str = concat!(
          last_error = CASE WHEN id = $4 THEN NULL ELSE last_error END, \
          updated_at = $3 \
      WHERE (id = $4 AND locked_by = $1 AND state = 'running') OR id IN (",
-    candidate!(),
+    candidates!("1"),
     ") RETURNING *"
 );
 
+/// Success of running jobs: what changes (`$1` is now).
+macro_rules! complete_set {
+    () => {
+        "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
+         last_error = NULL, finished_at = $1, updated_at = $1"
+    };
+}
+
 /// Success of a running job we hold.
-const COMPLETE: &str =
-    "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
-         last_error = NULL, finished_at = $1, updated_at = $1 \
-     WHERE id = $2 AND locked_by = $3 AND state = 'running'";
+const COMPLETE: &str = concat!(
+    complete_set!(),
+    " WHERE id = $2 AND locked_by = $3 AND state = 'running'"
+);
+
+/// Most jobs one acknowledgement statement names. Batches are padded up to a power of two
+/// (repeating an id changes nothing), so that only a handful of statement texts exist and
+/// each stays prepared.
+const COMPLETE_CHUNK: usize = 128;
 
 impl Store {
     /// A claiming statement in this backend's dialect.
@@ -151,18 +216,36 @@ impl Store {
 
     /// Claims the next runnable job for `worker`, holding it until `lease_until`.
     pub async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
+        Ok(self.claim_batch(worker, now, lease_until, 1).await?.pop())
+    }
+
+    /// Claims up to `limit` runnable jobs for `worker` in one statement, in claim order,
+    /// each held until `lease_until`.
+    pub async fn claim_batch(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<JobRow>> {
         let _turn = self.gate().await;
-        let claimed = sqlx::query_as(self.dialect(CLAIM))
+        let claimed = sqlx::query_as::<_, JobRow>(self.dialect(CLAIM))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
-            .fetch_optional(&self.lease_pool)
+            .bind(limit.max(1) as i64)
+            .fetch_all(&self.lease_pool)
             .await;
         match claimed {
-            Ok(row) => Ok(row),
+            Ok(mut rows) => {
+                rows.sort_by(|a, b| {
+                    (a.priority, a.run_at, &a.id).cmp(&(b.priority, b.run_at, &b.id))
+                });
+                Ok(rows)
+            }
             // Another process started a job with the same key between our check and our
-            // write; the unique index refused the second one. Nothing to claim this time.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            // write; `running_jobs` refused the second one. Nothing to claim this time.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Vec::new()),
             Err(e) => Err(e.into()),
         }
     }
@@ -204,6 +287,7 @@ impl Store {
                     .bind(worker)
                     .bind(lease_until)
                     .bind(now)
+                    .bind(1_i64)
                     .fetch_optional(&mut *tx)
                     .await
                 {
@@ -255,6 +339,35 @@ impl Store {
             .await?
             .rows_affected()
             == 1)
+    }
+
+    /// Marks the running jobs `ids` of `worker` succeeded, a batch per statement, with the
+    /// same guard as [`Store::complete_job`] for each. Returns the ids that were still ours.
+    pub async fn complete_jobs(
+        &self,
+        ids: &[String],
+        worker: &str,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let mut done = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(COMPLETE_CHUNK) {
+            let padded = chunk.len().next_power_of_two();
+            let mut sql = String::from(concat!(
+                complete_set!(),
+                " WHERE locked_by = $2 AND state = 'running' AND id IN "
+            ));
+            super::events::push_placeholders(&mut sql, 1, padded, 3);
+            sql.push_str(" RETURNING id");
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
+                .bind(now)
+                .bind(worker);
+            for i in 0..padded {
+                q = q.bind(&chunk[i.min(chunk.len() - 1)]);
+            }
+            let _turn = self.gate().await;
+            done.extend(q.fetch_all(&self.lease_pool).await?);
+        }
+        Ok(done)
     }
 
     /// Records a failure: with `retry_at`, the job waits in `failed` for its next attempt

@@ -164,8 +164,16 @@ const WAL_CAP_PAGES: i64 = 1_024;
 const JOBS_CHANNEL: &str = "helix_jobs";
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and runs the migrations.
+    /// Opens (creating if needed) the database at `url` and runs the migrations, with the
+    /// lease bookkeeping sized for a small pool.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_for_workers(url, 0).await
+    }
+
+    /// [`Store::connect`] for a process running `workers` workers: the lease pool (claims,
+    /// acknowledgements, heartbeats, failures) grows with them, since every running job
+    /// heartbeats and fails on it while the producer and the completer keep one busy each.
+    pub async fn connect_for_workers(url: &str, workers: usize) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let mut open_lock = None;
         let (backend, url, max) = if url.starts_with("sqlite:") {
@@ -187,7 +195,7 @@ impl Store {
             ));
         };
         let pool = open_pool(backend, &url, max, true).await?;
-        let lease_pool = open_pool(backend, &url, 4, false).await?;
+        let lease_pool = open_pool(backend, &url, lease_connections(workers), false).await?;
         let mut store = Self {
             pool,
             lease_pool,
@@ -380,14 +388,23 @@ const SQLITE_SETTINGS: [&str; 6] = [
     "PRAGMA journal_size_limit = 67108864",
 ];
 
+/// Lease connections for `workers` workers: two for the producer and the completer, and one
+/// for every two running jobs' heartbeats and failures; at least 4, at most 32.
+fn lease_connections(workers: usize) -> u32 {
+    (2 + workers.div_ceil(2)).clamp(4, 32) as u32
+}
+
 /// A pool whose commits wait for the disk (`durable`) or not (see `Store::lease_pool`).
 async fn open_pool(backend: Backend, url: &str, max: u32, durable: bool) -> Result<AnyPool> {
     Ok(AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         // A SQLite connection is a file handle in this process: it cannot go stale the way a
-        // socket can, so the ping before every acquire would only add a round trip.
-        .test_before_acquire(backend == Backend::Postgres)
+        // socket can, so the ping before every acquire would only add a round trip. Nor is
+        // the ping worth its round trip on the lease pool, whose every statement (a claim,
+        // an acknowledgement) is retried by its caller anyway: a connection that went stale
+        // fails one statement and is replaced.
+        .test_before_acquire(backend == Backend::Postgres && durable)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 match backend {

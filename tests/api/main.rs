@@ -34,6 +34,7 @@ mod publish_notion;
 mod publish_notion_schema;
 mod publish_support;
 mod queue;
+mod queue_batch;
 mod replicas;
 mod rescue;
 mod rollback;

@@ -1,0 +1,126 @@
+//! The batched queue: claims of several jobs keep the per-key and per-lane rules,
+//! acknowledgements of several jobs keep the lease rule, `enqueue_many` coalesces like one
+//! enqueue each, and a running pool drains a burst through its producer and completer.
+
+use std::time::Duration;
+
+use helix_sync::queue::{JobPayload, SyncJob, SyncScope, Trigger};
+use helix_sync::store::now_ms;
+
+use crate::fake_runner::FakeRunner;
+use crate::helpers::*;
+
+fn sync_of(repo: &str) -> JobPayload {
+    JobPayload::Sync(SyncJob {
+        scope: SyncScope::Repo { repo: repo.into() },
+        sources: None,
+        targets: None,
+        trigger: Trigger::Cli,
+    })
+}
+
+fn syncs(n: usize) -> Vec<JobPayload> {
+    (0..n).map(|i| sync_of(&format!("o/r{i}"))).collect()
+}
+
+#[tokio::test]
+async fn enqueue_many_coalesces_like_one_enqueue_each() {
+    let app = spawn_app().await;
+    let queue = app.state.queue.clone();
+    let ids = queue
+        .enqueue_many(&[sync_of("o/a"), sync_of("o/b"), sync_of("o/a")], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(ids[0], ids[2], "the second job of o/a joins the first");
+    assert_ne!(ids[0], ids[1]);
+    // A later batch joins the job that is still waiting.
+    let again = queue
+        .enqueue_many(&[sync_of("o/b")], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(again[0], ids[1]);
+    let stats = app.store.queue_stats(now_ms()).await.unwrap();
+    assert_eq!(stats.by_state["queued"], 2);
+}
+
+#[tokio::test]
+async fn a_batch_claim_stays_within_a_kinds_bound() {
+    let app = spawn_app().await;
+    let queue = app.state.queue.clone();
+    app.store
+        .set_lane_limits(&[("sync", Some(2))], now_ms())
+        .await
+        .unwrap();
+    queue.enqueue_many(&syncs(5), now_ms()).await.unwrap();
+    let first = queue.claim_batch("w", now_ms(), 10).await.unwrap();
+    assert_eq!(first.len(), 2, "the kind allows two running syncs");
+    assert!(queue
+        .claim_batch("w", now_ms(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let done = queue
+        .complete_batch(&[first[0].row.id.clone()], "w", now_ms())
+        .await
+        .unwrap();
+    assert_eq!(done, [first[0].row.id.clone()]);
+    assert_eq!(queue.claim_batch("w", now_ms(), 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_batched_acknowledgement_skips_a_job_that_is_no_longer_ours() {
+    let app = spawn_app().await;
+    let queue = app.state.queue.clone();
+    queue.enqueue_many(&syncs(3), now_ms()).await.unwrap();
+    let ours = queue.claim_batch("a", now_ms(), 3).await.unwrap();
+    assert_eq!(ours.len(), 3, "in claim order, one per key");
+    // Worker `a` loses its leases (as on a rescue); `b` takes the first job again.
+    app.store.release_jobs("a", now_ms()).await.unwrap();
+    let taken = queue.claim_batch("b", now_ms(), 1).await.unwrap();
+    assert_eq!(taken[0].row.id, ours[0].row.id);
+    let ids: Vec<String> = ours.iter().map(|j| j.row.id.clone()).collect();
+    let acked = queue.complete_batch(&ids, "a", now_ms()).await.unwrap();
+    assert!(
+        acked.is_empty(),
+        "no job is acknowledged for `a`: {acked:?}"
+    );
+    let job = app.store.get_job(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state.as_str(), job.locked_by.as_deref()),
+        ("running", Some("b"))
+    );
+}
+
+#[tokio::test]
+async fn a_running_pool_drains_a_burst_in_batches() {
+    let runner = FakeRunner::scripted(Vec::new());
+    let app = spawn_with(Spawn::default().runner(runner.clone())).await;
+    let n = 40;
+    let ids = app
+        .state
+        .queue
+        .enqueue_many(&syncs(n), now_ms())
+        .await
+        .unwrap();
+    let handle = app.pool.spawn(4);
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let started = runner.on_start.notified();
+            tokio::pin!(started);
+            started.as_mut().enable();
+            if runner.started().len() >= n {
+                break;
+            }
+            started.await;
+        }
+    })
+    .await
+    .expect("every job starts");
+    // Shutdown waits for the completer's last write.
+    handle.shutdown(Duration::from_secs(10)).await;
+    for id in &ids {
+        let job = app.store.get_job(id).await.unwrap().unwrap();
+        assert_eq!((job.state.as_str(), job.attempts), ("succeeded", 1), "{id}");
+    }
+    assert_eq!(runner.started().len(), n, "each job ran once");
+}
