@@ -136,6 +136,8 @@ impl Application {
             queue,
             started_at: chrono::Utc::now(),
             run_events,
+            rejected: Default::default(),
+            logins: Default::default(),
             shutdown: CancellationToken::new(),
         });
         Ok(Self {

@@ -5,3 +5,4 @@ pub mod export;
 pub mod history;
 pub mod queue;
 pub mod sync;
+pub mod user;

@@ -1,7 +1,9 @@
-//! The operations both the HTTP API and the MCP server offer, written once.
+//! The operations the HTTP API, the console, the MCP server and the CLI offer, written once.
 //!
-//! Handlers and MCP tools are thin: they authenticate and decode, call one function here,
-//! and encode the result. Nothing here knows which of the two called it.
+//! Handlers, console pages and MCP tools are thin: they authenticate and decode, call one
+//! function here, and encode the result. Nothing here knows which of them called it. Every
+//! operation that changes something takes the acting `auth::Principal`, checks its role and
+//! writes the audit log, so no caller can forget either.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -14,10 +16,15 @@ use crate::store::{
     now_ms, Compressed, DeliveryRow, EventRow, JobRow, NewEvent, RunRow, StoreError,
 };
 
+pub mod dashboard;
+pub mod events;
 pub mod export;
+pub mod jobs;
 pub mod redact;
 pub mod runs;
+pub mod schedules;
 pub mod status;
+pub mod users;
 
 pub use status::{status, Health};
 
@@ -29,6 +36,12 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The caller's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// It clashes with what exists (a user name taken).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Ingest(#[from] IngestError),
     #[error(transparent)]

@@ -20,7 +20,9 @@
 //! with `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing with
 //! `SQLITE_BUSY` when one upgrades a read lock.
 
+mod audit;
 mod backup;
+mod browse;
 mod coalesce;
 mod cursors;
 mod deliveries;
@@ -39,8 +41,11 @@ mod schema;
 mod snapshots;
 mod sources;
 mod trends;
+mod users;
 
+pub use audit::{AttemptRow, AuditRow};
 pub use backup::{restore, Restored};
+pub use browse::{EventColumn, EventFilter, EventLine, JobFilter, BULK_MAX};
 pub use coalesce::Debounce;
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
@@ -56,6 +61,7 @@ pub use runs::{gzip, RunFinish, RunRow, RunStart};
 pub use schema::binary_schema_version;
 pub use snapshots::{EncodedSnapshot, MAX_CHAIN};
 pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
+pub use users::{SessionRow, TokenRow, UserRow};
 
 use std::sync::Arc;
 use std::time::Duration;

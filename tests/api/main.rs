@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per capability. Every test spawns the real
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
+mod console;
 mod crash;
 mod debounce;
 mod delivery_guarantee;
