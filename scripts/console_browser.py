@@ -16,7 +16,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:
     print("SKIP: selenium is not installed (pip install selenium)", file=sys.stderr)
     sys.exit(77)
@@ -42,12 +42,25 @@ def new_driver(width):
               "--disable-background-networking", "--disable-component-update", "--no-first-run",
               f"--window-size={width},1400"):
         opts.add_argument(a)
-    return webdriver.Chrome(service=Service(executable_path=driver), options=opts)
+    d = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
+    if width < 500:
+        # A desktop window cannot be that narrow: emulate a phone's viewport instead.
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                          {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    d.phone_width = width if width < 500 else None
+    CURRENT.append(d)
+    return d
+
+
+CURRENT = []
 
 
 def check(cond, what):
     if not cond:
         print(f"FAILED: {what}", file=sys.stderr)
+        if CURRENT:
+            d = CURRENT[-1]
+            print(f"at {d.current_url}:\n{d.find_element(By.TAG_NAME, 'body').text[:2000]}", file=sys.stderr)
         raise SystemExit(1)
     print(f"ok: {what}")
 
@@ -59,9 +72,12 @@ def shot(d, name):
     shot_no[0] += 1
     path = os.path.join(SHOTS, f"{shot_no[0]:02d}-{name}.png")
     # The whole page, not just the window.
-    height = d.execute_script("return document.documentElement.scrollHeight")
-    width = d.get_window_size()["width"]
-    d.set_window_size(width, max(800, min(height + 120, 6000)))
+    height = max(800, min(d.execute_script("return document.documentElement.scrollHeight") + 120, 6000))
+    if d.phone_width:
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                          {"width": d.phone_width, "height": height, "deviceScaleFactor": 1, "mobile": True})
+    else:
+        d.set_window_size(d.get_window_size()["width"], height)
     d.save_screenshot(path)
     print(f"screenshot: {path}")
 
@@ -72,11 +88,21 @@ def login(d, user):
     d.find_element(By.ID, "username").send_keys(user)
     d.find_element(By.ID, "password").send_keys(PASSWORD)
     d.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    check(d.current_url.rstrip("/").endswith("/console"), f"{user} lands on the dashboard")
+    landed = wait(d, lambda d: d.current_url.rstrip("/").endswith("/console") and d.find_elements(By.CSS_SELECTOR, ".whoami"))
+    check(landed, f"{user} lands on the dashboard")
     check(user in d.find_element(By.CSS_SELECTOR, ".whoami").text, f"{user} is shown as signed in")
 
 
+def wait(d, condition, seconds=15):
+    """Whether `condition` held within `seconds` (a click's page load may still be under way)."""
+    try:
+        return bool(WebDriverWait(d, seconds).until(condition))
+    except Exception:
+        return False
+
+
 def flash(d):
+    wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"))
     items = d.find_elements(By.CSS_SELECTOR, ".flash")
     return items[0].text if items else ""
 
@@ -101,7 +127,7 @@ def main():
             "var i=document.createElement('input');i.type='hidden';i.name='csrf';i.value=arguments[1];"
             "f.appendChild(i);document.body.appendChild(f);f.submit();",
             f"/console/jobs/{DEAD_JOB}/retry", csrf)
-        check("403" in d.find_element(By.TAG_NAME, "h1").text, "a viewer's forged retry POST is refused with 403")
+        check(wait(d, lambda d: "403" in d.find_element(By.TAG_NAME, "h1").text), "a viewer's forged retry POST is refused with 403")
         shot(d, "forbidden-viewer")
 
         # The operator: filter events, replay one, retry a dead letter, run a schedule now.
@@ -110,7 +136,7 @@ def main():
         Select(d.find_element(By.ID, "f-source")).select_by_visible_text("github")
         d.find_element(By.ID, "f-type").send_keys("push")
         d.find_element(By.XPATH, "//form[@aria-label='Filter events']//button[@type='submit']").click()
-        check("source=github" in d.current_url and "type=push" in d.current_url, "the filter is in the URL")
+        check(wait(d, lambda d: "source=github" in d.current_url and "type=push" in d.current_url), "the filter is in the URL")
         rows = d.find_elements(By.CSS_SELECTOR, "main table tbody tr")
         check(len(rows) >= 1 and all("push" in r.text for r in rows), "filtered events are pushes")
         shot(d, "events-filtered")
@@ -152,13 +178,16 @@ def main():
     d = new_driver(375)
     try:
         login(d, "operator")
-        scroll = d.execute_script("return document.documentElement.scrollWidth")
-        check(scroll <= 375, f"the dashboard fits 375 px ({scroll} px wide)")
         shot(d, "dashboard-375")
+        scroll = d.execute_script("return document.documentElement.scrollWidth")
+        wide = d.execute_script(
+            "return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 376)"
+            ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')")
+        check(scroll <= 375, f"the dashboard fits 375 px ({scroll} px wide; widest: {wide})")
         d.get(BASE + "/console/events")
+        shot(d, "events-375")
         scroll = d.execute_script("return document.documentElement.scrollWidth")
         check(scroll <= 375, f"the events page fits 375 px ({scroll} px wide)")
-        shot(d, "events-375")
     finally:
         d.quit()
     print(f"screenshots in {SHOTS}")

@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::{iso, job_detail, JobDetail, ServiceError};
 use crate::auth::{Principal, Role};
 use crate::http::AppState;
-use crate::ingest::rejected::Rejected;
 use crate::store::{now_ms, EventFilter, EventLine, JobState, BULK_MAX};
 
 /// Events per page.
@@ -416,19 +415,28 @@ pub fn rejected(state: &AppState, source: Option<&str>) -> Vec<RejectedItem> {
         .into_iter()
         .map(|r| RejectedItem {
             at: iso(r.at),
-            reason: r.reason.clone(),
-            r,
+            source: r.source,
+            client: r.client.map(|c| c.to_string()),
+            claimed_delivery: r.claimed_delivery,
+            event_type: r.event_type,
+            code: r.code,
+            reason: r.reason,
+            body_bytes: r.body_bytes,
         })
         .collect()
 }
 
-/// A refused request as the console shows it.
+/// A refused request as the console shows it (see `ingest::rejected::Rejected`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RejectedItem {
     pub at: String,
+    pub source: String,
+    pub client: Option<String>,
+    pub claimed_delivery: Option<String>,
+    pub event_type: Option<String>,
+    pub code: String,
     pub reason: String,
-    #[serde(flatten)]
-    pub r: Rejected,
+    pub body_bytes: Option<u64>,
 }
 
 /// The upper bound [`count_matching`] counts to.

@@ -81,7 +81,7 @@ async fn the_event_page_redacts_headers_and_shows_what_it_caused() {
     let html = v.page(&format!("/console/events/{}", ev.id)).await;
     assert!(html.contains("x-github-delivery") && html.contains("alpha-1"));
     assert!(
-        html.contains("&quot;full_name&quot;: &quot;o/alpha&quot;"),
+        html.contains("&quot;full_name&quot;: &quot;o&#x2f;alpha&quot;"),
         "pretty-printed payload"
     );
     assert!(html.contains(&format!("/console/jobs/{job}")));
@@ -132,7 +132,7 @@ async fn replay_one_and_replay_all_matching_after_a_confirmation() {
         confirm.contains("<strong>2</strong> event(s) match"),
         "{confirm}"
     );
-    assert!(confirm.contains("name=\"repo\" value=\"o/beta\""));
+    assert!(confirm.contains("name=\"repo\" value=\"o&#x2f;beta\""));
     let res = op
         .post("/console/events/replay", &[("repo", "o/beta")])
         .await;

@@ -109,8 +109,10 @@ impl Console {
     /// GET, expecting 200; the body.
     pub async fn page(&self, path: &str) -> String {
         let res = self.get(path).await;
-        assert_eq!(res.status(), 200, "GET {path}");
-        res.text().await.unwrap()
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 
     /// This session's CSRF token (read from the dashboard's sign-out form).
