@@ -27,6 +27,7 @@ pub struct EventQuery {
     #[serde(rename = "type")]
     pub event_type: String,
     pub repo: String,
+    /// The start of the delivery id.
     pub delivery: String,
     /// `YYYY-MM-DDTHH:MM` (UTC), as `<input type="datetime-local">` sends it.
     pub from: String,

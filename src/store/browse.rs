@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{Result, Store};
+use super::{Backend, Result, Store};
 
 /// The most rows one bulk action touches.
 pub const BULK_MAX: i64 = 10_000;
@@ -21,7 +21,8 @@ pub struct EventFilter {
     pub source: Option<String>,
     pub event_type: Option<String>,
     pub repo: Option<String>,
-    /// Free text found anywhere in the delivery id.
+    /// The start of the delivery id (a prefix: an index range, where "contains" would scan
+    /// every event).
     pub delivery: Option<String>,
     /// Received at or after (unix ms).
     pub from: Option<i64>,
@@ -111,19 +112,44 @@ impl Conditions {
             let a = self.args.len();
             self.args.push(Arg::Text(id.clone()));
             let b = self.args.len();
+            // The first conjunct is a plain range, so the planner starts the index walk at
+            // the cursor instead of filtering every newer row with the `OR`.
             self.sql.push(format!(
-                "({at_col} < ${a} OR ({at_col} = ${a} AND {id_col} < ${b}))"
+                "{at_col} <= ${a} AND ({at_col} < ${a} OR {id_col} < ${b})"
             ));
         }
     }
 }
 
-fn event_conditions(f: &EventFilter) -> Conditions {
+/// The first text after every text starting with `prefix` (its last character incremented),
+/// so that `prefix <= s < upper` holds exactly for the texts starting with it, in byte order.
+fn prefix_upper(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn event_conditions(f: &EventFilter, backend: Backend) -> Conditions {
     let mut c = Conditions::default();
     c.text("e.source = $?", &f.source);
     c.text("e.event_type = $?", &f.event_type);
     c.text("e.repo = $?", &f.repo);
-    c.contains("e.delivery_id", &f.delivery);
+    if let Some(p) = &f.delivery {
+        // Byte order on both backends (PostgreSQL's index is `COLLATE "C"` to match).
+        let col = match backend {
+            Backend::Sqlite => "e.delivery_id",
+            Backend::Postgres => "e.delivery_id COLLATE \"C\"",
+        };
+        c.push(&format!("{col} >= $?"), Arg::Text(p.clone()));
+        if let Some(upper) = prefix_upper(p) {
+            c.push(&format!("{col} < $?"), Arg::Text(upper));
+        }
+    }
     if let Some(t) = f.from {
         c.push("e.received_at >= $?", Arg::Int(t));
     }
@@ -173,7 +199,7 @@ impl Store {
         cursor: &Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<EventLine>> {
-        let mut c = event_conditions(f);
+        let mut c = event_conditions(f, self.backend);
         c.before("e.received_at", "e.id", cursor);
         let sql = format!(
             "{EVENT_LINE}{} ORDER BY e.received_at DESC, e.id DESC LIMIT {}",
@@ -187,7 +213,7 @@ impl Store {
 
     /// How many events match `f`, counting at most [`BULK_MAX`] + 1.
     pub async fn count_events_matching(&self, f: &EventFilter) -> Result<i64> {
-        let c = event_conditions(f);
+        let c = event_conditions(f, self.backend);
         let sql = format!(
             "SELECT COUNT(*) FROM (SELECT e.id FROM events e LEFT JOIN jobs j ON j.id = e.job_id{} LIMIT {}) m",
             c.where_clause(),
@@ -201,7 +227,7 @@ impl Store {
     /// The ids of the newest [`BULK_MAX`] events matching `f`, oldest first (the order a
     /// replay should follow).
     pub async fn event_ids_matching(&self, f: &EventFilter) -> Result<Vec<String>> {
-        let c = event_conditions(f);
+        let c = event_conditions(f, self.backend);
         let sql = format!(
             "SELECT e.id FROM events e LEFT JOIN jobs j ON j.id = e.job_id{} \
              ORDER BY e.received_at DESC, e.id DESC LIMIT {BULK_MAX}",
@@ -277,7 +303,7 @@ impl Store {
     }
 
     /// The distinct values of an event column for the filter form's suggestions (the
-    /// newest 10,000 events only, so it stays cheap on a large table).
+    /// newest 2,000 events only, so it stays cheap on a large table).
     pub async fn recent_event_values(&self, column: EventColumn) -> Result<Vec<String>> {
         let col = match column {
             EventColumn::Source => "source",
@@ -285,7 +311,7 @@ impl Store {
             EventColumn::Repo => "repo",
         };
         let sql = format!(
-            "SELECT DISTINCT {col} FROM (SELECT {col} FROM events ORDER BY received_at DESC LIMIT 10000) r \
+            "SELECT DISTINCT {col} FROM (SELECT {col} FROM events ORDER BY received_at DESC LIMIT 2000) r \
              WHERE {col} IS NOT NULL ORDER BY {col} LIMIT 200"
         );
         Ok(sqlx::query_scalar(AssertSqlSafe(sql))
@@ -326,14 +352,30 @@ mod tests {
             outcome: Some("none".into()),
             ..Default::default()
         };
-        let mut c = event_conditions(&f);
+        let mut c = event_conditions(&f, Backend::Sqlite);
         c.before("e.received_at", "e.id", &Some((5, "id".into())));
         let w = c.where_clause();
         assert!(w.contains("e.source = $1"), "{w}");
-        assert!(w.contains("e.delivery_id LIKE $2"), "{w}");
+        assert!(w.contains("e.delivery_id >= $2 AND e.delivery_id < $3"), "{w}");
         assert!(w.contains("e.job_id IS NULL"), "{w}");
-        assert!(w.contains("e.received_at < $3"), "{w}");
-        assert!(w.contains("e.id < $4"), "{w}");
-        assert!(matches!(&c.args[1], Arg::Text(s) if s == "%50\\%\\_x%"));
+        assert!(w.contains("e.received_at <= $4 AND (e.received_at < $4"), "{w}");
+        assert!(w.contains("e.id < $5"), "{w}");
+        assert!(matches!(&c.args[2], Arg::Text(s) if s == "50%_y"));
+        let pg = event_conditions(&f, Backend::Postgres).where_clause();
+        assert!(pg.contains("e.delivery_id COLLATE \"C\" >= $2"), "{pg}");
+    }
+
+    #[test]
+    fn prefix_upper_bounds_exactly_the_texts_with_the_prefix() {
+        assert_eq!(prefix_upper("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper(""), None);
+        let upper = prefix_upper("d-1").unwrap();
+        for s in ["d-1", "d-1x", "d-19"] {
+            assert!(s >= "d-1" && s < upper.as_str(), "{s}");
+        }
+        for s in ["d-0", "d-2", "d-"] {
+            assert!(!(s >= "d-1" && s < upper.as_str()), "{s}");
+        }
     }
 }

@@ -164,3 +164,47 @@ async fn admins_manage_users_and_operators_cannot() {
         assert!(audit.contains(a), "{a}");
     }
 }
+
+/// One MCP `tools/call` of the trigger tool over Streamable HTTP with `token`: the answer's
+/// text (JSON or an SSE frame).
+async fn mcp_trigger(app: &crate::helpers::TestApp, token: &str) -> String {
+    let send = |body: serde_json::Value, session: Option<String>| {
+        let mut req = app
+            .client
+            .post(app.url("/mcp"))
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+        }
+        req.send()
+    };
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let res = send(init, None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    res.text().await.unwrap();
+    let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    send(note, Some(session.clone())).await.unwrap().text().await.unwrap();
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "helix-sync-trigger", "arguments": {}}});
+    send(call, Some(session)).await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn mcp_tokens_carry_their_role_too() {
+    let app = spawn_app().await;
+    let cli = helix_sync::auth::Principal::cli();
+    super::add(&app, "vera", "viewer").await;
+    super::add(&app, "otto", "operator").await;
+    let viewer = helix_sync::service::users::create_token(&app.store, &cli, "vera", "mcp").await.unwrap();
+    let operator = helix_sync::service::users::create_token(&app.store, &cli, "otto", "mcp").await.unwrap();
+    let refused = mcp_trigger(&app, &viewer).await;
+    assert!(refused.contains("\"isError\":true") && refused.contains("operator role"), "{refused}");
+    assert_eq!(app.count("jobs").await, 0);
+    let done = mcp_trigger(&app, &operator).await;
+    assert!(done.contains("job_id"), "{done}");
+    assert_eq!(app.count("jobs").await, 1);
+}
