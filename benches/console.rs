@@ -261,7 +261,10 @@ async fn main() {
         "/console/events?source=github&type=push".into(),
         "/console/events?repo=helix%2Frepo-7".into(),
         "/console/events?type=release&outcome=dead".into(),
-        format!("/console/events?delivery={:08x}", (mid as u64).wrapping_mul(2_654_435_761) as u32),
+        format!(
+            "/console/events?delivery={:08x}",
+            (mid as u64).wrapping_mul(2_654_435_761) as u32
+        ),
         format!("/console/events?after={mid_at}.{mid_at:013}-{mid:08}"),
         "/console/events?from=2026-11-20T00:00&to=2026-11-21T00:00".into(),
         format!("/console/events/{mid_at:013}-{mid:08}"),

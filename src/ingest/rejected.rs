@@ -43,10 +43,11 @@ pub struct RejectedLog {
 
 impl RejectedLog {
     pub fn push(&self, mut r: Rejected) {
-        for field in [&mut r.claimed_delivery, &mut r.event_type] {
-            if let Some(v) = field {
-                *v = crate::queue::truncate(v, FIELD_MAX);
-            }
+        for v in [&mut r.claimed_delivery, &mut r.event_type]
+            .into_iter()
+            .flatten()
+        {
+            *v = crate::queue::truncate(v, FIELD_MAX);
         }
         r.reason = crate::queue::truncate(&r.reason, FIELD_MAX);
         let mut ring = self.ring.lock().expect("rejected log lock");

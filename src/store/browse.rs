@@ -356,9 +356,15 @@ mod tests {
         c.before("e.received_at", "e.id", &Some((5, "id".into())));
         let w = c.where_clause();
         assert!(w.contains("e.source = $1"), "{w}");
-        assert!(w.contains("e.delivery_id >= $2 AND e.delivery_id < $3"), "{w}");
+        assert!(
+            w.contains("e.delivery_id >= $2 AND e.delivery_id < $3"),
+            "{w}"
+        );
         assert!(w.contains("e.job_id IS NULL"), "{w}");
-        assert!(w.contains("e.received_at <= $4 AND (e.received_at < $4"), "{w}");
+        assert!(
+            w.contains("e.received_at <= $4 AND (e.received_at < $4"),
+            "{w}"
+        );
         assert!(w.contains("e.id < $5"), "{w}");
         assert!(matches!(&c.args[2], Arg::Text(s) if s == "50%_y"));
         let pg = event_conditions(&f, Backend::Postgres).where_clause();

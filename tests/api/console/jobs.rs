@@ -38,7 +38,9 @@ async fn a_dead_letter_shows_its_attempts_and_is_retried() {
     let id = dead_job(&app, "o/alpha").await;
     let op = Console::as_role(&app, "otto", "operator").await;
     let dead = op.page("/console/jobs?state=dead").await;
-    assert!(dead.contains(&id[..13]) && dead.contains("upstream said 401 &lt;b&gt;no&lt;&#x2f;b&gt;"));
+    assert!(
+        dead.contains(&id[..13]) && dead.contains("upstream said 401 &lt;b&gt;no&lt;&#x2f;b&gt;")
+    );
     let page = op.page(&format!("/console/jobs/{id}")).await;
     assert!(page.contains("Attempt history") && page.contains("badge dead"));
     assert!(

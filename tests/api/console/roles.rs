@@ -187,10 +187,20 @@ async fn mcp_trigger(app: &crate::helpers::TestApp, token: &str) -> String {
     let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
     res.text().await.unwrap();
     let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    send(note, Some(session.clone())).await.unwrap().text().await.unwrap();
+    send(note, Some(session.clone()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "helix-sync-trigger", "arguments": {}}});
-    send(call, Some(session)).await.unwrap().text().await.unwrap()
+    send(call, Some(session))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -199,10 +209,17 @@ async fn mcp_tokens_carry_their_role_too() {
     let cli = helix_sync::auth::Principal::cli();
     super::add(&app, "vera", "viewer").await;
     super::add(&app, "otto", "operator").await;
-    let viewer = helix_sync::service::users::create_token(&app.store, &cli, "vera", "mcp").await.unwrap();
-    let operator = helix_sync::service::users::create_token(&app.store, &cli, "otto", "mcp").await.unwrap();
+    let viewer = helix_sync::service::users::create_token(&app.store, &cli, "vera", "mcp")
+        .await
+        .unwrap();
+    let operator = helix_sync::service::users::create_token(&app.store, &cli, "otto", "mcp")
+        .await
+        .unwrap();
     let refused = mcp_trigger(&app, &viewer).await;
-    assert!(refused.contains("\"isError\":true") && refused.contains("operator role"), "{refused}");
+    assert!(
+        refused.contains("\"isError\":true") && refused.contains("operator role"),
+        "{refused}"
+    );
     assert_eq!(app.count("jobs").await, 0);
     let done = mcp_trigger(&app, &operator).await;
     assert!(done.contains("job_id"), "{done}");
