@@ -3,6 +3,7 @@
 # Chromium screenshot of it is written to <out.png>.
 #
 #   scripts/check-html.sh <file.html> <out.png>
+#   scripts/check-html.sh --vnu <file.html>...     (the checker only, on several files at once)
 #
 # Tools: Java + the `vnu-jar` npm package (set VNU_JAR=/path/to/vnu.jar, or have
 # `node_modules/vnu-jar` in this repository or the current directory), and Chromium
@@ -11,12 +12,18 @@
 # 77 a tool is missing (the conventional "skipped" code; the reason is printed).
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
+vnu_only=
+if [ "${1:-}" = "--vnu" ]; then
+  vnu_only=1
+  shift
+  [ $# -ge 1 ] || { echo "usage: $0 --vnu <file.html>..." >&2; exit 2; }
+elif [ $# -ne 2 ]; then
   echo "usage: $0 <file.html> <out.png>" >&2
   exit 2
+else
+  html=$(realpath "$1")
+  png=$2
 fi
-html=$(realpath "$1")
-png=$2
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -35,6 +42,13 @@ if [ -z "$jar" ] && command -v node >/dev/null 2>&1; then
   jar=$(node -e 'try { console.log(require("vnu-jar")) } catch (e) {}' 2>/dev/null || true)
 fi
 [ -n "$jar" ] && [ -f "$jar" ] || skip "vnu.jar not found (npm install vnu-jar, or set VNU_JAR)"
+
+if [ -n "$vnu_only" ]; then
+  echo "== Nu HTML checker ($jar) on $# file(s)"
+  java -jar "$jar" --errors-only --format text "$@"
+  echo "no errors"
+  exit 0
+fi
 
 browser=${CHROMIUM:-}
 if [ -z "$browser" ]; then

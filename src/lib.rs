@@ -11,7 +11,9 @@
 //! - [`worker`]: the pool that drains the queue.
 //! - [`scheduler`]: cron firings, each enqueued once.
 //! - [`sync`]: one sync cycle — sources → snapshot → exporters → publishers.
-//! - [`service`]: operations shared by the HTTP API and the MCP server.
+//! - [`service`]: operations shared by the HTTP API, the console, the MCP server and the CLI.
+//! - [`console`]: the operator console (server-rendered pages, sessions, CSRF) over `service`.
+//! - [`auth`]: users and roles, password hashes, sessions, API tokens, login rate limiting.
 //! - [`mcp`]: the MCP tools (stdio and Streamable HTTP) over those same operations.
 //! - [`store`]: the only module with SQL.
 //! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests.
@@ -21,7 +23,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod ingest;
 pub mod live;

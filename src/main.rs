@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::queue::QueueCommand,
     },
+    /// Manage console users (roles: viewer, operator, admin); passwords come from stdin.
+    User {
+        #[command(subcommand)]
+        command: cli::user::UserCommand,
+    },
     /// Run one sync cycle in the foreground (the same cycle the workers run).
     Sync(cli::sync::SyncArgs),
     /// List past sync runs, newest first.
@@ -117,6 +122,7 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
             .await
         }
         Command::Queue { command } => cli::queue::run(&config, command).await,
+        Command::User { command } => cli::user::run(&config, command).await,
         Command::Export(args) => cli::export::run(&config, args).await,
         Command::Sync(args) => return cli::sync::run(config, args).await,
         Command::History(args) => cli::history::run(&config, args).await,

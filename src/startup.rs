@@ -139,6 +139,8 @@ impl Application {
             started_at: chrono::Utc::now(),
             run_events,
             live,
+            rejected: Default::default(),
+            logins: Default::default(),
             shutdown: CancellationToken::new(),
         });
         Ok(Self {

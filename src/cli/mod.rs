@@ -6,3 +6,4 @@ pub mod history;
 pub mod queue;
 pub mod sync;
 pub mod versions;
+pub mod user;

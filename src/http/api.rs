@@ -1,4 +1,6 @@
 //! The bearer-protected JSON API: manual trigger, events, jobs, runs.
+//!
+//! Any user's API token reads; triggering a sync needs the operator role (see `auth`).
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -12,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::error::{read_body, ApiError};
 use super::AppState;
-use crate::ingest::manual::{check_bearer, TriggerRequest};
+use crate::auth::{self, Principal, Role};
+use crate::ingest::manual::TriggerRequest;
 use crate::service;
 
 pub fn router() -> Router<AppState> {
@@ -24,36 +27,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/sync/status", get(status))
 }
 
-/// Proof that the request carried the API token.
-pub struct Authorized;
+/// Who the request's bearer token belongs to (`HELIX_API_TOKEN` or a user's API token);
+/// every role may read.
+pub struct Authorized(pub Principal);
 
 impl FromRequestParts<AppState> for Authorized {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        check_bearer(state.config.secrets.api_token.as_ref(), &parts.headers)?;
-        Ok(Authorized)
-    }
-}
-
-/// Proof that the caller may change what is published (rollback), and the name recorded as
-/// having done it.
-///
-/// Today this is the API bearer token, the only credential there is, recorded as
-/// `api-token`. When users and roles exist (issue 17), this is the one place that becomes
-/// "a user or token with the operator role", and `name` that user's name.
-pub struct Operator {
-    pub name: String,
-}
-
-impl FromRequestParts<AppState> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Authorized::from_request_parts(parts, state).await?;
-        Ok(Operator {
-            name: "api-token".into(),
-        })
+        let bootstrap = state.config.secrets.api_token.as_ref();
+        Ok(Authorized(
+            auth::authenticate(&state.store, bootstrap, &parts.headers).await?,
+        ))
     }
 }
 
@@ -61,11 +46,12 @@ impl FromRequestParts<AppState> for Operator {
 const TRIGGER_BODY_LIMIT: usize = 64 * 1024;
 
 async fn trigger(
-    _: Authorized,
+    Authorized(who): Authorized,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    who.require(Role::Operator)?;
     let raw = read_body(&headers, body, TRIGGER_BODY_LIMIT).await?;
     let req = if raw.iter().all(u8::is_ascii_whitespace) {
         TriggerRequest::default()
@@ -79,6 +65,7 @@ async fn trigger(
             .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?
     };
     let job_id = service::trigger(&state, req).await?;
+    service::users::audit(&state.store, &who, "sync.trigger", &job_id, None).await;
     Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id}))))
 }
 

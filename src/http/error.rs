@@ -127,10 +127,23 @@ impl From<crate::service::ServiceError> for ApiError {
         match e {
             S::BadRequest(m) => ApiError::BadRequest(m),
             S::NotFound(m) => ApiError::NotFound(m),
+            S::Forbidden(m) => ApiError::Forbidden(m),
             S::Conflict(m) => ApiError::Conflict(m),
             S::Ingest(e) => e.into(),
             S::Store(e) => e.into(),
             S::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        let msg = e.to_string();
+        match e {
+            crate::auth::AuthError::NotConfigured => ApiError::NotConfigured(msg),
+            crate::auth::AuthError::Unauthorized => ApiError::Unauthorized(msg),
+            crate::auth::AuthError::Forbidden { .. } => ApiError::Forbidden(msg),
+            crate::auth::AuthError::Store(e) => e.into(),
         }
     }
 }

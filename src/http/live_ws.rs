@@ -1,9 +1,11 @@
 //! `GET /api/sync/ws`: the live events over a WebSocket, beside the SSE stream at
 //! `GET /api/sync/events`.
 //!
-//! The bearer token is checked (by the same [`Authorized`] extractor as every `/api/*`
-//! route) *before* the upgrade, so a refused client gets the usual JSON 401 and never a
-//! socket. A client starts subscribed to `runs` (the SSE stream's events, with the same names
+//! The caller is checked *before* the upgrade, so a refused client gets the usual JSON 401
+//! and never a socket: a bearer token (the same [`Authorized`] extractor as every `/api/*`
+//! route), or, for a browser, which cannot set headers on a WebSocket, a console session
+//! cookie — taken only from a page of our own origin (the `Origin` a browser sends must name
+//! our `Host`), so another site cannot open a socket with a visitor's session. A client starts subscribed to `runs` (the SSE stream's events, with the same names
 //! and data) and changes its topics (`runs`, `deliveries`, `events`) with JSON messages:
 //! `{"action": "subscribe" | "unsubscribe", "topics": [...]}`; every change is answered with
 //! the full set. The server pings every `HELIX_WS_PING_SECS`; a client that has sent nothing
@@ -15,7 +17,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -27,6 +31,8 @@ use super::api::Authorized;
 use super::error::ApiError;
 use super::status_page::event_name;
 use super::AppState;
+use crate::auth;
+use crate::store::now_ms;
 
 /// The topics a client can subscribe to, in the order the server lists them.
 pub const TOPICS: [&str; 3] = ["runs", "deliveries", "events"];
@@ -38,8 +44,47 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/sync/ws", get(upgrade))
 }
 
+/// Someone who may watch: any role, by bearer token or console session (see the module docs).
+struct Watcher;
+
+impl FromRequestParts<AppState> for Watcher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let session = crate::console::session::cookie(
+            &parts.headers,
+            crate::console::session::cookie_name(&state.config),
+        );
+        if let (None, Some(cookie)) = (auth::bearer::presented(&parts.headers), session) {
+            if same_origin(&parts.headers)
+                && auth::session::find(&state.store, cookie, now_ms())
+                    .await?
+                    .is_some()
+            {
+                return Ok(Watcher);
+            }
+        }
+        Authorized::from_request_parts(parts, state).await?;
+        Ok(Watcher)
+    }
+}
+
+/// Whether the request's `Origin` (when it has one) is our own `Host`.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
 async fn upgrade(
-    _: Authorized,
+    _: Watcher,
     State(state): State<AppState>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {

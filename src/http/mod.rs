@@ -71,6 +71,10 @@ pub struct Shared {
     pub live: crate::live::LiveEvents,
     /// Bytes of webhook bodies held before verification, across all requests.
     pub unverified: Arc<budget::UnverifiedBudget>,
+    /// The last refused webhook requests (a bounded ring; see `ingest::rejected`).
+    pub rejected: Arc<crate::ingest::rejected::RejectedLog>,
+    /// Failed console logins, per name and address (see `auth::limiter`).
+    pub logins: Arc<crate::auth::LoginLimiter>,
     /// Cancelled when the server starts shutting down, so endless responses (SSE, MCP
     /// streams) end and graceful shutdown is not held open by them.
     pub shutdown: CancellationToken,
@@ -89,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(status_page::router())
         .merge(live_ws::router())
+        .merge(crate::console::router())
         .merge(openapi::router())
         .merge(crate::mcp::http::router(&state))
         .fallback(not_found)

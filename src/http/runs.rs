@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::api::{Authorized, Operator};
+use super::api::Authorized;
 use super::error::ApiError;
 use super::AppState;
 use crate::service::{self, export::parse_scope, rollback, versions};
@@ -71,10 +71,10 @@ async fn diff(
 }
 
 async fn roll_back(
-    operator: Operator,
+    Authorized(who): Authorized,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let outcome = rollback::rollback(&rollback::deps(&state), &id, &operator.name).await?;
+    let outcome = rollback::requested(&state, &who, &id).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }

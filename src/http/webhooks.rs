@@ -104,7 +104,8 @@ async fn github_webhook(
         Ok(accepted(&outcome))
     }
     .await;
-    finish("github", started, result)
+    let claimed = Claimed::of(&headers, "x-github-delivery", Some("x-github-event"));
+    finish(&state, "github", client, claimed, started, result)
 }
 
 async fn ritual_webhook(
@@ -155,12 +156,40 @@ async fn ritual_webhook(
         Ok(accepted(&outcome))
     }
     .await;
-    finish("ritual", started, result)
+    let claimed = Claimed::of(&headers, "webhook-id", None);
+    finish(&state, "ritual", client, claimed, started, result)
 }
 
-/// Counts and times one webhook request, whatever its outcome.
+/// What a request said about itself before it was verified (for the rejected-request log).
+struct Claimed {
+    delivery: Option<String>,
+    event_type: Option<String>,
+    body_bytes: Option<u64>,
+}
+
+impl Claimed {
+    fn of(headers: &HeaderMap, delivery: &str, event_type: Option<&str>) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            delivery: text(delivery),
+            event_type: event_type.and_then(text),
+            body_bytes: super::error::declared_length(headers),
+        }
+    }
+}
+
+/// Counts and times one webhook request, whatever its outcome; a refused one goes to the
+/// rejected-request log too.
 fn finish(
+    state: &AppState,
     source: &'static str,
+    client: std::net::IpAddr,
+    claimed: Claimed,
     started: std::time::Instant,
     result: Result<Response, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -171,6 +200,18 @@ fn finish(
             metrics::counter!("helix_webhooks_received_total", "source" => source).increment(1);
             Ok(r)
         }
-        Err(e) => Err(reject(source, e)),
+        Err(e) => {
+            state.rejected.push(crate::ingest::rejected::Rejected {
+                at: now_ms(),
+                source: source.to_owned(),
+                client: (!client.is_unspecified()).then_some(client),
+                claimed_delivery: claimed.delivery,
+                event_type: claimed.event_type,
+                code: e.code().to_owned(),
+                reason: e.to_string(),
+                body_bytes: claimed.body_bytes,
+            });
+            Err(reject(source, e))
+        }
     }
 }

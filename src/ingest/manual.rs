@@ -1,35 +1,12 @@
-//! Manual triggers and the bearer token that guards them (and the rest of the API).
-//!
-//! The token is compared in constant time through [`Secret::matches`]. The request body is
+//! Manual triggers (who may trigger is `auth`'s business). The request body is
 //! optional; when present it names sources and targets, each checked against the known
 //! names so a typo is a 400 that lists the valid ones rather than a sync that silently does less.
 
-use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::IngestError;
-use crate::config::Secret;
 use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
 use crate::sync::snapshot::{SOURCE_NAMES, TARGET_NAMES};
-
-/// Checks `Authorization: Bearer <token>`.
-pub fn check_bearer(token: Option<&Secret>, headers: &HeaderMap) -> Result<(), IngestError> {
-    let token = token.ok_or(IngestError::NotConfigured("HELIX_API_TOKEN"))?;
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or(IngestError::Unauthorized)?;
-    if token.matches(presented) {
-        Ok(())
-    } else {
-        Err(IngestError::Unauthorized)
-    }
-}
 
 /// Body of `POST /api/sync` and of the MCP trigger tool.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, schemars::JsonSchema)]
@@ -76,32 +53,6 @@ fn check_names(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bearer_checks() {
-        let t = Secret::new("tok");
-        let mut h = HeaderMap::new();
-        assert!(matches!(
-            check_bearer(None, &h),
-            Err(IngestError::NotConfigured(_))
-        ));
-        assert!(matches!(
-            check_bearer(Some(&t), &h),
-            Err(IngestError::Unauthorized)
-        ));
-        h.insert("authorization", "Bearer nope".parse().unwrap());
-        assert!(matches!(
-            check_bearer(Some(&t), &h),
-            Err(IngestError::Unauthorized)
-        ));
-        h.insert("authorization", "Basic tok".parse().unwrap());
-        assert!(matches!(
-            check_bearer(Some(&t), &h),
-            Err(IngestError::Unauthorized)
-        ));
-        h.insert("authorization", "Bearer tok".parse().unwrap());
-        check_bearer(Some(&t), &h).unwrap();
-    }
 
     #[test]
     fn unknown_names_list_the_valid_ones() {

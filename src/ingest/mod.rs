@@ -8,6 +8,8 @@
 
 pub mod github;
 pub mod manual;
+pub mod rejected;
+pub mod replay;
 pub mod ritual;
 mod writer;
 

@@ -5,7 +5,8 @@
 //! 1. `Host` must be loopback, the host of `HELIX_PUBLIC_URL`, or one listed in
 //!    `HELIX_MCP_ALLOWED_HOSTS`; `Origin`, when present, a loopback origin or the public
 //!    URL's (the MCP spec's defence against DNS rebinding). 403 otherwise.
-//! 2. `Authorization: Bearer $HELIX_API_TOKEN`: 401 otherwise, with `WWW-Authenticate:
+//! 2. `Authorization: Bearer` with `$HELIX_API_TOKEN` or a user's API token (`auth`; the
+//!    principal rides along in the request's extensions for the tools' role checks): 401 otherwise, with `WWW-Authenticate:
 //!    Bearer resource_metadata="…"` pointing at `/.well-known/oauth-protected-resource/mcp`,
 //!    which says a bearer token in the header is the only way in (no OAuth server), so a
 //!    client asks its user for the token instead of starting an OAuth flow. 503 when no
@@ -42,8 +43,6 @@ use super::HelixMcp;
 use crate::config::Config;
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use crate::ingest::manual::check_bearer;
-use crate::ingest::IngestError;
 
 /// A session nobody used for this long is closed (clients that never send DELETE).
 const SESSION_IDLE: Duration = Duration::from_secs(3600);
@@ -93,8 +92,15 @@ async fn guard_mcp(State(guard): State<Guard>, req: Request, next: Next) -> Resp
         tracing::warn!(reason = %refused, "MCP request refused");
         return ApiError::Forbidden(refused).into_response();
     }
-    if let Err(e) = check_bearer(state.config.secrets.api_token.as_ref(), req.headers()) {
-        let unauthorized = matches!(e, IngestError::Unauthorized);
+    let bootstrap = state.config.secrets.api_token.as_ref();
+    let who = crate::auth::authenticate(&state.store, bootstrap, req.headers()).await;
+    let mut req = req;
+    if let Ok(who) = &who {
+        // The tools read it (through rmcp's copy of the request parts) to check the role.
+        req.extensions_mut().insert(who.clone());
+    }
+    if let Err(e) = who {
+        let unauthorized = matches!(e, crate::auth::AuthError::Unauthorized);
         let mut res = ApiError::from(e).into_response();
         if unauthorized {
             let challenge = format!(

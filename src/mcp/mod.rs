@@ -270,12 +270,22 @@ fn structured<T: Serialize>(value: &T) -> CallToolResult {
     }
 }
 
+/// Who called a tool: over HTTP, the principal the `/mcp` guard authenticated; on stdio
+/// (no HTTP request at all), the local user who started the process, as the CLI is.
+fn principal(ctx: &RequestContext<RoleServer>) -> Option<crate::auth::Principal> {
+    match ctx.extensions.get::<axum::http::request::Parts>() {
+        Some(parts) => parts.extensions.get::<crate::auth::Principal>().cloned(),
+        None => Some(crate::auth::Principal::cli()),
+    }
+}
+
 /// A service failure as a tool error; our own faults are logged, not shown.
 fn service_error(e: ServiceError) -> CallToolResult {
     match e {
-        ServiceError::BadRequest(m) | ServiceError::NotFound(m) | ServiceError::Conflict(m) => {
-            tool_error(m)
-        }
+        ServiceError::BadRequest(m)
+        | ServiceError::NotFound(m)
+        | ServiceError::Forbidden(m)
+        | ServiceError::Conflict(m) => tool_error(m),
         ServiceError::Ingest(e) => ingest_error(e),
         ServiceError::Store(e) => {
             tracing::error!(error = %e, "mcp tool failed");
@@ -312,13 +322,25 @@ impl HelixMcp {
         input_schema = input_schema::<TriggerRequest>(),
         output_schema = output_schema::<TriggerOutput>()
     )]
-    async fn trigger(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
+    async fn trigger(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let req: TriggerRequest = match parse_args(args) {
             Ok(r) => r,
             Err(e) => return Ok(tool_error(e)),
         };
+        let who = match principal(&ctx) {
+            Some(who) => who,
+            None => return Ok(tool_error("not authenticated")),
+        };
+        if let Err(e) = who.require(crate::auth::Role::Operator) {
+            return Ok(tool_error(e.to_string()));
+        }
         Ok(match service::trigger(&self.state, req).await {
             Ok(job_id) => {
+                service::users::audit(&self.state.store, &who, "sync.trigger", &job_id, None).await;
                 let note = serde_json::json!({ "event": "sync_queued", "job_id": job_id });
                 let _ = self.session.log(LoggingLevel::Info, note).await;
                 structured(&TriggerOutput { job_id })

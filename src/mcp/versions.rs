@@ -4,18 +4,19 @@
 //! - `helix-sync-diff {from, to, scope?}` → the change summary between any two runs
 //!   (`GET /api/runs/diff`);
 //! - `helix-sync-rollback {to}` → publishes run `to`'s state again as a new run
-//!   (`POST /api/runs/{id}/rollback`), recorded as requested by `mcp`. Over HTTP the session
-//!   holds the API bearer token, the same credential the API's rollback takes today.
+//!   (`POST /api/runs/{id}/rollback`): the caller needs the operator role, and the rollback
+//!   is recorded as theirs and in the audit log (on stdio, the local user, as the CLI).
 
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{tool, tool_router, ErrorData};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    input_schema, output_schema, parse_args, service_error, structured, tool_error, ExportScope,
-    HelixMcp,
+    input_schema, output_schema, parse_args, principal, service_error, structured, tool_error,
+    ExportScope, HelixMcp,
 };
 use crate::service::versions::RunRef;
 use crate::service::{self, rollback, versions};
@@ -134,13 +135,19 @@ impl HelixMcp {
         input_schema = input_schema::<RollbackArgs>(),
         output_schema = output_schema::<rollback::RollbackOutcome>()
     )]
-    async fn rollback(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
+    async fn rollback(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let args: RollbackArgs = match parse_args(args) {
             Ok(a) => a,
             Err(e) => return Ok(tool_error(e)),
         };
-        let deps = rollback::deps(&self.state);
-        Ok(match rollback::rollback(&deps, &args.to, "mcp").await {
+        let Some(who) = principal(&ctx) else {
+            return Ok(tool_error("not authenticated"));
+        };
+        Ok(match rollback::requested(&self.state, &who, &args.to).await {
             Ok(outcome) => structured(&outcome),
             Err(e) => service_error(e),
         })

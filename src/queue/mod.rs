@@ -321,6 +321,25 @@ impl Queue {
             .store
             .fail_job(&job.id, worker, now, &message, retry_at, refund)
             .await?;
+        if written && !refund {
+            // The attempt history the console shows; the job row keeps only the last error.
+            let attempt = crate::store::AttemptRow {
+                job_id: job.id.clone(),
+                attempt: job.attempts,
+                started_at: job.started_at,
+                finished_at: now,
+                outcome: if retry_at.is_some() {
+                    "retrying"
+                } else {
+                    "dead"
+                }
+                .into(),
+                error: Some(message.clone()),
+            };
+            if let Err(e) = self.store.insert_attempt(&attempt).await {
+                tracing::warn!(job_id = %job.id, error = %e, "could not record the attempt");
+            }
+        }
         Ok(match (written, retry_at) {
             (false, _) => FailOutcome::Lost,
             (true, Some(at)) => FailOutcome::Retrying { at },

@@ -1,7 +1,9 @@
-//! The operations both the HTTP API and the MCP server offer, written once.
+//! The operations the HTTP API, the console, the MCP server and the CLI offer, written once.
 //!
-//! Handlers and MCP tools are thin: they authenticate and decode, call one function here,
-//! and encode the result. Nothing here knows which of the two called it.
+//! Handlers, console pages and MCP tools are thin: they authenticate and decode, call one
+//! function here, and encode the result. Nothing here knows which of them called it. Every
+//! operation that changes something takes the acting `auth::Principal`, checks its role and
+//! writes the audit log, so no caller can forget either.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -15,12 +17,17 @@ use crate::store::{
 };
 
 pub mod analytics;
+pub mod dashboard;
+pub mod events;
 pub mod export;
+pub mod jobs;
 pub mod redact;
 pub mod rollback;
 pub mod runs;
+pub mod schedules;
 pub mod status;
 pub mod versions;
+pub mod users;
 
 pub use status::{status, Health};
 
@@ -32,8 +39,11 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
-    /// The request is sound but the state of what it names forbids it (e.g. a rollback to a
-    /// run that stored no snapshot).
+    /// The caller's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// It clashes with what exists (a user name taken), or the state of what it names forbids
+    /// it (a rollback to a run that stored no snapshot).
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -42,6 +52,16 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
+}
+
+/// A role check that failed is the caller's `Forbidden`; a store failure behind it stays ours.
+impl From<crate::auth::AuthError> for ServiceError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Store(e) => ServiceError::Store(e),
+            other => ServiceError::Forbidden(other.to_string()),
+        }
+    }
 }
 
 /// Queues a manual sync; returns the job id (an existing queued job when it coalesced).

@@ -14,8 +14,8 @@
 //! restored snapshot does not hold, and the next sync must fetch everything again rather
 //! than skip what happened after T.
 //!
-//! Who may roll back is decided at the edge (the API's operator gate, the CLI's user, MCP's
-//! bearer); this module only records the name it is given.
+//! Over the API and MCP a rollback is [`requested`] by a principal with the operator role and
+//! lands in the audit log; the CLI (a local admin) calls [`rollback`] with its user's name.
 
 use serde::Serialize;
 
@@ -58,6 +58,19 @@ pub fn deps(state: &crate::http::AppState) -> SyncDeps {
         state.queue.clone(),
         state.run_events.clone(),
     )
+}
+
+/// A rollback asked for by `who` (API or MCP): needs the operator role, and is audited.
+pub async fn requested(
+    state: &crate::http::AppState,
+    who: &crate::auth::Principal,
+    to: &str,
+) -> Result<RollbackOutcome, ServiceError> {
+    who.require(crate::auth::Role::Operator)?;
+    let outcome = rollback(&deps(state), to, &who.actor()).await?;
+    let detail = format!("rolled back to run {to}");
+    super::users::audit(&state.store, who, "run.rollback", &outcome.run_id, Some(detail)).await;
+    Ok(outcome)
 }
 
 /// Publishes run `to`'s snapshot again as a new run, requested by `by`.

@@ -57,6 +57,21 @@ impl Store {
         .await?)
     }
 
+    /// A schedule's latest firing: `(fire time, job id, the job's state if it still exists)`.
+    pub async fn last_firing_job(
+        &self,
+        schedule: &str,
+    ) -> Result<Option<(i64, String, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT f.fire_at, f.job_id, j.state FROM schedule_firings f \
+             LEFT JOIN jobs j ON j.id = f.job_id WHERE f.schedule = $1 \
+             ORDER BY f.fire_at DESC LIMIT 1",
+        )
+        .bind(schedule)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The latest firing time recorded for a schedule (for catch-up after downtime).
     pub async fn last_firing(&self, schedule: &str) -> Result<Option<i64>> {
         Ok(

@@ -20,7 +20,9 @@
 //! with `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing with
 //! `SQLITE_BUSY` when one upgrades a read lock.
 
+mod audit;
 mod backup;
+mod browse;
 mod coalesce;
 mod cursors;
 mod deliveries;
@@ -42,8 +44,11 @@ mod sources;
 mod summaries;
 mod trends;
 mod versions;
+mod users;
 
+pub use audit::{AttemptRow, AuditRow};
 pub use backup::{restore, Restored};
+pub use browse::{EventColumn, EventFilter, EventLine, JobFilter, BULK_MAX};
 pub use coalesce::Debounce;
 pub use cursors::CursorRow;
 pub use deliveries::{DeliveryOutcome, DeliveryRow};
@@ -61,6 +66,7 @@ pub use schema::binary_schema_version;
 pub use snapshots::{EncodedSnapshot, MAX_CHAIN};
 pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
 pub use versions::{RollbackOrigin, RunMeta};
+pub use users::{SessionRow, TokenRow, UserRow};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -100,6 +100,35 @@ async fn the_socket_needs_the_bearer_token_and_an_upgrade() {
     assert!(tokio_tungstenite::connect_async(req).await.is_err());
 }
 
+/// A browser cannot set headers on a WebSocket: the console's session cookie lets it in,
+/// from a page of our own origin only.
+#[tokio::test]
+async fn a_console_session_opens_the_socket_from_our_own_origin_only() {
+    let app = spawn_app().await;
+    let viewer = crate::console::Console::as_role(&app, "vera", "viewer").await;
+    let with = |origin: &str| {
+        let mut req = ws_url(&app).into_client_request().unwrap();
+        let h = req.headers_mut();
+        h.insert("cookie", viewer.cookie.parse().unwrap());
+        h.insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    let (mut ws, res) = with(&app.address).await.expect("our own page upgrades");
+    assert_eq!(res.status(), 101);
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    send(&mut ws, json!({"action": "subscribe", "topics": ["events"]})).await;
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "subscribed", "topics": ["events", "runs"]})
+    );
+    let refused = with("http://evil.example").await.unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+    let mut req = ws_url(&app).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("cookie", "helix_session=forged".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+}
+
 #[tokio::test]
 async fn runs_deliveries_and_events_arrive_by_topic() {
     let app = spawn_app().await;

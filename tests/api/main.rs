@@ -3,6 +3,7 @@
 
 mod analytics;
 mod conflicts;
+mod console;
 mod crash;
 mod debounce;
 mod delivery_guarantee;

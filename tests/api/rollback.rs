@@ -37,7 +37,7 @@ async fn a_rollback_publishes_the_earlier_state_everywhere_and_is_a_run_of_its_o
     let rollback = outcome["run_id"].as_str().unwrap().to_owned();
     assert_eq!(outcome["rollback_to"], first.id.as_str());
     assert_eq!(outcome["rollback_from"], second.id.as_str());
-    assert_eq!(outcome["requested_by"], "api-token");
+    assert_eq!(outcome["requested_by"], "HELIX_API_TOKEN");
     assert_eq!(outcome["changes"]["ucf"][0]["direction"], "down");
     app.run_pending_jobs().await;
 
@@ -95,7 +95,7 @@ async fn a_rollback_publishes_the_earlier_state_everywhere_and_is_a_run_of_its_o
         content.contains("rolled back")
             && content.contains(&first.id)
             && content.contains(&second.id)
-            && content.contains("api-token"),
+            && content.contains("HELIX_API_TOKEN"),
         "{content}"
     );
     let description = messages[2]["embeds"][0]["description"].as_str().unwrap();
