@@ -20,7 +20,8 @@ import sys
 
 from mcp import ClientSession
 
-TOOLS = {"helix-sync-trigger", "helix-sync-status", "helix-sync-history", "helix-export"}
+TOOLS = {"helix-sync-trigger", "helix-sync-status", "helix-sync-history", "helix-export",
+         "helix-sync-snapshot", "helix-sync-diff", "helix-sync-rollback", "helix-analytics"}
 RESULTS = {"passed": 0, "failed": 0}
 
 
@@ -53,7 +54,7 @@ async def run_checks(session):
 
     listed = await session.list_tools()
     tools = {t.name: t for t in listed.tools}
-    check("lists exactly the four tools", set(tools) == TOOLS, repr(sorted(tools)))
+    check("lists exactly the eight tools", set(tools) == TOOLS, repr(sorted(tools)))
     for name, tool in tools.items():
         out = field(tool, "output_schema", "outputSchema")
         inp = field(tool, "input_schema", "inputSchema")
@@ -132,7 +133,7 @@ async def run_default_client(client):
     """The SDK's default `Client` (2.x): discovery first, the current protocol revision."""
     tools = await client.list_tools()
     names = {t.name for t in tools.tools}
-    check("default Client lists the four tools", names == TOOLS, repr(sorted(names)))
+    check("default Client lists the eight tools", names == TOOLS, repr(sorted(names)))
     for tool, args in [("helix-sync-status", {}), ("helix-sync-history", {"limit": 3}),
                        ("helix-sync-trigger", {"sources": ["ucf_state"], "targets": ["portal"]})]:
         result = await client.call_tool(tool, args)

@@ -88,11 +88,15 @@ impl Console {
             .send()
             .await
             .unwrap();
-        match set_cookie(&res, "helix_session") {
-            Some(s) if res.status() == 303 => Ok(Console {
+        // `__Host-` when the app's public URL is https (see `console::session::secure`).
+        let session = ["helix_session", "__Host-helix_session"]
+            .into_iter()
+            .find_map(|name| Some((name, set_cookie(&res, name)?)));
+        match session {
+            Some((name, s)) if res.status() == 303 => Ok(Console {
                 client,
                 base: app.address.clone(),
-                cookie: format!("helix_session={s}"),
+                cookie: format!("{name}={s}"),
             }),
             _ => Err(res),
         }
