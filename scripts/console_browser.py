@@ -121,6 +121,11 @@ def main():
         shot(d, "jobs-dead-viewer")
         d.get(BASE + "/console/schedules")
         check(not d.find_elements(By.XPATH, "//button[normalize-space()='Run now']"), "a viewer sees no Run now button")
+        d.get(BASE + "/console/deliveries")
+        d.find_element(By.CSS_SELECTOR, "main a[href^='/console/runs/']").click()
+        check(not d.find_elements(By.XPATH, "//button[normalize-space()='Roll back to this run']"),
+              "a viewer sees no rollback button")
+        d.get(BASE + "/console/schedules")
         csrf = d.find_element(By.CSS_SELECTOR, "input[name=csrf]").get_attribute("value")
         d.execute_script(
             "var f=document.createElement('form');f.method='post';f.action=arguments[0];"
@@ -155,6 +160,10 @@ def main():
         check("Queued schedule" in flash(d), "a schedule runs now")
         d.get(BASE + "/console/deliveries")
         shot(d, "deliveries")
+        d.find_element(By.CSS_SELECTOR, "main a[href^='/console/runs/']").click()
+        check(d.find_elements(By.XPATH, "//button[normalize-space()='Roll back to this run']"),
+              "an operator sees the rollback button on a run's page")
+        shot(d, "run")
         d.get(BASE + "/console/rejected")
         shot(d, "rejected")
         d.get(BASE + "/console/events/replay?source=github")
