@@ -36,6 +36,9 @@ pub struct RetentionConfig {
     /// Schedule firings (the ledger that makes a firing run once); the newest firing of
     /// each schedule is always kept.
     pub schedule_firings: Period,
+    /// The console's audit log (who replayed, retried, ran or changed what): a year covers
+    /// the usual yearly access review.
+    pub audit_log: Period,
     /// How often the scheduler fires a pruning pass.
     pub prune_every: Period,
     /// The most rows deleted per statement. Each batch is its own short transaction, sized
@@ -55,6 +58,7 @@ impl Default for RetentionConfig {
             runs_failed: days(90),
             snapshots: days(90),
             schedule_firings: days(30),
+            audit_log: days(365),
             prune_every: Period(Duration::from_secs(600)),
             batch_size: BatchSize(500),
         }

@@ -19,6 +19,8 @@ pub fn cutoffs(cfg: &RetentionConfig, now: i64) -> Cutoffs {
         runs_failed: before(cfg.runs_failed),
         snapshots: before(cfg.snapshots),
         schedule_firings: before(cfg.schedule_firings),
+        audit_log: before(cfg.audit_log),
+        sessions: now,
         batch: i64::from(cfg.batch_size.0),
     }
 }
@@ -38,6 +40,8 @@ pub async fn prune(
         ("deliveries", report.deliveries),
         ("snapshots", report.snapshots),
         ("schedule_firings", report.schedule_firings),
+        ("audit_log", report.audit_log),
+        ("sessions", report.sessions),
     ] {
         metrics::counter!("helix_retention_deleted_total", "table" => table).increment(n);
     }
@@ -50,6 +54,8 @@ pub async fn prune(
         deliveries = report.deliveries,
         snapshots = report.snapshots,
         schedule_firings = report.schedule_firings,
+        audit_log = report.audit_log,
+        sessions = report.sessions,
         vacuumed_pages = report.vacuumed_pages,
         batches = report.batches,
         elapsed_ms = started.elapsed().as_millis() as u64,

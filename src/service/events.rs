@@ -370,10 +370,8 @@ fn summary(r: &Replayed) -> String {
     )
 }
 
-/// Queues each event's job; equal jobs (the same coalescing key) are queued once.
-///
-/// Merge note (issue 19): this enqueues one job at a time; `Queue::enqueue_many` will do a
-/// bulk replay in one transaction.
+/// Queues each event's job, all in one transaction (`Queue::enqueue_many`); equal jobs (the
+/// same coalescing key) are queued once.
 async fn replay_rows(
     state: &AppState,
     rows: Vec<crate::store::EventRow>,
@@ -394,10 +392,7 @@ async fn replay_rows(
             None => nothing_to_do += 1,
         }
     }
-    let mut jobs = Vec::with_capacity(payloads.len());
-    for p in &payloads {
-        jobs.push(state.queue.enqueue(p, now_ms()).await?);
-    }
+    let mut jobs = state.queue.enqueue_many(&payloads, now_ms()).await?;
     jobs.dedup();
     Ok(Replayed {
         events,

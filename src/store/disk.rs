@@ -14,14 +14,16 @@ use serde::Serialize;
 use super::{sqlite_file, Backend, Result, Store};
 
 /// The tables whose rows are counted, in the order they are shown.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 10] = [
     "events",
     "jobs",
+    "job_attempts",
     "sync_runs",
     "deliveries",
     "snapshots",
     "cursors",
     "schedule_firings",
+    "audit_log",
     "kv",
 ];
 

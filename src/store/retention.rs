@@ -20,6 +20,9 @@
 //!   cutoff: chains go whole, so no kept snapshot loses its base (see `snapshots`);
 //! - the newest firing of each schedule (the scheduler's catch-up reads it).
 //!
+//! The console's rows age too: audit log entries by `retention.audit_log`, sessions once
+//! expired, and a job's attempt history with its job (a trigger, migration 0021).
+//!
 //! On SQLite the pass then hands freed pages back to the file system with
 //! `PRAGMA incremental_vacuum`, a chunk per write turn (migration 0014 put the database in
 //! incremental auto-vacuum mode). A full `VACUUM` would rewrite the whole file while holding
@@ -43,6 +46,9 @@ pub struct Cutoffs {
     pub runs_failed: i64,
     pub snapshots: i64,
     pub schedule_firings: i64,
+    pub audit_log: i64,
+    /// Console sessions that expired before this go (normally "now").
+    pub sessions: i64,
     pub batch: i64,
 }
 
@@ -55,6 +61,8 @@ pub struct PruneReport {
     pub deliveries: u64,
     pub snapshots: u64,
     pub schedule_firings: u64,
+    pub audit_log: u64,
+    pub sessions: u64,
     /// Pages handed back to the file system (SQLite).
     pub vacuumed_pages: u64,
     /// Statements (batches) the pass ran.
@@ -164,6 +172,23 @@ impl Store {
                  AND f.fire_at < (SELECT MAX(l.fire_at) FROM schedule_firings l WHERE l.schedule = f.schedule) \
                  LIMIT $2)",
                 c.schedule_firings,
+                batch,
+                &mut r.batches,
+            )
+            .await?;
+        r.audit_log = self
+            .delete_batches(
+                "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)",
+                c.audit_log,
+                batch,
+                &mut r.batches,
+            )
+            .await?;
+        r.sessions = self
+            .delete_batches(
+                "DELETE FROM sessions WHERE token_hash IN (\
+                 SELECT token_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
+                c.sessions,
                 batch,
                 &mut r.batches,
             )

@@ -75,10 +75,41 @@ async fn events_and_jobs_go_by_age_and_state_in_batches() {
     assert_eq!(job_states(&app.store).await, ["dead"]);
     assert_eq!(app.count("events").await, 1);
 
-    // The dead job ages out, then its event with it.
+    // The dead job ages out, then its event with it, and its attempt history with it.
+    assert_eq!(app.count("job_attempts").await, 1);
     let r = prune(&app.store, &cfg, now_ms() + 91 * DAY).await.unwrap();
     assert_eq!((r.jobs, r.events), (1, 1));
     assert_eq!(app.count("events").await + app.count("jobs").await, 0);
+    assert_eq!(app.count("job_attempts").await, 0);
+}
+
+#[tokio::test]
+async fn expired_sessions_and_old_audit_entries_go() {
+    let app = spawn_app().await;
+    let cli = helix_sync::auth::Principal::cli();
+    helix_sync::service::users::add_user(&app.store, &cli, "ada", "admin", "correct horse battery")
+        .await
+        .unwrap();
+    let ada = app.store.user_by_name("ada").await.unwrap().unwrap();
+    helix_sync::auth::session::open(&app.store, &ada.id, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(app.count("sessions").await, 1);
+    let audited = app.count("audit_log").await;
+    assert!(audited >= 1, "adding a user is audited");
+    let cfg = small_batches();
+
+    // A live session and a young entry stay.
+    let r = prune(&app.store, &cfg, now_ms()).await.unwrap();
+    assert_eq!((r.sessions, r.audit_log), (0, 0));
+    // A day on, the session (12 h) has expired; the entry stays a year.
+    let r = prune(&app.store, &cfg, now_ms() + DAY).await.unwrap();
+    assert_eq!((r.sessions, r.audit_log), (1, 0));
+    assert_eq!(app.count("audit_log").await, audited);
+    let r = prune(&app.store, &cfg, now_ms() + 366 * DAY).await.unwrap();
+    assert_eq!(r.audit_log, audited as u64);
+    assert_eq!(app.count("audit_log").await + app.count("sessions").await, 0);
+    assert_eq!(app.count("users").await, 1, "users never age out");
 }
 
 #[tokio::test]
