@@ -261,6 +261,8 @@ async fn main() {
         "/console/events?source=github&type=push".into(),
         "/console/events?repo=helix%2Frepo-7".into(),
         "/console/events?type=release&outcome=dead".into(),
+        "/console/events?outcome=succeeded".into(),
+        "/console/events?outcome=dead".into(),
         format!(
             "/console/events?delivery={:08x}",
             (mid as u64).wrapping_mul(2_654_435_761) as u32

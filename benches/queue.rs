@@ -15,7 +15,8 @@
 //! Then, with `HELIX_BENCH_GRAPHILE=1`, `../shared/bench/graphile_worker_bench.sh` on the same
 //! PostgreSQL with the same N and worker counts, for the peer's figures beside ours.
 //!
-//! Run: `cargo bench --bench queue` (HELIX_BENCH_QUICK=1 for a smoke run).
+//! Run: `cargo bench --bench queue` (HELIX_BENCH_QUICK=1 for a smoke run,
+//! `HELIX_BENCH_ONLY=postgres|sqlite` for one backend).
 
 mod common;
 
@@ -294,8 +295,17 @@ async fn main() {
     let quick = common::quick();
     let n = if quick { 2_000 } else { 20_000 };
     println!("queue benchmark: {n} no-op jobs per burn-down");
-    let sqlite = measure("sqlite", "sqlite", n, quick).await;
-    if let Ok(pg) = std::env::var("HELIX_BENCH_DATABASE_URL") {
+    // `HELIX_BENCH_ONLY=postgres` (or `sqlite`) measures one backend.
+    let only = std::env::var("HELIX_BENCH_ONLY").unwrap_or_default();
+    let sqlite = if only == "postgres" {
+        Vec::new()
+    } else {
+        measure("sqlite", "sqlite", n, quick).await
+    };
+    if let (Ok(pg), false) = (
+        std::env::var("HELIX_BENCH_DATABASE_URL"),
+        only == "sqlite",
+    ) {
         let postgres = measure(&pg, "postgres", n, quick).await;
         for ((w, s), (_, p)) in sqlite.iter().zip(&postgres) {
             println!(
