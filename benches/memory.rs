@@ -49,7 +49,8 @@ fn main() {
                 arenas.unwrap_or("unset (glibc default: 8 per core)")
             );
             let mut cmd = std::process::Command::new(std::env::current_exe().expect("this binary"));
-            cmd.args(std::env::args().skip(1)).env("HELIX_MEMORY_CHILD", "1");
+            cmd.args(std::env::args().skip(1))
+                .env("HELIX_MEMORY_CHILD", "1");
             match arenas {
                 Some(n) => cmd.env("MALLOC_ARENA_MAX", n),
                 None => cmd.env_remove("MALLOC_ARENA_MAX"),

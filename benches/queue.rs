@@ -302,10 +302,7 @@ async fn main() {
     } else {
         measure("sqlite", "sqlite", n, quick).await
     };
-    if let (Ok(pg), false) = (
-        std::env::var("HELIX_BENCH_DATABASE_URL"),
-        only == "sqlite",
-    ) {
+    if let (Ok(pg), false) = (std::env::var("HELIX_BENCH_DATABASE_URL"), only == "sqlite") {
         let postgres = measure(&pg, "postgres", n, quick).await;
         for ((w, s), (_, p)) in sqlite.iter().zip(&postgres) {
             println!(

@@ -45,7 +45,10 @@ async fn main() {
             ("HELIX_WORKERS", "2"),
             ("RUST_LOG", "info"),
             ("GITHUB_API_URL", "http://127.0.0.1:9"),
-            ("EXPORT_PATH", &dir.path().join("exports").display().to_string()),
+            (
+                "EXPORT_PATH",
+                &dir.path().join("exports").display().to_string(),
+            ),
         ],
     )
     .await;
@@ -59,15 +62,16 @@ async fn main() {
     for round in 1..=rounds {
         let url = format!("http://127.0.0.1:{port}/webhooks/github");
         let (b, s) = (bytes::Bytes::from(body.clone()), sig.clone());
-        let load = common::closed_loop(CONNECTIONS, Duration::from_secs(secs), move |c, conn, i| {
-            c.post(&url)
-                .header("content-type", "application/json")
-                .header("x-github-event", "push")
-                .header("x-github-delivery", format!("soak-{round}-{conn}-{i}"))
-                .header("x-hub-signature-256", &s)
-                .body(b.clone())
-        })
-        .await;
+        let load =
+            common::closed_loop(CONNECTIONS, Duration::from_secs(secs), move |c, conn, i| {
+                c.post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-github-event", "push")
+                    .header("x-github-delivery", format!("soak-{round}-{conn}-{i}"))
+                    .header("x-hub-signature-256", &s)
+                    .body(b.clone())
+            })
+            .await;
         let rss = rss_mb(pid);
         let first = *after_first.get_or_insert(rss);
         load.report(&format!("round {round:>2}"));

@@ -5,5 +5,5 @@ pub mod export;
 pub mod history;
 pub mod queue;
 pub mod sync;
-pub mod versions;
 pub mod user;
+pub mod versions;

@@ -106,7 +106,10 @@ pub async fn confirm_replay(
     q: Result<Query<EventQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let q = query(q)?;
-    session.who.require(Role::Operator).map_err(ApiError::from)?;
+    session
+        .who
+        .require(Role::Operator)
+        .map_err(ApiError::from)?;
     let (filter, _) = match q.parse() {
         Ok(f) => f,
         Err(errors) => return list_page(&state, &session, &q, Some(errors)).await,

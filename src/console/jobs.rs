@@ -122,7 +122,10 @@ pub async fn confirm_bulk(
     q: Result<Query<BulkQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let q = query(q)?;
-    session.who.require(Role::Operator).map_err(ApiError::from)?;
+    session
+        .who
+        .require(Role::Operator)
+        .map_err(ApiError::from)?;
     let retry = is_retry(&q.action)?;
     let (filter, _) = match q.filter.parse() {
         Ok(f) => f,

@@ -147,9 +147,11 @@ impl HelixMcp {
         let Some(who) = principal(&ctx) else {
             return Ok(tool_error("not authenticated"));
         };
-        Ok(match rollback::requested(&self.state, &who, &args.to).await {
-            Ok(outcome) => structured(&outcome),
-            Err(e) => service_error(e),
-        })
+        Ok(
+            match rollback::requested(&self.state, &who, &args.to).await {
+                Ok(outcome) => structured(&outcome),
+                Err(e) => service_error(e),
+            },
+        )
     }
 }

@@ -165,7 +165,10 @@ pub async fn run(state: &AppState, id: &str) -> Result<RunDeliveries, ServiceErr
             v
         })
         .collect();
-    run.run.error = run.run.error.map(|e| super::redact::redact(&e, secrets, 2000));
+    run.run.error = run
+        .run
+        .error
+        .map(|e| super::redact::redact(&e, secrets, 2000));
     let generated = state.store.generated_summary(id).await?;
     // A run without a snapshot (failed, running, or pruned) simply has no analytics.
     let analytics = match run.run.status.as_str() {

@@ -26,8 +26,8 @@ pub mod rollback;
 pub mod runs;
 pub mod schedules;
 pub mod status;
-pub mod versions;
 pub mod users;
+pub mod versions;
 
 pub use status::{status, Health};
 

@@ -69,7 +69,14 @@ pub async fn requested(
     who.require(crate::auth::Role::Operator)?;
     let outcome = rollback(&deps(state), to, &who.actor()).await?;
     let detail = format!("rolled back to run {to}");
-    super::users::audit(&state.store, who, "run.rollback", &outcome.run_id, Some(detail)).await;
+    super::users::audit(
+        &state.store,
+        who,
+        "run.rollback",
+        &outcome.run_id,
+        Some(detail),
+    )
+    .await;
     Ok(outcome)
 }
 

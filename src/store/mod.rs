@@ -43,8 +43,8 @@ mod snapshots;
 mod sources;
 mod summaries;
 mod trends;
-mod versions;
 mod users;
+mod versions;
 
 pub use audit::{AttemptRow, AuditRow};
 pub use backup::{restore, Restored};
@@ -65,8 +65,8 @@ pub use runs::{gzip, RunFinish, RunRow, RunStart};
 pub use schema::binary_schema_version;
 pub use snapshots::{EncodedSnapshot, MAX_CHAIN};
 pub use sources::{read_agent_profiles, AgentProfiles, AgentStatsRow, TaskAggregate};
-pub use versions::{RollbackOrigin, RunMeta};
 pub use users::{SessionRow, TokenRow, UserRow};
+pub use versions::{RollbackOrigin, RunMeta};
 
 use std::sync::Arc;
 use std::time::Duration;

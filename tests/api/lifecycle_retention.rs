@@ -108,7 +108,10 @@ async fn expired_sessions_and_old_audit_entries_go() {
     assert_eq!(app.count("audit_log").await, audited);
     let r = prune(&app.store, &cfg, now_ms() + 366 * DAY).await.unwrap();
     assert_eq!(r.audit_log, audited as u64);
-    assert_eq!(app.count("audit_log").await + app.count("sessions").await, 0);
+    assert_eq!(
+        app.count("audit_log").await + app.count("sessions").await,
+        0
+    );
     assert_eq!(app.count("users").await, 1, "users never age out");
 }
 

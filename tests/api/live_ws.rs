@@ -116,7 +116,11 @@ async fn a_console_session_opens_the_socket_from_our_own_origin_only() {
     let (mut ws, res) = with(&app.address).await.expect("our own page upgrades");
     assert_eq!(res.status(), 101);
     assert_eq!(next(&mut ws).await["type"], "hello");
-    send(&mut ws, json!({"action": "subscribe", "topics": ["events"]})).await;
+    send(
+        &mut ws,
+        json!({"action": "subscribe", "topics": ["events"]}),
+    )
+    .await;
     assert_eq!(
         next(&mut ws).await,
         json!({"type": "subscribed", "topics": ["events", "runs"]})

@@ -110,7 +110,10 @@ impl RunInfo {
     }
 
     /// The same run with its model-written paragraph (stored beside the run row).
-    pub fn with_summary(mut self, generated_summary: Option<crate::sync::narrate::Narration>) -> Self {
+    pub fn with_summary(
+        mut self,
+        generated_summary: Option<crate::sync::narrate::Narration>,
+    ) -> Self {
         self.generated_summary = generated_summary;
         self
     }

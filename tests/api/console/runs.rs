@@ -13,8 +13,12 @@ async fn a_runs_page_shows_conflicts_and_analytics_and_operators_roll_back_to_it
     let first = v.sync().await;
     let kael = v.agent_page("Kael");
     let ours = text(&kael.properties["Role"]);
-    v.notion
-        .edit_page(&kael.id, "Role", json!({"rich_text": [{"text": {"content": "Ethics lead"}}]}), "user-ada");
+    v.notion.edit_page(
+        &kael.id,
+        "Role",
+        json!({"rich_text": [{"text": {"content": "Ethics lead"}}]}),
+        "user-ada",
+    );
     let second = v.sync().await;
     let app = &v.app;
 
@@ -23,13 +27,20 @@ async fn a_runs_page_shows_conflicts_and_analytics_and_operators_roll_back_to_it
     assert!(page.contains("Notion edits kept (conflicts)"), "{page}");
     assert!(page.contains("Ethics lead") && page.contains(&ours) && page.contains("user-ada"));
     assert!(page.contains("Analytics") && page.contains("harmony") && page.contains("predictions"));
-    assert!(!page.contains("Roll back to this run"), "a viewer gets no button");
+    assert!(
+        !page.contains("Roll back to this run"),
+        "a viewer gets no button"
+    );
     let runs_before = app.store.list_runs(50).await.unwrap().len();
     let forged = viewer
         .post(&format!("/console/runs/{}/rollback", first.id), &[])
         .await;
     assert_eq!(forged.status(), 403);
-    assert_eq!(app.store.list_runs(50).await.unwrap().len(), runs_before, "nothing changed");
+    assert_eq!(
+        app.store.list_runs(50).await.unwrap().len(),
+        runs_before,
+        "nothing changed"
+    );
 
     let op = Console::as_role(app, "otto", "operator").await;
     let page = op.page(&format!("/console/runs/{}", first.id)).await;
@@ -49,9 +60,15 @@ async fn a_runs_page_shows_conflicts_and_analytics_and_operators_roll_back_to_it
     assert!(flash(&res).contains(&format!("Rolled back to run {}", first.id)));
     let runs = app.store.list_runs(50).await.unwrap();
     assert_eq!(runs.len(), runs_before + 1);
-    let rollback = runs.iter().find(|r| r.trigger == "rollback").expect("a rollback run");
+    let rollback = runs
+        .iter()
+        .find(|r| r.trigger == "rollback")
+        .expect("a rollback run");
     let page = op.page(&format!("/console/runs/{}", rollback.id)).await;
-    assert!(page.contains("by otto") && page.contains(&first.id), "{page}");
+    assert!(
+        page.contains("by otto") && page.contains(&first.id),
+        "{page}"
+    );
     let audit = app.store.audit_page(None, 10).await.unwrap();
     assert!(
         audit
