@@ -158,6 +158,12 @@ fn event_conditions(f: &EventFilter, backend: Backend) -> Conditions {
     }
     match f.outcome.as_deref() {
         Some("none") => c.sql.push("e.job_id IS NULL".into()),
+        // The common outcome: walk the events newest first and look each one's job up. The
+        // unary `+` keeps SQLite from starting at the jobs' state index instead and sorting
+        // every success (console bench, 1,000,000 events: 459 ms that way, 40 ms this way).
+        Some(state @ "succeeded") if backend == Backend::Sqlite => {
+            c.push("+j.state = $?", Arg::Text(state.to_owned()))
+        }
         Some(state) => c.push("j.state = $?", Arg::Text(state.to_owned())),
         None => {}
     }
