@@ -7,6 +7,7 @@ use minijinja::context;
 use minijinja::value::Serde;
 use serde::Deserialize;
 
+use super::login::Empty;
 use super::page::{ok, PageError};
 use super::session::{done, Form, Session};
 use crate::http::AppState;
@@ -97,16 +98,12 @@ pub async fn run_now(
     ))
 }
 
-/// A rollback form carries nothing but its CSRF token.
-#[derive(Deserialize, Default)]
-pub struct NoFields {}
-
 /// Publishes run `id`'s state again (operator): the same service call as the API's and MCP's
 /// rollback, audited there.
 pub async fn rollback(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    form: Form<NoFields>,
+    form: Form<Empty>,
 ) -> Result<Response, PageError> {
     let outcome = service::rollback::requested(&state, &form.session.who, &id).await?;
     Ok(done(

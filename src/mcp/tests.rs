@@ -1,6 +1,6 @@
 //! Unit tests of the MCP tools: argument validation, schemas and results.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 

@@ -8,8 +8,6 @@
 //! several jobs per statement and acknowledges several per statement (`claim_batch`,
 //! `complete_jobs`); both keep the per-job guards.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow};
 
@@ -74,14 +72,6 @@ pub struct JobRow {
     pub finished_at: Option<i64>,
     /// The publish target a publish job competes for (`NULL` for syncs).
     pub lane: Option<String>,
-}
-
-/// Depth of the queue by state, and the age of the oldest waiting job.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct QueueStats {
-    pub by_state: BTreeMap<String, i64>,
-    /// Milliseconds since the oldest `queued` job became runnable.
-    pub oldest_queued_age_ms: Option<i64>,
 }
 
 /// The next jobs a worker may take, at most `{limit}`: runnable, no job with their key
@@ -482,26 +472,6 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    pub async fn queue_stats(&self, now: i64) -> Result<QueueStats> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-                .fetch_all(&self.pool)
-                .await?;
-        let mut by_state: BTreeMap<String, i64> = JobState::ALL
-            .iter()
-            .map(|s| (s.as_str().to_owned(), 0))
-            .collect();
-        by_state.extend(rows);
-        let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'queued'")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(QueueStats {
-            by_state,
-            oldest_queued_age_ms: oldest.map(|t| (now - t).max(0)),
-        })
     }
 
     /// The earliest `run_at` of a job waiting to run, so an idle worker knows when to look.

@@ -5,12 +5,43 @@
 
 use std::collections::BTreeMap;
 
-use super::{DeliveryRow, Result, RunRow, Store};
+use serde::Serialize;
+
+use super::{DeliveryRow, JobState, Result, RunRow, Store};
 
 /// One count of a `(name, outcome)` pair, e.g. `("github", "error", 3)`.
 pub type OutcomeCount = (String, String, i64);
 
+/// Depth of the queue by state, and the age of the oldest waiting job.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueueStats {
+    pub by_state: BTreeMap<String, i64>,
+    /// Milliseconds since the oldest `queued` job became runnable.
+    pub oldest_queued_age_ms: Option<i64>,
+}
+
 impl Store {
+    /// Jobs per state (every state, zeros included) and the oldest queued job's age.
+    pub async fn queue_stats(&self, now: i64) -> Result<QueueStats> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut by_state: BTreeMap<String, i64> = JobState::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), 0))
+            .collect();
+        by_state.extend(rows);
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'queued'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(QueueStats {
+            by_state,
+            oldest_queued_age_ms: oldest.map(|t| (now - t).max(0)),
+        })
+    }
+
     /// Age in milliseconds of the oldest job in each waiting or active state: `queued`
     /// (since it became runnable), `running` (since it was claimed), `failed` (since its last
     /// failure). States with no job are absent.

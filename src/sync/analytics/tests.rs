@@ -1,3 +1,6 @@
+//! The analytics methods on small, exact series: moving average, slope and its t-test,
+//! prediction interval, robust anomalies, velocity windows, and scopes.
+
 use chrono::{Duration, TimeZone, Utc};
 
 use super::*;

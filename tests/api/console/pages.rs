@@ -5,20 +5,13 @@ use helix_sync::queue::JobError;
 use helix_sync::store::now_ms;
 
 use super::{add, Console};
-use crate::helpers::{push_payload, spawn_app, TestApp, API_TOKEN};
+use crate::helpers::{push_payload, spawn_app, TestApp};
 
 /// An app with something on every page: a finished sync run with a UCF snapshot, pushes,
 /// a dead letter with an attempt, a refused request, and one user per role.
 pub async fn seeded() -> TestApp {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(app.url("/api/sync"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    app.trigger(serde_json::json!({})).await;
     app.run_pending_jobs().await;
     for i in 0..3 {
         let body =

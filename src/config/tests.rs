@@ -1,0 +1,92 @@
+//! Configuration from the environment and the file: defaults, bad values refused with the
+//! key named, secrets never shown.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut m: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    m.entry("HELIX_CONFIG".into())
+        .or_insert_with(|| "/nonexistent/helix.json".into());
+    m
+}
+
+#[test]
+fn no_environment_gives_the_embedded_defaults() {
+    let c = Config::load(&env(&[])).unwrap();
+    assert_eq!(c.bind.to_string(), "0.0.0.0:8080");
+    assert_eq!(c.database_url, "sqlite://data/helix-sync.db");
+    assert_eq!(c.workers, 2);
+    assert!(c.sync_enabled && c.manual_trigger);
+    assert_eq!(c.export_formats, ["notion", "markdown", "json", "html"]);
+    assert!(c.github_repos.is_empty());
+    assert_eq!(c.disabled_parts().len(), 6);
+}
+
+#[test]
+fn unknown_key_names_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.json");
+    std::fs::write(
+        &p,
+        r#"{"sync_schedule": {"hourly": true, "hourlly": false}}"#,
+    )
+    .unwrap();
+    let err = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())])).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("c.json") && msg.contains("hourlly"), "{msg}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.json");
+    std::fs::write(&p, r#"{"queue": {"max_attempts": "five"}}"#).unwrap();
+    let msg = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("queue.max_attempts"), "{msg}");
+}
+
+#[test]
+fn bad_cron_is_a_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.json");
+    std::fs::write(&p, r#"{"sync_schedule": {"cron": ["0 * * *"]}}"#).unwrap();
+    let msg = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("sync_schedule.cron[0]"), "{msg}");
+}
+
+#[test]
+fn bare_repo_names_take_the_owner() {
+    let c = Config::load(&env(&[("GITHUB_REPOS", "a, o2/b"), ("GITHUB_OWNER", "o")])).unwrap();
+    assert_eq!(c.github_repos, ["o/a", "o2/b"]);
+    assert!(Config::load(&env(&[("GITHUB_REPOS", "a")])).is_err());
+}
+
+#[test]
+fn debug_never_shows_secrets() {
+    let c = Config::load(&env(&[
+        ("GITHUB_WEBHOOK_SECRET", "gh-secret-value"),
+        ("HELIX_API_TOKEN", "api-token-value"),
+        (
+            "DISCORD_SYNC_WEBHOOK",
+            "https://discord.com/api/webhooks/1/tok",
+        ),
+    ]))
+    .unwrap();
+    let printed = format!("{c:?} {}", serde_json::to_string(&c).unwrap());
+    for s in ["gh-secret-value", "api-token-value", "webhooks/1/tok"] {
+        assert!(!printed.contains(s), "{s} leaked");
+    }
+}
+
+#[test]
+fn the_shipped_config_file_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sync_config.json");
+    Config::load(&env(&[("HELIX_CONFIG", path)])).unwrap();
+}
