@@ -201,17 +201,35 @@ async fn main() {
     let jobs = env_or("HELIX_BENCH_JOBS", if quick { 2_000 } else { 100_000 });
     let repeat = env_or("HELIX_BENCH_REPEAT", 20);
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("console.db");
+    // `HELIX_BENCH_DB=path`: seed that file once and keep it, to look at plans afterwards
+    // (`sqlite3 path 'EXPLAIN QUERY PLAN …'`) or to re-run the pages without seeding again.
+    let kept = std::env::var("HELIX_BENCH_DB")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let db = kept
+        .clone()
+        .unwrap_or_else(|| dir.path().join("console.db"));
     let url = format!("sqlite://{}", db.display());
+    let seeded = kept.as_ref().is_some_and(|p| p.exists());
     Store::connect(&url).await.unwrap().close().await;
-    let now = helix_sync::store::now_ms();
-    let started = Instant::now();
-    seed(&db, events, jobs, now);
-    eprintln!(
-        "seeded {events} events and {jobs} jobs in {:.1} s ({:.0} MiB)",
-        started.elapsed().as_secs_f64(),
-        std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0
-    );
+    let now = if seeded {
+        // The pages' time filters are relative to when the file was seeded.
+        let db = rusqlite::Connection::open(&db).unwrap();
+        let first: i64 = db
+            .query_row("SELECT MIN(received_at) FROM events", [], |r| r.get(0))
+            .unwrap();
+        first + 30 * DAY
+    } else {
+        let now = helix_sync::store::now_ms();
+        let started = Instant::now();
+        seed(&db, events, jobs, now);
+        eprintln!(
+            "seeded {events} events and {jobs} jobs in {:.1} s ({:.0} MiB)",
+            started.elapsed().as_secs_f64(),
+            std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0
+        );
+        now
+    };
 
     let root = env!("CARGO_MANIFEST_DIR");
     let env: HashMap<String, String> = [
@@ -236,15 +254,16 @@ async fn main() {
     let app = Application::build(config, options).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let store = app.state().store.clone();
-    helix_sync::service::users::add_user(
+    let added = helix_sync::service::users::add_user(
         &store,
         &Principal::cli(),
         "bench",
         "admin",
         "bench-password",
     )
-    .await
-    .unwrap();
+    .await;
+    // A kept database has the user from its first run.
+    assert!(added.is_ok() || seeded, "{:?}", added.err());
     let server = tokio::spawn(app.run_until(std::future::pending()));
 
     let client = reqwest::Client::builder()

@@ -41,6 +41,40 @@ fn rss() -> String {
     )
 }
 
+/// The files whose pages make up the file-backed part, largest first (from /proc/self/smaps).
+fn file_backed() -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut by_file: HashMap<String, f64> = HashMap::new();
+    let mut current: Option<String> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        match (fields.next(), fields.next()) {
+            (Some("Rss:"), Some(kb)) => {
+                if let Some(file) = &current {
+                    *by_file.entry(file.clone()).or_default() +=
+                        kb.parse::<f64>().unwrap_or(0.0) / 1024.0;
+                }
+            }
+            // A mapping's header: address range, perms, offset, device, inode, path.
+            (Some(range), Some(_)) if range.contains('-') && !range.ends_with(':') => {
+                current = line
+                    .split_whitespace()
+                    .nth(5)
+                    .filter(|p| p.starts_with('/'))
+                    .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned());
+            }
+            _ => {}
+        }
+    }
+    let mut files: Vec<(String, f64)> = by_file.into_iter().filter(|(_, mb)| *mb >= 0.1).collect();
+    files.sort_by(|a, b| b.1.total_cmp(&a.1));
+    files
+        .iter()
+        .map(|(f, mb)| format!("{f} {mb:.1} MB"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() {
     if std::env::var_os("HELIX_MEMORY_CHILD").is_none() {
         for arenas in [None, Some("2")] {
@@ -137,4 +171,5 @@ async fn bench(marks: &[usize]) {
             );
         }
     }
+    println!("file-backed pages by file: {}", file_backed());
 }

@@ -5,7 +5,8 @@
 //! For SQLite (always) and PostgreSQL (with `HELIX_BENCH_DATABASE_URL=postgres://…`, each
 //! run in a fresh schema) it prints:
 //! 1. enqueue: one transaction per job, and `enqueue_many` in batches of 1,000;
-//! 2. burn-down of N jobs at 2 and 10 workers: jobs/s, and CPU per job of this process and
+//! 2. burn-down of N jobs at 2 and 10 workers, out of the box and batched (`queue.prefetch`
+//!    500, graphile-worker's `localQueue` size in its batched run): jobs/s, and CPU per job of this process and
 //!    (PostgreSQL) of the database server, read from /proc (every `postgres` process on the
 //!    machine, so other users of the server count too: read it on a quiet server);
 //! 3. idle enqueue → start latency, p50 and p99 (target p50 < 5 ms);
@@ -124,11 +125,15 @@ async fn add_history(url: &str, n: usize) {
     pool.close().await;
 }
 
-/// One burn-down: `n` jobs enqueued in batches, then `workers` workers until all are
-/// acknowledged. Returns (jobs/s, this process's CPU µs per job, the database server's).
-async fn burn_down(url: &str, n: usize, workers: usize) -> (f64, f64, f64) {
+/// One burn-down: `n` jobs enqueued in batches, then `workers` workers (claiming `prefetch`
+/// jobs ahead) until all are acknowledged. Returns (jobs/s, this process's CPU µs per job, the database server's).
+async fn burn_down(url: &str, n: usize, workers: usize, prefetch: usize) -> (f64, f64, f64) {
     let store = Store::connect_for_workers(url, workers).await.unwrap();
-    let queue = Queue::new(store.clone(), QueueConfig::default());
+    let config = QueueConfig {
+        prefetch,
+        ..QueueConfig::default()
+    };
+    let queue = Queue::new(store.clone(), config);
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let payloads: Vec<JobPayload> = (0..n).map(|i| job(&tag, i)).collect();
     for chunk in payloads.chunks(1000) {
@@ -200,25 +205,31 @@ async fn idle_latency(url: &str, samples: usize) -> (Duration, Duration) {
     )
 }
 
-/// Everything above for one backend; returns the burn-down rates at 2 and 10 workers.
-async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(usize, f64)> {
+/// `queue.prefetch` in the batched runs: graphile-worker's `localQueue.size` in its own.
+const BATCHED_PREFETCH: usize = 500;
+
+/// Everything above for one backend; returns the burn-down rates per mode and worker count.
+async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, f64)> {
     let dir = tempfile::tempdir().unwrap();
     println!("\n== {name} ==");
     let (single, many) = enqueue_rates(&fresh(base, dir.path(), "enq").await, n).await;
     println!("enqueue             {single:>8.0} jobs/s one per transaction   {many:>8.0} jobs/s enqueue_many(1000)");
     let mut rates = Vec::new();
-    for workers in [2, 10] {
-        let url = fresh(base, dir.path(), &format!("w{workers}")).await;
-        let (rate, me, db) = burn_down(&url, n, workers).await;
-        let db = if name == "postgres" {
-            format!("{db:>6.0} µs/job (postgres processes)")
-        } else {
-            "in process".to_owned()
-        };
-        println!(
-            "run {workers:>2} workers       {rate:>8.0} jobs/s   CPU {me:>6.0} µs/job (service)   {db}"
-        );
-        rates.push((workers, rate));
+    // As graphile-worker's bench: out of the box, and batched (a local buffer of 500).
+    for (mode, prefetch) in [("default", 0), ("batched", BATCHED_PREFETCH)] {
+        for workers in [2, 10] {
+            let url = fresh(base, dir.path(), &format!("{mode}{workers}")).await;
+            let (rate, me, db) = burn_down(&url, n, workers, prefetch).await;
+            let db = if name == "postgres" {
+                format!("{db:>6.0} µs/job (postgres processes)")
+            } else {
+                "in process".to_owned()
+            };
+            println!(
+                "run {mode:<8} {workers:>2} workers {rate:>8.0} jobs/s   CPU {me:>6.0} µs/job (service)   {db}"
+            );
+            rates.push((format!("{mode} {workers:>2} workers"), rate));
+        }
     }
     let (p50, p99) = idle_latency(
         &fresh(base, dir.path(), "idle").await,
@@ -240,7 +251,7 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(usize, f
         let url = fresh(base, dir.path(), &format!("h{h}")).await;
         Store::connect(&url).await.unwrap().close().await;
         add_history(&url, h).await;
-        let (rate, _, _) = burn_down(&url, n, 2).await;
+        let (rate, _, _) = burn_down(&url, n, 2, 0).await;
         let base_rate = *first.get_or_insert(rate);
         println!(
             "after {h:>9} finished jobs: {rate:>8.0} jobs/s at 2 workers   ratio to the first {:.2} (target 0.90–1.10)",
@@ -305,10 +316,7 @@ async fn main() {
     if let (Ok(pg), false) = (std::env::var("HELIX_BENCH_DATABASE_URL"), only == "sqlite") {
         let postgres = measure(&pg, "postgres", n, quick).await;
         for ((w, s), (_, p)) in sqlite.iter().zip(&postgres) {
-            println!(
-                "sqlite / postgres at {w:>2} workers: {:.2} (target >= 1)",
-                s / p
-            );
+            println!("sqlite / postgres, {w}: {:.2} (target >= 1)", s / p);
         }
         if std::env::var("HELIX_BENCH_GRAPHILE").is_ok_and(|v| v == "1") {
             graphile(n);

@@ -6,7 +6,8 @@
 //! slots in one statement and starts each in a task of its own; one *completer* writes the
 //! successes that arrived while its previous write was in flight in one statement. So a busy
 //! pool makes about one claim and one acknowledgement round trip per batch instead of two
-//! per job, and a claimed job never waits for a slot (its lease starts when it starts). The
+//! per job, and a claimed job never waits for a slot (its lease starts when it starts) unless
+//! `queue.prefetch` asks for a buffer of claimed jobs (see `Ahead`). The
 //! lease rules are the single-job ones: an acknowledgement applies only where the job is
 //! still `running` and `locked_by` this pool, so a job rescued meanwhile is not overwritten.
 //!
@@ -45,11 +46,50 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 /// How often a busy pool looks for expired leases.
 const RESCUE_EVERY_MS: i64 = 1000;
 
-/// Most jobs one claim takes, however many slots are free (bounds one statement's work).
+/// Most free slots one claim fills, however many are free (with `queue.prefetch`, the
+/// buffer's jobs come on top).
 const MAX_CLAIM: usize = 64;
 
 /// Most acknowledgements one statement carries.
 const MAX_ACK: usize = 512;
+
+/// Most jobs a pool claims ahead of its free slots (`queue.prefetch`); graphile-worker's
+/// batched setting is 500.
+const MAX_PREFETCH: usize = 1000;
+
+/// Jobs claimed ahead of a free slot, oldest first, each with the time it must start by.
+#[derive(Default)]
+struct Ahead {
+    jobs: std::collections::VecDeque<(tokio::time::Instant, ClaimedJob)>,
+}
+
+impl Ahead {
+    /// Buffers `jobs`, which must start within `ttl` (a buffered job's lease runs).
+    fn push(&mut self, jobs: Vec<ClaimedJob>, ttl: Duration) {
+        let by = tokio::time::Instant::now() + ttl;
+        self.jobs.extend(jobs.into_iter().map(|j| (by, j)));
+    }
+
+    fn pop(&mut self) -> Option<ClaimedJob> {
+        self.jobs.pop_front().map(|(_, j)| j)
+    }
+
+    fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Resolves when the oldest buffered job has waited too long; never while none waits.
+    async fn expired(&self) {
+        match self.jobs.front() {
+            Some((by, _)) => tokio::time::sleep_until(*by).await,
+            None => std::future::pending().await,
+        }
+    }
+}
 
 /// A success waiting for the completer: the job id, and whether finishing it may let a
 /// waiting job run (it had a coalesce key or a lane).
@@ -145,9 +185,15 @@ impl WorkerPool {
         let completer = tokio::spawn(self.clone().acknowledge(id.clone(), pending));
         let running = TaskTracker::new();
         let free = Arc::new(tokio::sync::Semaphore::new(slots));
+        let prefetch = self.queue.config().prefetch.min(MAX_PREFETCH);
+        let mut ahead = Ahead::default();
         while !stop.is_cancelled() {
             let first = tokio::select! {
                 _ = stop.cancelled() => break,
+                _ = ahead.expired() => {
+                    self.give_back(&id, &mut ahead).await;
+                    continue;
+                }
                 p = free.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             };
             // Let the jobs that are finishing right now give their slots back, so that one
@@ -160,17 +206,25 @@ impl WorkerPool {
                     Err(_) => break,
                 }
             }
-            let wanted = permits.len();
             let notified = self.queue.wake().notified();
-            let claimed = match self.claim_batch(&id, wanted).await {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::error!(worker = %id, error = %e, "queue error; backing off");
-                    Vec::new()
+            // Claim only when the buffer cannot fill every free slot; then for those slots and
+            // a full buffer behind them.
+            let mut drained = false;
+            if ahead.len() < permits.len() {
+                let wanted = permits.len() - ahead.len() + prefetch;
+                match self.claim_batch(&id, wanted).await {
+                    Ok(jobs) => {
+                        drained = jobs.len() < wanted;
+                        ahead.push(jobs, self.queue.lease() / 3);
+                    }
+                    Err(e) => {
+                        tracing::error!(worker = %id, error = %e, "queue error; backing off");
+                        drained = true;
+                    }
                 }
-            };
-            let got = claimed.len();
-            for (job, permit) in claimed.into_iter().zip(permits.drain(..)) {
+            }
+            while let Some(permit) = permits.pop() {
+                let Some(job) = ahead.pop() else { break };
                 let (pool, worker, abort, acks) =
                     (self.clone(), id.clone(), abort.clone(), acks.clone());
                 running.spawn(async move {
@@ -181,7 +235,7 @@ impl WorkerPool {
                 });
             }
             drop(permits);
-            if got == wanted {
+            if !drained || !ahead.is_empty() {
                 continue;
             }
             // The queue had fewer runnable jobs than free slots: wait for a wake-up, the
@@ -202,6 +256,23 @@ impl WorkerPool {
             tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
         }
         tracing::debug!(worker = %id, "worker pool stopped");
+    }
+
+    /// Gives the buffered jobs back to the queue: none was started within a third of its
+    /// lease, so every slot is busy with something long and another process should have them.
+    async fn give_back(&self, worker: &str, ahead: &mut Ahead) {
+        let now = self.now();
+        for (_, job) in ahead.jobs.drain(..) {
+            if let Err(e) = self
+                .queue
+                .store()
+                .release_job(&job.row.id, worker, now)
+                .await
+            {
+                tracing::error!(job_id = %job.row.id, error = %e, "could not give back a claimed job; it runs when its lease expires");
+            }
+        }
+        tracing::debug!(worker = %worker, "buffered jobs given back: every slot stayed busy");
     }
 
     /// Rescues expired leases when due, then claims up to `n` jobs.

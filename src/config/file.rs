@@ -319,6 +319,12 @@ pub struct QueueConfig {
     pub lease_secs: u64,
     /// How long running jobs get to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Jobs a worker pool claims ahead of its free slots, into a local buffer (graphile-worker's
+    /// `localQueue`). 0, the default, claims only for free slots: right for syncs that run for
+    /// seconds, where a buffered job would only wait here while another replica sits idle. A
+    /// pool of many short jobs gets one claim per batch instead of one per slot. A buffered
+    /// job holds its lease: one not started within a third of `lease_secs` is given back.
+    pub prefetch: usize,
 }
 
 impl Default for QueueConfig {
@@ -329,6 +335,7 @@ impl Default for QueueConfig {
             backoff_cap_secs: 3600,
             lease_secs: 60,
             shutdown_grace_secs: 30,
+            prefetch: 0,
         }
     }
 }

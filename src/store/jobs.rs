@@ -181,6 +181,20 @@ const COMPLETE: &str = concat!(
     " WHERE id = $2 AND locked_by = $3 AND state = 'running'"
 );
 
+/// A running job of worker `$2` back to the queue, its attempt refunded (`$1` is now).
+macro_rules! release {
+    () => {
+        "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+         locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND state = 'running'"
+    };
+}
+
+/// Every running job of a stopping worker.
+const RELEASE_ALL: &str = release!();
+
+/// One job a worker claimed ahead and could not start in time.
+const RELEASE_ONE: &str = concat!(release!(), " AND id = $3");
+
 /// Most jobs one acknowledgement statement names. Batches are padded up to a power of two
 /// (repeating an id changes nothing), so that only a handful of statement texts exist and
 /// each stays prepared.
@@ -411,15 +425,26 @@ impl Store {
     /// Gives back the jobs a stopping worker still holds, with their attempt refunded.
     pub async fn release_jobs(&self, worker: &str, now: i64) -> Result<u64> {
         let _turn = self.gate().await;
-        Ok(sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, locked_by = NULL, \
-                 locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND state = 'running'",
-        )
-        .bind(now)
-        .bind(worker)
-        .execute(&self.lease_pool)
-        .await?
-        .rows_affected())
+        Ok(sqlx::query(RELEASE_ALL)
+            .bind(now)
+            .bind(worker)
+            .execute(&self.lease_pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Gives back job `id`, claimed by `worker` but never started, with its attempt
+    /// refunded; false when it was no longer ours.
+    pub async fn release_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
+        let _turn = self.gate().await;
+        Ok(sqlx::query(RELEASE_ONE)
+            .bind(now)
+            .bind(worker)
+            .bind(id)
+            .execute(&self.lease_pool)
+            .await?
+            .rows_affected()
+            == 1)
     }
 
     /// Cancels a job that is not running or finished. False when it was in another state.

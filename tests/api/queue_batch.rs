@@ -124,3 +124,117 @@ async fn a_running_pool_drains_a_burst_in_batches() {
     }
     assert_eq!(runner.started().len(), n, "each job ran once");
 }
+
+/// A pool of `slots` over the test app's database that claims `prefetch` jobs ahead, with
+/// leases of `lease_secs` (a buffered job must start within a third of it).
+fn prefetching_pool(
+    app: &TestApp,
+    runner: std::sync::Arc<FakeRunner>,
+    prefetch: usize,
+    lease_secs: u64,
+) -> helix_sync::worker::WorkerPool {
+    let config = helix_sync::config::QueueConfig {
+        prefetch,
+        lease_secs,
+        ..Default::default()
+    };
+    let queue = helix_sync::queue::Queue::new(app.store.clone(), config);
+    helix_sync::worker::WorkerPool::new(queue, runner)
+}
+
+async fn states(app: &TestApp, ids: &[String]) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for id in ids {
+        let job = app.store.get_job(id).await.unwrap().unwrap();
+        out.push((job.state, job.attempts));
+    }
+    out
+}
+
+async fn until_started(runner: &FakeRunner, n: usize) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let started = runner.on_start.notified();
+            tokio::pin!(started);
+            started.as_mut().enable();
+            if runner.started().len() >= n {
+                break;
+            }
+            started.await;
+        }
+    })
+    .await
+    .expect("the jobs start");
+}
+
+#[tokio::test]
+async fn a_prefetching_pool_claims_ahead_of_its_slots_and_runs_each_job_once() {
+    let app = spawn_app().await;
+    let (runner, gate) = FakeRunner::gated();
+    let ids = app
+        .state
+        .queue
+        .enqueue_many(&syncs(5), now_ms())
+        .await
+        .unwrap();
+    let handle = prefetching_pool(&app, runner.clone(), 4, 60).spawn(1);
+    until_started(&runner, 1).await;
+    // One claim took the job for the one slot and four behind it.
+    let held = states(&app, &ids).await;
+    assert!(
+        held.iter().all(|(s, a)| (s.as_str(), *a) == ("running", 1)),
+        "{held:?}"
+    );
+    assert_eq!(runner.started().len(), 1, "one slot, one job at a time");
+    gate.add_permits(5);
+    until_started(&runner, 5).await;
+    handle.shutdown(Duration::from_secs(10)).await;
+    let done = states(&app, &ids).await;
+    assert!(
+        done.iter()
+            .all(|(s, a)| (s.as_str(), *a) == ("succeeded", 1)),
+        "{done:?}"
+    );
+    let mut started = runner.started();
+    started.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(started, expected, "each job ran once");
+}
+
+#[tokio::test]
+async fn buffered_jobs_not_started_within_a_third_of_their_lease_are_given_back() {
+    let app = spawn_app().await;
+    let (runner, gate) = FakeRunner::gated();
+    let ids = app
+        .state
+        .queue
+        .enqueue_many(&syncs(3), now_ms())
+        .await
+        .unwrap();
+    // Leases of 1 s: the buffer holds a job for at most ~333 ms.
+    let handle = prefetching_pool(&app, runner.clone(), 4, 1).spawn(1);
+    until_started(&runner, 1).await;
+    let first = runner.started()[0].clone();
+    let others: Vec<String> = ids.iter().filter(|id| **id != first).cloned().collect();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while states(&app, &others).await != vec![("queued".to_owned(), 0); 2] {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the buffered jobs go back to the queue with their attempt refunded");
+    // The slot's job kept its lease meanwhile (heartbeats), and the rest run after it.
+    let job = app.store.get_job(&first).await.unwrap().unwrap();
+    assert_eq!(job.state, "running");
+    gate.add_permits(3);
+    until_started(&runner, 3).await;
+    handle.shutdown(Duration::from_secs(10)).await;
+    let done = states(&app, &ids).await;
+    assert!(
+        done.iter()
+            .all(|(s, a)| (s.as_str(), *a) == ("succeeded", 1)),
+        "{done:?}"
+    );
+    assert_eq!(runner.started().len(), 3, "each job ran once");
+}

@@ -2,6 +2,8 @@
 //! replay all matching, and the bounded log of rejected requests.
 
 use super::{flash, Console};
+use helix_sync::store::now_ms;
+
 use crate::helpers::{push_payload, spawn_app, TestApp};
 
 async fn push(app: &TestApp, repo: &str, delivery: &str) {
@@ -41,6 +43,47 @@ async fn filters_narrow_the_list_and_pages_follow_the_keyset() {
     assert_eq!(second.matches("/console/events/0").count(), 6);
     assert!(second.contains("alpha-000") && !second.contains("alpha-054"));
     assert!(!second.contains("after="), "the last page has no next link");
+}
+
+#[tokio::test]
+async fn a_rare_outcome_lists_exactly_its_events_newest_first_across_pages() {
+    let app = spawn_app().await;
+    // 60 repositories, one job each; 57 of the jobs are cancelled (a rare outcome), in order.
+    let mut cancelled = Vec::new();
+    for i in 0..60 {
+        let job = app
+            .push_job(&format!("o/r{i:02}"), &format!("d-{i:02}"))
+            .await;
+        if i % 20 != 7 {
+            assert!(app.store.cancel_job(&job, now_ms()).await.unwrap());
+            cancelled.push(format!("d-{i:02}"));
+        }
+    }
+    let v = Console::as_role(&app, "vera", "viewer").await;
+    let first = v.page("/console/events?outcome=cancelled").await;
+    let shown = |page: &str| -> Vec<String> {
+        (0..60)
+            .map(|i| format!("d-{i:02}"))
+            .filter(|d| page.contains(&format!(">{d}<")))
+            .collect()
+    };
+    // Newest first: the 50 newest cancelled ones, then the 7 oldest behind the cursor.
+    assert_eq!(cancelled.len(), 57);
+    assert_eq!(shown(&first), cancelled[7..], "{first}");
+    let at = first.find("after=").expect("a next-page link") + "after=".len();
+    let cursor = &first[at..at + first[at..].find('"').unwrap()];
+    let second = v
+        .page(&format!("/console/events?outcome=cancelled&after={cursor}"))
+        .await;
+    assert_eq!(shown(&second), cancelled[..7]);
+    // With another filter, and for an outcome no job has.
+    let one = v
+        .page("/console/events?outcome=cancelled&repo=o%2Fr01")
+        .await;
+    assert_eq!(shown(&one), ["d-01"]);
+    let queued = v.page("/console/events?outcome=queued").await;
+    assert_eq!(shown(&queued), ["d-07", "d-27", "d-47"]);
+    assert!(shown(&v.page("/console/events?outcome=dead").await).is_empty());
 }
 
 #[tokio::test]
