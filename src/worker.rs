@@ -29,6 +29,10 @@ use tokio_util::task::TaskTracker;
 use crate::queue::{ClaimedJob, FailOutcome, JobError, Queue};
 use crate::store::now_ms;
 
+mod ahead;
+
+use ahead::{Ahead, MAX_PREFETCH};
+
 /// Runs one job. Production wires the sync cycle; tests plug in fakes.
 #[async_trait]
 pub trait JobRunner: Send + Sync + 'static {
@@ -52,44 +56,6 @@ const MAX_CLAIM: usize = 64;
 
 /// Most acknowledgements one statement carries.
 const MAX_ACK: usize = 512;
-
-/// Most jobs a pool claims ahead of its free slots (`queue.prefetch`); graphile-worker's
-/// batched setting is 500.
-const MAX_PREFETCH: usize = 1000;
-
-/// Jobs claimed ahead of a free slot, oldest first, each with the time it must start by.
-#[derive(Default)]
-struct Ahead {
-    jobs: std::collections::VecDeque<(tokio::time::Instant, ClaimedJob)>,
-}
-
-impl Ahead {
-    /// Buffers `jobs`, which must start within `ttl` (a buffered job's lease runs).
-    fn push(&mut self, jobs: Vec<ClaimedJob>, ttl: Duration) {
-        let by = tokio::time::Instant::now() + ttl;
-        self.jobs.extend(jobs.into_iter().map(|j| (by, j)));
-    }
-
-    fn pop(&mut self) -> Option<ClaimedJob> {
-        self.jobs.pop_front().map(|(_, j)| j)
-    }
-
-    fn len(&self) -> usize {
-        self.jobs.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
-    }
-
-    /// Resolves when the oldest buffered job has waited too long; never while none waits.
-    async fn expired(&self) {
-        match self.jobs.front() {
-            Some((by, _)) => tokio::time::sleep_until(*by).await,
-            None => std::future::pending().await,
-        }
-    }
-}
 
 /// A success waiting for the completer: the job id, and whether finishing it may let a
 /// waiting job run (it had a coalesce key or a lane).
@@ -256,23 +222,6 @@ impl WorkerPool {
             tracing::error!(worker = %id, error = %e, "could not release leases on shutdown");
         }
         tracing::debug!(worker = %id, "worker pool stopped");
-    }
-
-    /// Gives the buffered jobs back to the queue: none was started within a third of its
-    /// lease, so every slot is busy with something long and another process should have them.
-    async fn give_back(&self, worker: &str, ahead: &mut Ahead) {
-        let now = self.now();
-        for (_, job) in ahead.jobs.drain(..) {
-            if let Err(e) = self
-                .queue
-                .store()
-                .release_job(&job.row.id, worker, now)
-                .await
-            {
-                tracing::error!(job_id = %job.row.id, error = %e, "could not give back a claimed job; it runs when its lease expires");
-            }
-        }
-        tracing::debug!(worker = %worker, "buffered jobs given back: every slot stayed busy");
     }
 
     /// Rescues expired leases when due, then claims up to `n` jobs.
