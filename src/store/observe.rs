@@ -20,6 +20,11 @@ pub struct QueueStats {
     pub oldest_queued_age_ms: Option<i64>,
 }
 
+/// When the oldest queued job became runnable. The `IN` repeats `jobs_waiting`'s condition
+/// word for word: SQLite uses a partial index only where the query states its condition.
+const OLDEST_QUEUED: &str =
+    "SELECT MIN(run_at) FROM jobs WHERE state IN ('queued', 'failed') AND state = 'queued'";
+
 impl Store {
     /// Jobs per state (every state, zeros included) and the oldest queued job's age.
     pub async fn queue_stats(&self, now: i64) -> Result<QueueStats> {
@@ -32,10 +37,9 @@ impl Store {
             .map(|s| (s.as_str().to_owned(), 0))
             .collect();
         by_state.extend(rows);
-        let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'queued'")
-                .fetch_one(&self.pool)
-                .await?;
+        let oldest: Option<i64> = sqlx::query_scalar(OLDEST_QUEUED)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(QueueStats {
             by_state,
             oldest_queued_age_ms: oldest.map(|t| (now - t).max(0)),
