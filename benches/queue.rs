@@ -89,6 +89,24 @@ fn cpu_seconds(comm: Option<&str>) -> f64 {
     }
 }
 
+/// Drops the schemas earlier runs of this bench left on the PostgreSQL server `base`: their
+/// million-job tables would otherwise keep autovacuum busy while we count the server's CPU.
+async fn drop_bench_schemas(base: &str) {
+    let admin = sqlx::PgPool::connect(base).await.unwrap();
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'bench\\_%'")
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+    for schema in schemas {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    admin.close().await;
+}
+
 /// A fresh database of the backend `base` names: a temporary SQLite file, or a new schema.
 async fn fresh(base: &str, dir: &std::path::Path, name: &str) -> String {
     if !base.starts_with("postgres") {
@@ -212,6 +230,9 @@ const BATCHED_PREFETCH: usize = 500;
 async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, f64)> {
     let dir = tempfile::tempdir().unwrap();
     println!("\n== {name} ==");
+    if base.starts_with("postgres") {
+        drop_bench_schemas(base).await;
+    }
     let (single, many) = enqueue_rates(&fresh(base, dir.path(), "enq").await, n).await;
     println!("enqueue             {single:>8.0} jobs/s one per transaction   {many:>8.0} jobs/s enqueue_many(1000)");
     let mut rates = Vec::new();
@@ -257,6 +278,9 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, 
             "after {h:>9} finished jobs: {rate:>8.0} jobs/s at 2 workers   ratio to the first {:.2} (target 0.90–1.10)",
             rate / base_rate
         );
+    }
+    if base.starts_with("postgres") {
+        drop_bench_schemas(base).await;
     }
     rates
 }

@@ -95,7 +95,8 @@ impl Store {
             let (_turn, mut tx) = self.tx_on(&self.lease_pool).await?;
             let reason = format!("node {name} ({id}) stopped: rescued before its lease expired");
             let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "UPDATE jobs SET {RESCUE_SET} WHERE state = 'running' AND locked_by LIKE $3 RETURNING id"
+                "UPDATE jobs SET {RESCUE_SET} WHERE {} AND locked_by LIKE $3 RETURNING id",
+                self.running()
             )))
             .bind(now)
             .bind(&reason)
