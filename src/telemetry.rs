@@ -31,6 +31,9 @@ pub fn init_logging(format: &str) {
     };
 }
 
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the process-wide Prometheus recorder once and returns its handle.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
@@ -53,6 +56,19 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();
+            // A histogram keeps every sample until upkeep folds them into its buckets. A
+            // scrape runs upkeep, but nothing guarantees a scraper: unscraped, the service
+            // kept ~8 bytes per sample forever (soak bench: RSS +7-10 MB a minute at full
+            // ingest rate). So upkeep also runs on its own, on a thread of its own (this may
+            // be called before any runtime exists).
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkeep.run_upkeep();
+                })
+                .expect("a thread for metrics upkeep");
             // Another recorder may already be installed (e.g. by a test harness): then ours
             // just renders nothing, which is harmless.
             if metrics::set_global_recorder(recorder).is_ok() {
