@@ -103,19 +103,7 @@ async fn a_running_pool_drains_a_burst_in_batches() {
         .await
         .unwrap();
     let handle = app.pool.spawn(4);
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let started = runner.on_start.notified();
-            tokio::pin!(started);
-            started.as_mut().enable();
-            if runner.started().len() >= n {
-                break;
-            }
-            started.await;
-        }
-    })
-    .await
-    .expect("every job starts");
+    until_started(&runner, n).await;
     // Shutdown waits for the completer's last write.
     handle.shutdown(Duration::from_secs(10)).await;
     for id in &ids {
@@ -151,6 +139,7 @@ async fn states(app: &TestApp, ids: &[String]) -> Vec<(String, i64)> {
     out
 }
 
+/// Waits until `runner` has started `n` jobs (20 s at most).
 async fn until_started(runner: &FakeRunner, n: usize) {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
