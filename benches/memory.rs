@@ -1,175 +1,109 @@
-//! Memory of the service across syncs: the whole application (its workers, the shipped
-//! config file, SQLite), manual syncs of the example data one after another (UCF state and
-//! agents only, no GitHub, no Discord), and this process's resident set size after 1, 100
-//! and 1,000 runs (`HELIX_BENCH_QUICK=1`: 1, 10, 50).
+//! Memory of the service across syncs: the release binary (what `cargo run --release` and
+//! the Docker image run) on the shipped config file and SQLite, manual syncs of the example
+//! data one after another over its HTTP API (UCF state and agents only, no GitHub, no
+//! Discord), and the service's resident set size after 1, 100 and 1,000 runs
+//! (`HELIX_BENCH_QUICK=1`: 1, 10, 50).
 //!
 //! Targets (issue 19): under 30 MB after 1,000 runs, and no growth from run 100 to 1,000.
 //!
-//! It runs twice, each in a process of its own: with glibc malloc's defaults, and with
-//! `MALLOC_ARENA_MAX=2` as the Dockerfile sets it (a heap profile shows under 5 MB live
-//! after a run; the rest is what per-thread malloc arenas keep).
+//! It runs the service twice: with glibc malloc's defaults, and with `MALLOC_ARENA_MAX=2` as
+//! the Dockerfile sets it (per-thread malloc arenas keep freed memory resident).
 //!
 //! Run: `cargo bench --bench memory`.
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use helix_sync::config::Config;
-use helix_sync::ingest::manual::TriggerRequest;
-use helix_sync::service;
-use helix_sync::startup::{Application, Options};
+use common::process::{file_backed, rss};
+use common::push::start_service;
+use serde_json::{json, Value};
 
-/// A field of /proc/self/status in MB (`VmRSS`, `RssAnon`, `RssFile`).
-fn status_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+const TOKEN: &str = "memory-bench-api-token-0123456789";
 
-/// Resident set size, and how much of it is heap and stacks (anonymous) and how much is
-/// the binary and libraries (file-backed).
-fn rss() -> String {
-    let threads = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count());
-    format!(
-        "RSS {:>6.1} MB (anonymous {:>5.1} MB, file-backed {:>5.1} MB; {threads} threads)",
-        status_mb("VmRSS"),
-        status_mb("RssAnon"),
-        status_mb("RssFile")
-    )
-}
-
-/// The files whose pages make up the file-backed part, largest first (from /proc/self/smaps).
-fn file_backed() -> String {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-    let mut by_file: HashMap<String, f64> = HashMap::new();
-    let mut current: Option<String> = None;
-    for line in smaps.lines() {
-        let mut fields = line.split_whitespace();
-        match (fields.next(), fields.next()) {
-            (Some("Rss:"), Some(kb)) => {
-                if let Some(file) = &current {
-                    *by_file.entry(file.clone()).or_default() +=
-                        kb.parse::<f64>().unwrap_or(0.0) / 1024.0;
-                }
-            }
-            // A mapping's header: address range, perms, offset, device, inode, path.
-            (Some(range), Some(_)) if range.contains('-') && !range.ends_with(':') => {
-                current = line
-                    .split_whitespace()
-                    .nth(5)
-                    .filter(|p| p.starts_with('/'))
-                    .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned());
-            }
-            _ => {}
-        }
+#[tokio::main]
+async fn main() {
+    let marks: &[usize] = if common::quick() {
+        &[1, 10, 50]
+    } else {
+        &[1, 100, 1000]
+    };
+    for arenas in [None, Some("2")] {
+        println!(
+            "\n== MALLOC_ARENA_MAX={} ==",
+            arenas.unwrap_or("unset (glibc default: 8 per core)")
+        );
+        bench(arenas, marks).await;
     }
-    let mut files: Vec<(String, f64)> = by_file.into_iter().filter(|(_, mb)| *mb >= 0.1).collect();
-    files.sort_by(|a, b| b.1.total_cmp(&a.1));
-    files
-        .iter()
-        .map(|(f, mb)| format!("{f} {mb:.1} MB"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
-fn main() {
-    if std::env::var_os("HELIX_MEMORY_CHILD").is_none() {
-        for arenas in [None, Some("2")] {
-            println!(
-                "\n== MALLOC_ARENA_MAX={} ==",
-                arenas.unwrap_or("unset (glibc default: 8 per core)")
-            );
-            let mut cmd = std::process::Command::new(std::env::current_exe().expect("this binary"));
-            cmd.args(std::env::args().skip(1))
-                .env("HELIX_MEMORY_CHILD", "1");
-            match arenas {
-                Some(n) => cmd.env("MALLOC_ARENA_MAX", n),
-                None => cmd.env_remove("MALLOC_ARENA_MAX"),
-            };
-            let status = cmd.status().expect("the bench runs");
-            assert!(status.success(), "the memory bench failed");
-        }
-        return;
-    }
-    let quick = std::env::var("HELIX_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let marks: &[usize] = if quick { &[1, 10, 50] } else { &[1, 100, 1000] };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(bench(marks));
-}
-
-async fn bench(marks: &[usize]) {
+async fn bench(arenas: Option<&str>, marks: &[usize]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = env!("CARGO_MANIFEST_DIR");
-    let env: HashMap<String, String> = [
+    let path = |p: &str| dir.path().join(p).display().to_string();
+    let example = |f: &str| format!("{root}/config/examples/{f}");
+    // The bench's own environment must not decide the unset case.
+    std::env::remove_var("MALLOC_ARENA_MAX");
+    let mut env = vec![
         ("HELIX_CONFIG", format!("{root}/config/sync_config.json")),
-        ("HELIX_BIND", "127.0.0.1:0".into()),
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}/bench.db", dir.path().display()),
-        ),
-        (
-            "EXPORT_PATH",
-            dir.path().join("exports").display().to_string(),
-        ),
-        (
-            "UCF_STATE_SOURCE",
-            format!("{root}/config/examples/ucf_state.json"),
-        ),
-        (
-            "AGENT_METRICS_SOURCE",
-            format!("{root}/config/examples/agents_state.json"),
-        ),
-        ("HEALTH_CHECK_ENABLED", "false".into()),
-        ("HELIX_SYNC_ENABLED", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let config = Config::load(&env).expect("bench config is valid");
-    let options = Options {
-        workers: true,
-        scheduler: false,
-        runner: None,
-    };
-    let app = Application::build(config, options).await.expect("the app");
-    let state = app.state().clone();
-    let store = state.store.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
+        ("HELIX_WORKERS", "2".into()),
+        ("HELIX_API_TOKEN", TOKEN.into()),
+        ("EXPORT_PATH", path("exports")),
+        ("UCF_STATE_SOURCE", example("ucf_state.json")),
+        ("AGENT_METRICS_SOURCE", example("agents_state.json")),
+    ];
+    if let Some(n) = arenas {
+        env.push(("MALLOC_ARENA_MAX", n.into()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut child, port) = start_service(&format!("sqlite://{}", path("bench.db")), &env).await;
+    let pid = child.id();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/api/sync");
     println!("memory bench: manual syncs of the example data (UCF + agents), one at a time");
-    println!("before the first sync          {}", rss());
+    println!("before the first sync          {}", rss(pid));
     let started = Instant::now();
-    let last = *marks.last().expect("marks");
-    for run in 1..=last {
-        let request = TriggerRequest {
-            sources: Some(vec!["ucf_state".into(), "agent_metrics".into()]),
-            targets: None,
-        };
-        let id = service::trigger(&state, request).await.expect("a trigger");
+    for run in 1..=*marks.last().expect("marks") {
+        let trigger: Value = client
+            .post(&base)
+            .bearer_auth(TOKEN)
+            .json(&json!({"sources": ["ucf_state", "agent_metrics"]}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("a trigger")
+            .json()
+            .await
+            .expect("its job id");
+        let job = format!(
+            "{base}/jobs/{}",
+            trigger["job_id"].as_str().expect("job_id")
+        );
         loop {
-            let job = store
-                .get_job(&id)
+            let detail: Value = client
+                .get(&job)
+                .bearer_auth(TOKEN)
+                .send()
                 .await
                 .expect("the job")
-                .expect("it exists");
-            match job.state.as_str() {
+                .json()
+                .await
+                .expect("as JSON");
+            match detail["state"].as_str().unwrap_or_default() {
                 "succeeded" => break,
-                "dead" | "cancelled" => panic!("sync {run} ended {}", job.state),
+                "dead" | "cancelled" => panic!("sync {run} ended {}", detail["state"]),
                 _ => tokio::time::sleep(Duration::from_millis(2)).await,
             }
         }
         if marks.contains(&run) {
             println!(
                 "after {run:>5} runs                {}   ({:.1} s so far)",
-                rss(),
+                rss(pid),
                 started.elapsed().as_secs_f64()
             );
         }
     }
-    println!("file-backed pages by file: {}", file_backed());
+    println!("file-backed pages by file: {}", file_backed(pid));
+    let _ = child.kill();
+    let _ = child.wait();
 }

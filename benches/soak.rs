@@ -15,15 +15,6 @@ use std::time::Duration;
 
 use common::push::{payload, sign, start_service, CONNECTIONS};
 
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -57,7 +48,10 @@ async fn main() {
     println!(
         "ingest soak: shipped config, INFO logs, {CONNECTIONS} connections, {rounds} rounds of {secs} s"
     );
-    println!("start                      RSS {:>6.1} MB", rss_mb(pid));
+    println!(
+        "start                      RSS {:>6.1} MB",
+        common::process::status_mb(pid, "VmRSS")
+    );
     let mut after_first = None;
     for round in 1..=rounds {
         let url = format!("http://127.0.0.1:{port}/webhooks/github");
@@ -72,7 +66,7 @@ async fn main() {
                     .body(b.clone())
             })
             .await;
-        let rss = rss_mb(pid);
+        let rss = common::process::status_mb(pid, "VmRSS");
         let first = *after_first.get_or_insert(rss);
         load.report(&format!("round {round:>2}"));
         println!(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod process;
 pub mod push;
 
 use std::time::{Duration, Instant};

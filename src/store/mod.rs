@@ -193,7 +193,7 @@ impl Store {
             } else {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
             };
-            (Backend::Sqlite, url, 8)
+            (Backend::Sqlite, url, SQLITE_CONNECTIONS)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             (Backend::Postgres, url.to_owned(), 16)
         } else {
@@ -202,7 +202,8 @@ impl Store {
             ));
         };
         let pool = open_pool(backend, &url, max, true).await?;
-        let lease_pool = open_pool(backend, &url, lease_connections(workers), false).await?;
+        let lease_pool =
+            open_pool(backend, &url, lease_connections(backend, workers), false).await?;
         let mut store = Self {
             pool,
             lease_pool,
@@ -414,10 +415,22 @@ const POSTGRES_LEASE_SETTINGS: [&str; 4] = [
     "SET plan_cache_mode = force_generic_plan",
 ];
 
-/// Lease connections for `workers` workers: two for the producer and the completer, and one
-/// for every two running jobs' heartbeats and failures; at least 4, at most 32.
-fn lease_connections(workers: usize) -> u32 {
-    (2 + workers.div_ceil(2)).clamp(4, 32) as u32
+/// Connections of the SQLite pool. Each is a thread of its own (sqlx runs every SQLite
+/// connection on one) with its own page cache, lookaside buffer and prepared statements:
+/// about 0.3 MB at rest and up to 2 MB more as the database outgrows the page cache. SQLite
+/// runs one writer at a time and WAL readers need no more connections than there are cores
+/// to run them, so a deeper pool buys waiting, not work (issue 19: the memory benchmark).
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// Lease connections for `workers` workers. PostgreSQL: two for the producer and the
+/// completer, and one for every two running jobs' heartbeats and failures; at least 4, at
+/// most 32. SQLite: every lease statement writes and the writes take turns, so three (the
+/// producer, the completer and one heartbeat or failure) keep the writer busy.
+fn lease_connections(backend: Backend, workers: usize) -> u32 {
+    match backend {
+        Backend::Sqlite => 3,
+        Backend::Postgres => (2 + workers.div_ceil(2)).clamp(4, 32) as u32,
+    }
 }
 
 /// A pool whose commits wait for the disk (`durable`) or not (see `Store::lease_pool`).
