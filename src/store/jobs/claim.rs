@@ -1,6 +1,6 @@
 //! The claim's statement text: which waiting jobs a worker may take, and the completion
 //! that hands a worker its next job in the same statement. Only text lives here; running it
-//! (and filling `{index}` and `{lock}` per backend) is `Store::dialect`'s and the callers' job.
+//! (and filling `{index}`, `{lock}` and `{limit}` per backend) is `Store::dialect`'s and the callers' job.
 
 /// The next jobs a worker may take, at most `{limit}`: runnable, no job with their key
 /// running, their kind and their lane under their concurrency bounds (`lanes.max_running`),
@@ -70,11 +70,12 @@ macro_rules! room {
 }
 
 /// The claim of up to `$4` jobs: one statement, lease included (see `store::jobs`).
+/// `{limit}` is `$4` in the backend's spelling (see `Store::dialect`).
 pub(super) const CLAIM: &str = concat!(
     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
          attempts = attempts + 1, started_at = $3, updated_at = $3 \
      WHERE id IN (",
-    candidates!("$4"),
+    candidates!("{limit}"),
     ") RETURNING *"
 );
 
