@@ -177,9 +177,10 @@ impl Store {
         Self::connect_for_workers(url, 0).await
     }
 
-    /// [`Store::connect`] for a process running `workers` workers: the lease pool (claims,
-    /// acknowledgements, heartbeats, failures) grows with them, since every running job
-    /// heartbeats and fails on it while the producer and the completer keep one busy each.
+    /// [`Store::connect`] for a process running `workers` workers: on PostgreSQL the lease
+    /// pool (claims, acknowledgements, heartbeats, failures) grows with them, since every
+    /// running job heartbeats and fails on it while the producer and the completer keep one
+    /// busy each (see [`lease_connections`] for SQLite's).
     pub async fn connect_for_workers(url: &str, workers: usize) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let mut open_lock = None;
