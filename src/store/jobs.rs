@@ -127,11 +127,11 @@ impl Store {
             // SQLite's planner would otherwise pick the (state, …) index and sort every waiting
             // job on each claim; the partial index is already in claim order.
             //
-            // `LIMIT +$4`, not `LIMIT $4`: SQLite (3.47 on) reads a bound LIMIT while planning
-            // and then marks the statement stale whenever that parameter is bound again, so
-            // every claim was parsed and planned anew (queue bench, SQLite, 2 workers:
-            // `sqlite3Reprepare` 22% of the process's CPU). The unary plus keeps the value out
-            // of the plan.
+            // `LIMIT +$4`, not `LIMIT $4`: SQLite (the bundled 3.51) reads a bound LIMIT while
+            // planning and then marks the statement stale whenever that parameter is bound
+            // again, so every claim was parsed and planned anew (queue bench, SQLite, 2
+            // workers: `sqlite3Reprepare` 22% of the process's CPU). The unary plus keeps the
+            // value out of the plan.
             super::Backend::Sqlite => template
                 .replace("{index}", "INDEXED BY jobs_runnable")
                 .replace("{lock}", "")

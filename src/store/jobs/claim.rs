@@ -1,6 +1,7 @@
 //! The claim's statement text: which waiting jobs a worker may take, and the completion
 //! that hands a worker its next job in the same statement. Only text lives here; running it
-//! (and filling `{index}`, `{lock}` and `{limit}` per backend) is `Store::dialect`'s and the callers' job.
+//! (and filling `{index}`, `{lock}` and `{limit}` per backend) is `Store::dialect`'s and the
+//! callers' job.
 
 /// The next jobs a worker may take, at most `{limit}`: runnable, no job with their key
 /// running, their kind and their lane under their concurrency bounds (`lanes.max_running`),
