@@ -28,7 +28,8 @@ use tokio::sync::oneshot;
 
 use super::coalesce::{joined_run_at, INSERT_JOB, LAST_ACTIVITY, RESCHEDULE_WAITING, WAITING_JOB};
 use super::events::{push_placeholders, BatchPlan, Row, Stored, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
-use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError, SQLITE_SETTINGS};
+use super::pool::SQLITE_SETTINGS;
+use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError};
 
 type Reply = oneshot::Sender<Result<Vec<IngestOutcome>>>;
 type Request = (Vec<NewEvent>, Reply);
