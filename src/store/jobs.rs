@@ -8,6 +8,8 @@
 //! several jobs per statement and acknowledges several per statement (`claim_batch`,
 //! `complete_jobs`); both keep the per-job guards.
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow};
 
@@ -103,6 +105,37 @@ const RELEASE: &str =
 /// each stays prepared.
 const COMPLETE_CHUNK: usize = 128;
 
+/// The two claiming statements, as indexes into [`Store::dialect`]'s table.
+#[derive(Clone, Copy)]
+enum Claiming {
+    Claim = 0,
+    CompleteAndClaim = 1,
+}
+
+/// `template` (a claiming statement of `claim.rs`) in `backend`'s dialect.
+fn spell(backend: super::Backend, template: &str) -> String {
+    match backend {
+        // SQLite's planner would otherwise pick the (state, …) index and sort every waiting
+        // job on each claim; the partial index is already in claim order.
+        //
+        // `LIMIT +$4`, not `LIMIT $4`: SQLite (the bundled 3.51) reads a bound LIMIT while
+        // planning and then marks the statement stale whenever that parameter is bound
+        // again, so every claim was parsed and planned anew (queue bench, SQLite, 2
+        // workers: `sqlite3Reprepare` 22% of the process's CPU). The unary plus keeps the
+        // value out of the plan.
+        super::Backend::Sqlite => template
+            .replace("{index}", "INDEXED BY jobs_runnable")
+            .replace("{lock}", "")
+            .replace("{limit}", "+$4"),
+        // Lock the candidate row and skip rows other replicas hold, so concurrent claims
+        // never wait on each other.
+        super::Backend::Postgres => template
+            .replace("{index}", "")
+            .replace("{lock}", "FOR UPDATE OF j SKIP LOCKED")
+            .replace("{limit}", "$4"),
+    }
+}
+
 impl Store {
     /// How a rescue or a release finds the running jobs. SQLite goes through `running_jobs`
     /// (a handful of rows whatever the history): once `ANALYZE` has seen a million finished
@@ -120,29 +153,18 @@ impl Store {
         }
     }
 
-    /// A claiming statement in this backend's dialect.
-    fn dialect(&self, template: &str) -> AssertSqlSafe<String> {
-        // Safe: the templates are this file's constants, the substitutions fixed strings.
-        AssertSqlSafe(match self.backend {
-            // SQLite's planner would otherwise pick the (state, …) index and sort every waiting
-            // job on each claim; the partial index is already in claim order.
-            //
-            // `LIMIT +$4`, not `LIMIT $4`: SQLite (the bundled 3.51) reads a bound LIMIT while
-            // planning and then marks the statement stale whenever that parameter is bound
-            // again, so every claim was parsed and planned anew (queue bench, SQLite, 2
-            // workers: `sqlite3Reprepare` 22% of the process's CPU). The unary plus keeps the
-            // value out of the plan.
-            super::Backend::Sqlite => template
-                .replace("{index}", "INDEXED BY jobs_runnable")
-                .replace("{lock}", "")
-                .replace("{limit}", "+$4"),
-            // Lock the candidate row and skip rows other replicas hold, so concurrent claims
-            // never wait on each other.
-            super::Backend::Postgres => template
-                .replace("{index}", "")
-                .replace("{lock}", "FOR UPDATE OF j SKIP LOCKED")
-                .replace("{limit}", "$4"),
-        })
+    /// A claiming statement in this backend's dialect. Spelled once per process: claims run
+    /// many times a second and their text never changes.
+    fn dialect(&self, statement: Claiming) -> &'static str {
+        static TEXTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+            [super::Backend::Sqlite, super::Backend::Postgres]
+                .map(|backend| [CLAIM, COMPLETE_AND_CLAIM].map(|t| spell(backend, t)))
+        });
+        let backend = match self.backend {
+            super::Backend::Sqlite => 0,
+            super::Backend::Postgres => 1,
+        };
+        &TEXTS[backend][statement as usize]
     }
 
     /// Claims the next runnable job for `worker`, holding it until `lease_until`.
@@ -160,7 +182,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<JobRow>> {
         let _turn = self.gate().await;
-        let claimed = sqlx::query_as::<_, JobRow>(self.dialect(CLAIM))
+        let claimed = sqlx::query_as::<_, JobRow>(self.dialect(Claiming::Claim))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
@@ -195,7 +217,7 @@ impl Store {
         let rows: std::result::Result<Vec<JobRow>, sqlx::Error> = match self.backend {
             // One statement; SQLite resolves its `OR id IN (…)` with two index lookups.
             super::Backend::Sqlite => {
-                sqlx::query_as(self.dialect(COMPLETE_AND_CLAIM))
+                sqlx::query_as(self.dialect(Claiming::CompleteAndClaim))
                     .bind(worker)
                     .bind(lease_until)
                     .bind(now)
@@ -214,7 +236,7 @@ impl Store {
                         .bind(worker)
                         .fetch_all(&mut *tx)
                         .await?;
-                match sqlx::query_as::<_, JobRow>(self.dialect(CLAIM))
+                match sqlx::query_as::<_, JobRow>(self.dialect(Claiming::Claim))
                     .bind(worker)
                     .bind(lease_until)
                     .bind(now)
