@@ -17,7 +17,8 @@
 //! PostgreSQL with the same N and worker counts, for the peer's figures beside ours.
 //!
 //! Run: `cargo bench --bench queue` (HELIX_BENCH_QUICK=1 for a smoke run,
-//! `HELIX_BENCH_ONLY=postgres|sqlite` for one backend).
+//! `HELIX_BENCH_ONLY=postgres|sqlite` for one backend, `HELIX_BENCH_RUNS_ONLY=1` for the
+//! burn-downs alone).
 
 mod common;
 
@@ -233,8 +234,11 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, 
     if base.starts_with("postgres") {
         drop_bench_schemas(base).await;
     }
-    let (single, many) = enqueue_rates(&fresh(base, dir.path(), "enq").await, n).await;
-    println!("enqueue             {single:>8.0} jobs/s one per transaction   {many:>8.0} jobs/s enqueue_many(1000)");
+    let runs_only = std::env::var("HELIX_BENCH_RUNS_ONLY").is_ok_and(|v| v == "1");
+    if !runs_only {
+        let (single, many) = enqueue_rates(&fresh(base, dir.path(), "enq").await, n).await;
+        println!("enqueue             {single:>8.0} jobs/s one per transaction   {many:>8.0} jobs/s enqueue_many(1000)");
+    }
     let mut rates = Vec::new();
     // As graphile-worker's bench: out of the box, and batched (a local buffer of 500).
     for (mode, prefetch) in [("default", 0), ("batched", BATCHED_PREFETCH)] {
@@ -251,6 +255,12 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, 
             );
             rates.push((format!("{mode} {workers:>2} workers"), rate));
         }
+    }
+    if runs_only {
+        if base.starts_with("postgres") {
+            drop_bench_schemas(base).await;
+        }
+        return rates;
     }
     let (p50, p99) = idle_latency(
         &fresh(base, dir.path(), "idle").await,

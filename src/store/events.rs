@@ -31,6 +31,28 @@ pub(super) fn push_placeholders(sql: &mut String, rows: usize, cols: usize, firs
     }
 }
 
+/// `items` as a PostgreSQL array literal, bound as one parameter and read with
+/// `CAST($n AS TEXT[])`: the `Any` driver binds no arrays. Every element is quoted, so a
+/// comma, brace, quote or the word NULL inside one stays text.
+pub(super) fn pg_text_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
 /// An event row as a duplicate reports it: `(event id, job id)`.
 type StoredRow = (String, Option<String>);
 

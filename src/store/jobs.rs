@@ -302,6 +302,9 @@ impl Store {
         worker: &str,
         now: i64,
     ) -> Result<Vec<String>> {
+        if self.backend == super::Backend::Postgres {
+            return self.complete_jobs_pg(ids, worker, now).await;
+        }
         let mut done = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(COMPLETE_CHUNK) {
             let padded = chunk.len().next_power_of_two();
@@ -321,6 +324,33 @@ impl Store {
             done.extend(q.fetch_all(&self.lease_pool).await?);
         }
         Ok(done)
+    }
+
+    /// PostgreSQL's `complete_jobs`: the whole batch as one array parameter, joined to
+    /// `jobs` by its key. Given `id IN ($3, …, $130)` instead, the generic plan read every
+    /// running job from `jobs_finished` (live and not yet vacuumed entries alike) and tested
+    /// each against the 128 values (queue bench, batched, 2 workers: 2,269 jobs/s, 482 µs
+    /// of server CPU per job, mostly `ExecEvalScalarArrayOp`); `id = ANY($3)` still
+    /// planned a `BitmapAnd` with that index. One statement text also means one prepared
+    /// statement whatever the batch size.
+    async fn complete_jobs_pg(
+        &self,
+        ids: &[String],
+        worker: &str,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let _turn = self.gate().await;
+        Ok(sqlx::query_scalar::<_, String>(concat!(
+            complete_set!(),
+            " FROM unnest(CAST($3 AS TEXT[])) AS batch(id) \
+             WHERE jobs.id = batch.id AND jobs.locked_by = $2 AND jobs.state = 'running' \
+             RETURNING jobs.id"
+        ))
+        .bind(now)
+        .bind(worker)
+        .bind(super::events::pg_text_array(ids.iter().map(String::as_str)))
+        .fetch_all(&self.lease_pool)
+        .await?)
     }
 
     /// Records a failure: with `retry_at`, the job waits in `failed` for its next attempt
