@@ -338,7 +338,11 @@ fn graphile(n: usize) {
 #[tokio::main]
 async fn main() {
     let quick = common::quick();
-    let n = if quick { 2_000 } else { 20_000 };
+    // `HELIX_BENCH_JOBS` sets the burn-down size (a longer run to profile, for one).
+    let n = std::env::var("HELIX_BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 2_000 } else { 20_000 });
     println!("queue benchmark: {n} no-op jobs per burn-down");
     // `HELIX_BENCH_ONLY=postgres` (or `sqlite`) measures one backend.
     let only = std::env::var("HELIX_BENCH_ONLY").unwrap_or_default();

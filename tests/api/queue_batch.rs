@@ -43,6 +43,42 @@ async fn enqueue_many_coalesces_like_one_enqueue_each() {
     assert_eq!(stats.by_state["queued"], 2);
 }
 
+/// PostgreSQL receives a batch's keys as one array literal: a key with a comma, a quote, a
+/// backslash, braces or the word NULL must stay one key, equal only to itself.
+#[tokio::test]
+async fn enqueue_many_keeps_keys_with_array_syntax_apart() {
+    let app = spawn_app().await;
+    let queue = app.state.queue.clone();
+    let odd = [
+        "o/x,y",
+        "o/x",
+        "o/y",
+        "o/\"q\\\"",
+        "o/{NULL}",
+        "NULL",
+        "o/ s ",
+    ];
+    let first = queue
+        .enqueue_many(&odd.map(sync_of), now_ms())
+        .await
+        .unwrap();
+    let mut distinct = first.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), odd.len(), "no two of them coalesce");
+    let again = queue
+        .enqueue_many(&odd.map(sync_of), now_ms())
+        .await
+        .unwrap();
+    assert_eq!(again, first, "each joins its own waiting job");
+    // Acknowledging them as a batch finds each by its id.
+    let claimed = queue.claim_batch("w", now_ms(), 10).await.unwrap();
+    let ids: Vec<String> = claimed.iter().map(|j| j.row.id.clone()).collect();
+    let mut done = queue.complete_batch(&ids, "w", now_ms()).await.unwrap();
+    done.sort();
+    assert_eq!(done, distinct);
+}
+
 #[tokio::test]
 async fn a_batch_claim_stays_within_a_kinds_bound() {
     let app = spawn_app().await;
