@@ -17,6 +17,9 @@
 //! outlive the grace period, `abort` cancels them and their leases are released (with the
 //! attempt refunded) so another process picks them up at once. Tests drive jobs one at a
 //! time through [`WorkerPool::run_one`] and [`WorkerPool::run_pending`] instead.
+//!
+//! Here: the producer, the completer and the shutdown. One job's run under its lease and
+//! the recording of its outcome are `job`'s; the buffer of claimed jobs is `ahead`'s.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -26,10 +29,11 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::queue::{ClaimedJob, FailOutcome, JobError, Queue};
+use crate::queue::{ClaimedJob, JobError, Queue};
 use crate::store::now_ms;
 
 mod ahead;
+mod job;
 
 use ahead::{Ahead, MAX_PREFETCH};
 
@@ -60,14 +64,6 @@ const MAX_ACK: usize = 512;
 /// A success waiting for the completer: the job id, and whether finishing it may let a
 /// waiting job run (it had a coalesce key or a lane).
 type Ack = (String, bool);
-
-/// How a job's task ended: the runner's result, or its panic.
-type RunResult = Result<Result<(), JobError>, tokio::task::JoinError>;
-
-/// The span every log line of one job attempt is in.
-fn job_span(job: &ClaimedJob) -> tracing::Span {
-    tracing::info_span!("job", job_id = %job.row.id, kind = %job.row.kind, attempt = job.row.attempts)
-}
 
 /// The pool's notion of "now" in unix ms; tests move it instead of sleeping.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -267,30 +263,6 @@ impl WorkerPool {
         }
     }
 
-    /// Runs one job the producer claimed; its success goes to the completer.
-    async fn run_claimed(
-        &self,
-        worker: &str,
-        job: ClaimedJob,
-        abort: &CancellationToken,
-        acks: &tokio::sync::mpsc::UnboundedSender<Ack>,
-    ) -> Result<(), crate::store::StoreError> {
-        let started = std::time::Instant::now();
-        let span = job_span(&job);
-        let result = self.run_leased(worker, &job, abort, &span).await?;
-        let outcome = match result {
-            Some(Ok(Ok(()))) => {
-                let frees = job.row.lane.is_some() || job.row.coalesce_key.is_some();
-                let _ = acks.send((job.row.id.clone(), frees));
-                tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
-                "succeeded"
-            }
-            other => self.settle(worker, &job, other, &span).await?,
-        };
-        self.record(&job, outcome, started);
-        Ok(())
-    }
-
     /// How long an idle worker waits: until the next waiting job comes due (a retry, a
     /// rate-limit wait, a debounce, a circuit probe), at most the poll interval. A job that
     /// is due but could not be claimed (its lane or key is busy) is looked at again when a
@@ -357,138 +329,6 @@ impl WorkerPool {
                 ran => n += ran,
             }
         }
-    }
-
-    /// Runs one claimed job to its outcome; with `chain`, returns the next job claimed in
-    /// the same transaction as this one's completion.
-    async fn execute(
-        &self,
-        worker: &str,
-        job: ClaimedJob,
-        chain: bool,
-        abort: &CancellationToken,
-    ) -> Result<Option<ClaimedJob>, crate::store::StoreError> {
-        let started = std::time::Instant::now();
-        let span = job_span(&job);
-        let result = self.run_leased(worker, &job, abort, &span).await?;
-        let now = self.now();
-        let mut next = None;
-        let outcome = match result {
-            Some(Ok(Ok(()))) if chain => {
-                let (_, claimed) = self
-                    .queue
-                    .complete_and_claim(&job.row.id, worker, now)
-                    .await?;
-                next = claimed;
-                tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
-                "succeeded"
-            }
-            Some(Ok(Ok(()))) => {
-                self.queue.complete(&job.row.id, worker, now).await?;
-                tracing::info!(parent: &span, elapsed_ms = started.elapsed().as_millis() as u64, "job succeeded");
-                "succeeded"
-            }
-            other => self.settle(worker, &job, other, &span).await?,
-        };
-        // A finished job may free its lane or its key for a job another worker could not take.
-        if job.row.lane.is_some() || job.row.coalesce_key.is_some() {
-            self.queue.notify();
-        }
-        self.record(&job, outcome, started);
-        Ok(next)
-    }
-
-    /// Runs `job` in a task of its own, heartbeating its lease, until it ends or `abort`
-    /// (then `None`).
-    async fn run_leased(
-        &self,
-        worker: &str,
-        job: &ClaimedJob,
-        abort: &CancellationToken,
-        span: &tracing::Span,
-    ) -> Result<Option<RunResult>, crate::store::StoreError> {
-        tracing::info!(parent: span, "job started");
-        let runner = self.runner.clone();
-        let task_job = job.clone();
-        let mut task = tokio::spawn(tracing::Instrument::instrument(
-            async move { runner.run(&task_job).await },
-            span.clone(),
-        ));
-        let beat = (self.queue.lease() / 3).max(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                r = &mut task => return Ok(Some(r)),
-                _ = abort.cancelled() => {
-                    task.abort();
-                    let _ = (&mut task).await;
-                    return Ok(None);
-                }
-                _ = tokio::time::sleep(beat) => {
-                    if !self.queue.heartbeat(&job.row.id, worker, self.now()).await? {
-                        tracing::warn!(parent: span, "lease lost while running; the job was rescued elsewhere");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Records every outcome but success: a failure, a panic, or an abort by shutdown.
-    async fn settle(
-        &self,
-        worker: &str,
-        job: &ClaimedJob,
-        result: Option<RunResult>,
-        span: &tracing::Span,
-    ) -> Result<&'static str, crate::store::StoreError> {
-        let now = self.now();
-        Ok(match result {
-            None => {
-                tracing::warn!(parent: span, "job aborted by shutdown; lease released");
-                self.queue.store().release_jobs(worker, now).await?;
-                "aborted"
-            }
-            Some(Ok(Ok(()))) => unreachable!("successes are recorded by the caller"),
-            Some(Ok(Err(e))) => self.failed(worker, job, now, &e, span).await?,
-            Some(Err(join)) => {
-                let e = JobError::Retryable(format!("job panicked: {join}"));
-                self.failed(worker, job, now, &e, span).await?
-            }
-        })
-    }
-
-    /// Counts a finished job in the metrics.
-    fn record(&self, job: &ClaimedJob, outcome: &'static str, started: std::time::Instant) {
-        metrics::counter!("helix_job_runs_total", "kind" => job.row.kind.clone(), "result" => outcome).increment(1);
-        metrics::histogram!("helix_job_duration_seconds", "kind" => job.row.kind.clone())
-            .record(started.elapsed().as_secs_f64());
-    }
-
-    async fn failed(
-        &self,
-        worker: &str,
-        job: &ClaimedJob,
-        now: i64,
-        e: &JobError,
-        span: &tracing::Span,
-    ) -> Result<&'static str, crate::store::StoreError> {
-        let e = &self.runner.redacted(e);
-        Ok(match self.queue.fail(&job.row, worker, now, e).await? {
-            // Waiting for a rate limit or an open circuit is not a failure of the job: the
-            // breaker logs its own transitions, once each.
-            FailOutcome::Retrying { at } if matches!(e, JobError::RateLimited { .. }) => {
-                tracing::debug!(parent: span, reason = %e, retry_in_ms = at - now, "job waits");
-                "waiting"
-            }
-            FailOutcome::Retrying { at } => {
-                tracing::warn!(parent: span, error = %e, retry_in_ms = at - now, "job failed; will retry");
-                "retrying"
-            }
-            FailOutcome::Dead => {
-                tracing::error!(parent: span, error = %e, "job dead-lettered");
-                "dead"
-            }
-            FailOutcome::Lost => "lost",
-        })
     }
 }
 
