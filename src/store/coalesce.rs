@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::events::{pg_text_array, push_placeholders};
+use super::binds::{pg_text_array, push_placeholders};
 use super::{NewJob, Result, Store};
 
 /// The waiting job a new job with coalesce key `$1` joins, if any: id, run at, created at.
@@ -101,13 +101,27 @@ pub(super) async fn lock_coalesce_keys<'k>(
     Ok(())
 }
 
-/// Binds `keys` to a statement built by `enqueue_many_in`: one array on PostgreSQL, one
-/// parameter each on SQLite.
-fn bind_keys<'q, O>(
-    q: sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments>,
+/// `head` filtered to the coalesce keys `keys`, then `tail`, with the keys bound: one array
+/// on PostgreSQL (an index probe per key, one statement text whatever the batch), a
+/// placeholder each on SQLite.
+fn with_keys<'q, O>(
+    head: &str,
+    tail: &str,
     keys: &[&'q str],
     postgres: bool,
-) -> sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments> {
+) -> sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    let mut sql = format!("{head} coalesce_key");
+    if postgres {
+        sql.push_str(" = ANY(CAST($1 AS TEXT[]))");
+    } else {
+        sql.push_str(" IN ");
+        push_placeholders(&mut sql, 1, keys.len(), 1);
+    }
+    sql.push_str(tail);
+    let q = sqlx::query_as(AssertSqlSafe(sql));
     if postgres {
         return q.bind(pg_text_array(keys.iter().copied()));
     }
@@ -202,8 +216,6 @@ impl Store {
         // Per key, the waiting job a new job joins: `(id, run_at, created_at, moved)`.
         let mut waiting: HashMap<String, (String, i64, i64, bool)> = HashMap::new();
         let mut last: HashMap<String, i64> = HashMap::new();
-        // PostgreSQL takes the whole key list as one array parameter: one statement text
-        // whatever the batch, and an index probe per key instead of a list tested per row.
         let postgres = tx.backend_name() == "PostgreSQL";
         let per_statement = if postgres {
             keys.len().max(1)
@@ -212,22 +224,9 @@ impl Store {
         };
         let debounced = jobs.iter().any(|(j, _)| j.debounce.is_some());
         for chunk in keys.chunks(per_statement) {
-            let list = |sql: &str| {
-                let mut sql = sql.to_owned();
-                if postgres {
-                    sql.push_str(" = ANY(CAST($1 AS TEXT[]))");
-                } else {
-                    sql.push_str(" IN ");
-                    push_placeholders(&mut sql, 1, chunk.len(), 1);
-                }
-                sql
-            };
-            let mut sql = list(
-                "SELECT coalesce_key, id, run_at, created_at FROM jobs WHERE state = 'queued' AND coalesce_key",
-            );
-            sql.push_str(" ORDER BY created_at DESC");
-            let q = bind_keys(
-                sqlx::query_as::<_, (String, String, i64, i64)>(AssertSqlSafe(sql)),
+            let q = with_keys::<(String, String, i64, i64)>(
+                "SELECT coalesce_key, id, run_at, created_at FROM jobs WHERE state = 'queued' AND",
+                " ORDER BY created_at DESC",
                 chunk,
                 postgres,
             );
@@ -236,11 +235,9 @@ impl Store {
                 waiting.insert(key, (id, run_at, created, false));
             }
             if debounced {
-                let mut sql =
-                    list("SELECT coalesce_key, MAX(updated_at) FROM jobs WHERE coalesce_key");
-                sql.push_str(" GROUP BY coalesce_key");
-                let q = bind_keys(
-                    sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql)),
+                let q = with_keys::<(String, i64)>(
+                    "SELECT coalesce_key, MAX(updated_at) FROM jobs WHERE",
+                    " GROUP BY coalesce_key",
                     chunk,
                     postgres,
                 );

@@ -26,8 +26,9 @@ use std::sync::{mpsc, Arc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::binds::push_placeholders;
 use super::coalesce::{joined_run_at, INSERT_JOB, LAST_ACTIVITY, RESCHEDULE_WAITING, WAITING_JOB};
-use super::events::{push_placeholders, BatchPlan, Row, Stored, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
+use super::events::{BatchPlan, Row, Stored, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
 use super::pool::SQLITE_SETTINGS;
 use super::{IngestOutcome, NewEvent, NewJob, Result, StoreError};
 

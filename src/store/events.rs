@@ -9,49 +9,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
+use super::binds::push_placeholders;
 use super::{Compressed, Result, Store};
 
 /// Rows per multi-row statement. Small enough that binding stays cheap (SQLite looks up
 /// parameters by a linear scan) and far below both backends' parameter limits.
 const INSERT_CHUNK: usize = 128;
-
-/// Appends `rows` groups of `cols` numbered placeholders starting at `$first`:
-/// `($1, $2), ($3, $4)` for `(2, 2, 1)`.
-pub(super) fn push_placeholders(sql: &mut String, rows: usize, cols: usize, first: usize) {
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            sql.push_str(&format!(
-                "{}${}",
-                if c == 0 { "" } else { ", " },
-                first + r * cols + c
-            ));
-        }
-        sql.push(')');
-    }
-}
-
-/// `items` as a PostgreSQL array literal, bound as one parameter and read with
-/// `CAST($n AS TEXT[])`: the `Any` driver binds no arrays. Every element is quoted, so a
-/// comma, brace, quote or the word NULL inside one stays text.
-pub(super) fn pg_text_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::from("{");
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for c in item.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push('"');
-    }
-    out.push('}');
-    out
-}
 
 /// An event row as a duplicate reports it: `(event id, job id)`.
 type StoredRow = (String, Option<String>);

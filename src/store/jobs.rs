@@ -100,7 +100,8 @@ const RELEASE: &str =
     "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
      locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND {running}";
 
-/// Most jobs one acknowledgement statement names. Batches are padded up to a power of two
+/// Most jobs one acknowledgement statement names on SQLite (PostgreSQL binds the batch as one
+/// array, `complete_jobs_pg`). Batches are padded up to a power of two
 /// (repeating an id changes nothing), so that only a handful of statement texts exist and
 /// each stays prepared.
 const COMPLETE_CHUNK: usize = 128;
@@ -312,7 +313,7 @@ impl Store {
                 complete_set!(),
                 " WHERE locked_by = $2 AND state = 'running' AND id IN "
             ));
-            super::events::push_placeholders(&mut sql, 1, padded, 3);
+            super::binds::push_placeholders(&mut sql, 1, padded, 3);
             sql.push_str(" RETURNING id");
             let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
                 .bind(now)
@@ -348,7 +349,7 @@ impl Store {
         ))
         .bind(now)
         .bind(worker)
-        .bind(super::events::pg_text_array(ids.iter().map(String::as_str)))
+        .bind(super::binds::pg_text_array(ids.iter().map(String::as_str)))
         .fetch_all(&self.lease_pool)
         .await?)
     }

@@ -22,6 +22,7 @@
 
 mod audit;
 mod backup;
+mod binds;
 mod browse;
 mod coalesce;
 mod cursors;

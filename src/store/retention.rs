@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 
-use super::events::push_placeholders;
+use super::binds::push_placeholders;
 use super::{Backend, Result, Store, MAX_CHAIN};
 
 /// The cutoffs of one pass (unix ms: rows older than these may go) and its batch size.
