@@ -94,17 +94,57 @@ const COMPLETE: &str = concat!(
     " WHERE id = $2 AND locked_by = $3 AND state = 'running'"
 );
 
-/// A running job of worker `$2` back to the queue, its attempt refunded (`$1` is now);
-/// `{running}` is filled by `Store::running`.
-const RELEASE: &str =
-    "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
-     locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND {running}";
+/// How a rescue or a release finds the running jobs: through `running_jobs` (a handful
+/// of rows whatever the history), never through an index on `state`.
+/// - SQLite: once `ANALYZE` has seen a million finished jobs (`sqlite_stat1`:
+///   `jobs_finished 1000000 1000000 …`), it judges an index on `state` useless and scans
+///   the whole table for `state = 'running'` (queue bench: claims at 0.63× their speed
+///   after 1M finished jobs, from the rescue pass each second).
+/// - PostgreSQL: `jobs_finished` leaves running jobs out (migration 0045), and the lease
+///   pool plans no sequential scan (`store::pool`), so this is an index walk of
+///   `running_jobs` and a primary-key probe per running job.
+macro_rules! running {
+    () => {
+        "id IN (SELECT job_id FROM running_jobs) AND state = 'running'"
+    };
+}
+pub(super) const RUNNING: &str = running!();
 
-/// Most jobs one acknowledgement statement names on SQLite (PostgreSQL binds the batch as one
-/// array, `complete_jobs_pg`). Batches are padded up to a power of two
-/// (repeating an id changes nothing), so that only a handful of statement texts exist and
-/// each stays prepared.
-const COMPLETE_CHUNK: usize = 128;
+/// A running job of worker `$2` back to the queue, its attempt refunded (`$1` is now).
+const RELEASE: &str = concat!(
+    "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+     locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE locked_by = $2 AND ",
+    running!()
+);
+
+/// Success of the running jobs of worker `$2` named by the batch `$3`, one parameter joined
+/// to `jobs` by its key: a text array on PostgreSQL, a JSON array read by `json_each` on
+/// SQLite. Returns the ids that were still ours.
+///
+/// - PostgreSQL, given `id IN ($3, …, $130)` instead: the generic plan read every running
+///   job from `jobs_finished` (live and not yet vacuumed entries alike) and tested each
+///   against the 128 values (queue bench, batched, 2 workers: 2,269 jobs/s, 482 µs of
+///   server CPU per job, mostly `ExecEvalScalarArrayOp`); `id = ANY($3)` still planned a
+///   `BitmapAnd` with that index.
+/// - SQLite, given a placeholder per id: sqlx looks each parameter's name up when binding,
+///   and SQLite finds a name by walking the statement's list of them, so binding a batch
+///   cost its size squared (queue bench, batched: `sqlite3_bind_parameter_name` 6.9% of the
+///   process's CPU). `json_each` is planned as a primary-key probe per element.
+///
+/// One statement text per backend, whatever the batch size, so it stays prepared.
+const COMPLETE_BATCH: [&str; 2] = [
+    concat!(
+        complete_set!(),
+        " WHERE locked_by = $2 AND state = 'running' \
+           AND id IN (SELECT value FROM json_each($3)) RETURNING id"
+    ),
+    concat!(
+        complete_set!(),
+        " FROM unnest(CAST($3 AS TEXT[])) AS batch(id) \
+         WHERE jobs.id = batch.id AND jobs.locked_by = $2 AND jobs.state = 'running' \
+         RETURNING jobs.id"
+    ),
+];
 
 /// The two claiming statements, as indexes into [`Store::dialect`]'s table.
 #[derive(Clone, Copy)]
@@ -138,22 +178,6 @@ fn spell(backend: super::Backend, template: &str) -> String {
 }
 
 impl Store {
-    /// How a rescue or a release finds the running jobs. SQLite goes through `running_jobs`
-    /// (a handful of rows whatever the history): once `ANALYZE` has seen a million finished
-    /// jobs (`sqlite_stat1`: `jobs_finished 1000000 1000000 …`), it judges an index on `state`
-    /// useless and scans the whole table for `state = 'running'` (queue bench: claims at
-    /// 0.63× their speed after 1M finished jobs, from the rescue pass each second).
-    /// PostgreSQL keeps per-value statistics and reads `state = 'running'` from
-    /// `jobs_finished`; given the subquery instead, it rescanned `running_jobs` once per job.
-    pub(super) fn running(&self) -> &'static str {
-        match self.backend {
-            super::Backend::Sqlite => {
-                "id IN (SELECT job_id FROM running_jobs) AND state = 'running'"
-            }
-            super::Backend::Postgres => "state = 'running'",
-        }
-    }
-
     /// A claiming statement in this backend's dialect. Spelled once per process: claims run
     /// many times a second and their text never changes.
     fn dialect(&self, statement: Claiming) -> &'static str {
@@ -295,63 +319,32 @@ impl Store {
             == 1)
     }
 
-    /// Marks the running jobs `ids` of `worker` succeeded, a batch per statement, with the
-    /// same guard as [`Store::complete_job`] for each. Returns the ids that were still ours.
+    /// Marks the running jobs `ids` of `worker` succeeded in one statement
+    /// ([`COMPLETE_BATCH`]), with the same guard as [`Store::complete_job`] for each. Returns
+    /// the ids that were still ours.
     pub async fn complete_jobs(
         &self,
         ids: &[String],
         worker: &str,
         now: i64,
     ) -> Result<Vec<String>> {
-        if self.backend == super::Backend::Postgres {
-            return self.complete_jobs_pg(ids, worker, now).await;
-        }
-        let mut done = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(COMPLETE_CHUNK) {
-            let padded = chunk.len().next_power_of_two();
-            let mut sql = String::from(concat!(
-                complete_set!(),
-                " WHERE locked_by = $2 AND state = 'running' AND id IN "
-            ));
-            super::binds::push_placeholders(&mut sql, 1, padded, 3);
-            sql.push_str(" RETURNING id");
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(worker);
-            for i in 0..padded {
-                q = q.bind(&chunk[i.min(chunk.len() - 1)]);
-            }
-            let _turn = self.gate().await;
-            done.extend(q.fetch_all(&self.lease_pool).await?);
-        }
-        Ok(done)
-    }
-
-    /// PostgreSQL's `complete_jobs`: the whole batch as one array parameter, joined to
-    /// `jobs` by its key. Given `id IN ($3, …, $130)` instead, the generic plan read every
-    /// running job from `jobs_finished` (live and not yet vacuumed entries alike) and tested
-    /// each against the 128 values (queue bench, batched, 2 workers: 2,269 jobs/s, 482 µs
-    /// of server CPU per job, mostly `ExecEvalScalarArrayOp`); `id = ANY($3)` still
-    /// planned a `BitmapAnd` with that index. One statement text also means one prepared
-    /// statement whatever the batch size.
-    async fn complete_jobs_pg(
-        &self,
-        ids: &[String],
-        worker: &str,
-        now: i64,
-    ) -> Result<Vec<String>> {
+        let (sql, batch) = match self.backend {
+            super::Backend::Sqlite => (
+                COMPLETE_BATCH[0],
+                serde_json::to_string(ids).expect("a list of strings always serializes"),
+            ),
+            super::Backend::Postgres => (
+                COMPLETE_BATCH[1],
+                super::binds::pg_text_array(ids.iter().map(String::as_str)),
+            ),
+        };
         let _turn = self.gate().await;
-        Ok(sqlx::query_scalar::<_, String>(concat!(
-            complete_set!(),
-            " FROM unnest(CAST($3 AS TEXT[])) AS batch(id) \
-             WHERE jobs.id = batch.id AND jobs.locked_by = $2 AND jobs.state = 'running' \
-             RETURNING jobs.id"
-        ))
-        .bind(now)
-        .bind(worker)
-        .bind(super::binds::pg_text_array(ids.iter().map(String::as_str)))
-        .fetch_all(&self.lease_pool)
-        .await?)
+        Ok(sqlx::query_scalar::<_, String>(sql)
+            .bind(now)
+            .bind(worker)
+            .bind(batch)
+            .fetch_all(&self.lease_pool)
+            .await?)
     }
 
     /// Records a failure: with `retry_at`, the job waits in `failed` for its next attempt
@@ -395,7 +388,7 @@ impl Store {
         Ok(sqlx::query_scalar(AssertSqlSafe(format!(
             "UPDATE jobs SET {} WHERE {} AND locked_until < $1 RETURNING id",
             super::nodes::RESCUE_SET,
-            self.running()
+            RUNNING
         )))
         .bind(now)
         .bind("lease expired: the worker stopped heartbeating")
@@ -406,8 +399,7 @@ impl Store {
     /// Gives back the jobs a stopping worker still holds, with their attempt refunded.
     pub async fn release_jobs(&self, worker: &str, now: i64) -> Result<u64> {
         let _turn = self.gate().await;
-        let sql = RELEASE.replace("{running}", self.running());
-        Ok(sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query(RELEASE)
             .bind(now)
             .bind(worker)
             .execute(&self.lease_pool)
@@ -419,11 +411,7 @@ impl Store {
     /// refunded; false when it was no longer ours.
     pub async fn release_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
         let _turn = self.gate().await;
-        let sql = format!(
-            "{} AND id = $3",
-            RELEASE.replace("{running}", self.running())
-        );
-        Ok(sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query(AssertSqlSafe(format!("{RELEASE} AND id = $3")))
             .bind(now)
             .bind(worker)
             .bind(id)

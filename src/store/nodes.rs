@@ -96,7 +96,7 @@ impl Store {
             let reason = format!("node {name} ({id}) stopped: rescued before its lease expired");
             let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {RESCUE_SET} WHERE {} AND locked_by LIKE $3 RETURNING id",
-                self.running()
+                super::jobs::RUNNING
             )))
             .bind(now)
             .bind(&reason)

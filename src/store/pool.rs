@@ -35,11 +35,20 @@ pub(super) const SQLITE_SETTINGS: [&str; 6] = [
 ///   each and sorts: 48 ms per claim on 20,000 waiting jobs, against 0.5 ms for the ordered
 ///   index scan it takes with these two off (`EXPLAIN (ANALYZE, BUFFERS)` in issue 19's
 ///   note). They only price those plans out; a statement with no other plan still runs.
+/// - No sequential scans. `running_jobs` is read by every claim (once per candidate) and
+///   written by every claim and acknowledgement, so it is nearly always empty when
+///   autovacuum looks at it and truncates it; a plan made then sees zero pages and scans
+///   it. Until the next vacuum it is not empty but full of the dead rows of every job run
+///   since, and a burst of a few thousand jobs made each claim and each acknowledgement's
+///   trigger read all of them (pgbench with this pool's statements, 32-job batches: 265-317
+///   µs of server CPU per job with the scans, 122-163 µs without; see issue 19's note).
+///   Every table these statements touch is reached through an index.
 /// - The plan is made once per connection, not re-planned for the first five executions.
-const POSTGRES_LEASE_SETTINGS: [&str; 4] = [
+const POSTGRES_LEASE_SETTINGS: [&str; 5] = [
     "SET synchronous_commit = off",
     "SET enable_bitmapscan = off",
     "SET enable_sort = off",
+    "SET enable_seqscan = off",
     "SET plan_cache_mode = force_generic_plan",
 ];
 
@@ -52,11 +61,15 @@ pub(super) const SQLITE_CONNECTIONS: u32 = 4;
 
 /// Lease connections for `workers` workers. PostgreSQL: two for the producer and the
 /// completer, and one for every two running jobs' heartbeats and failures; at least 4, at
-/// most 32. SQLite: every lease statement writes and the writes take turns, so three (the
-/// producer, the completer and one heartbeat or failure) keep the writer busy.
+/// most 32. SQLite: one. Every lease statement writes, and the writes take turns behind the
+/// write gate whatever the pool size. With three connections the producer's claim, the
+/// completer's acknowledgement and the heartbeats ran on different ones, and SQLite drops a
+/// connection's page cache whenever another connection has committed, so each turn re-read
+/// its pages from the OS (queue bench, batched, 2 workers: 11,228-11,495 jobs/s at 103-104
+/// µs of CPU per job with three; 14,597-18,469 at 63-80 µs with one).
 pub(super) fn lease_connections(backend: Backend, workers: usize) -> u32 {
     match backend {
-        Backend::Sqlite => 3,
+        Backend::Sqlite => 1,
         Backend::Postgres => (2 + workers.div_ceil(2)).clamp(4, 32) as u32,
     }
 }

@@ -103,6 +103,42 @@ async fn a_batch_claim_stays_within_a_kinds_bound() {
     assert_eq!(queue.claim_batch("w", now_ms(), 10).await.unwrap().len(), 1);
 }
 
+/// A batch travels as one parameter (a JSON array on SQLite, a text array on PostgreSQL),
+/// however long; the counts per state see running jobs through `running_jobs`.
+#[tokio::test]
+async fn a_batched_acknowledgement_of_hundreds_acknowledges_each_once() {
+    let app = spawn_app().await;
+    let queue = app.state.queue.clone();
+    queue.enqueue_many(&syncs(300), now_ms()).await.unwrap();
+    let claimed = queue.claim_batch("w", now_ms(), 300).await.unwrap();
+    assert_eq!(claimed.len(), 300);
+    let stats = app.store.queue_stats(now_ms()).await.unwrap();
+    assert_eq!(
+        (stats.by_state["running"], stats.by_state["queued"]),
+        (300, 0)
+    );
+    let ages = app.store.oldest_job_age_by_state(now_ms()).await.unwrap();
+    assert!(ages.contains_key("running") && !ages.contains_key("queued"));
+
+    // 260 of ours, one twice, one that never existed, in no particular order.
+    let mut ids: Vec<String> = claimed.iter().map(|j| j.row.id.clone()).collect();
+    ids.truncate(260);
+    ids.reverse();
+    ids.push(ids[0].clone());
+    ids.push("no-such-job".into());
+    let mut acked = queue.complete_batch(&ids, "w", now_ms()).await.unwrap();
+    acked.sort();
+    let mut expected = ids[..260].to_vec();
+    expected.sort();
+    assert_eq!(acked, expected, "each of ours once, nothing else");
+
+    let stats = app.store.queue_stats(now_ms()).await.unwrap();
+    assert_eq!(
+        (stats.by_state["running"], stats.by_state["succeeded"]),
+        (40, 260)
+    );
+}
+
 #[tokio::test]
 async fn a_batched_acknowledgement_skips_a_job_that_is_no_longer_ours() {
     let app = spawn_app().await;
