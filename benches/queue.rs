@@ -10,8 +10,8 @@
 //!    (PostgreSQL) of the database server, read from /proc (every `postgres` process on the
 //!    machine, so other users of the server count too: read it on a quiet server);
 //! 3. idle enqueue → start latency, p50 and p99 (target p50 < 5 ms);
-//! 4. history: burn-down at 2 workers after 1k, 100k and 1M finished jobs, as a ratio to the
-//!    1k run (target: within 10%).
+//! 4. history: burn-down at 2 workers after 1k, 100k and 1M finished jobs, the median of
+//!    three each, as a ratio to the 1k median (target: within 10%).
 //!
 //! Then, with `HELIX_BENCH_GRAPHILE=1`, `../shared/bench/graphile_worker_bench.sh` on the same
 //! PostgreSQL with the same N and worker counts, for the peer's figures beside ours.
@@ -141,6 +141,21 @@ async fn add_history(url: &str, n: usize) {
     .await
     .unwrap();
     sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+/// Burn-downs per history size, of which the median is compared: one run's noise on this
+/// VM (±35%) was larger than the 10% band the history check asks for.
+const HISTORY_REPEATS: usize = 3;
+
+/// Deletes a burn-down's jobs, so that the next one starts from the same history (their dead
+/// rows and index entries stay until vacuum, as in a queue that has been working).
+async fn forget_burn_down(url: &str) {
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query("DELETE FROM jobs WHERE id NOT LIKE 'hist-%'")
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
 }
 
@@ -282,10 +297,18 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, 
         let url = fresh(base, dir.path(), &format!("h{h}")).await;
         Store::connect(&url).await.unwrap().close().await;
         add_history(&url, h).await;
-        let (rate, _, _) = burn_down(&url, n, 2, 0).await;
+        let mut rates = Vec::with_capacity(HISTORY_REPEATS);
+        for _ in 0..HISTORY_REPEATS {
+            rates.push(burn_down(&url, n, 2, 0).await.0);
+            forget_burn_down(&url).await;
+        }
+        rates.sort_by(f64::total_cmp);
+        let rate = rates[HISTORY_REPEATS / 2];
         let base_rate = *first.get_or_insert(rate);
+        let all: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "after {h:>9} finished jobs: {rate:>8.0} jobs/s at 2 workers   ratio to the first {:.2} (target 0.90–1.10)",
+            "after {h:>9} finished jobs: {rate:>8.0} jobs/s at 2 workers (median of {})   ratio to the first {:.2} (target 0.90–1.10)",
+            all.join(" / "),
             rate / base_rate
         );
     }
