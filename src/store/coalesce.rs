@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::binds::{pg_text_array, push_placeholders};
+use super::binds::{in_list, pg_text_array, push_placeholders, text_list};
 use super::{NewJob, Result, Store};
 
 /// The waiting job a new job with coalesce key `$1` joins, if any: id, run at, created at.
@@ -101,9 +101,8 @@ pub(super) async fn lock_coalesce_keys<'k>(
     Ok(())
 }
 
-/// `head` filtered to the coalesce keys `keys`, then `tail`, with the keys bound: one array
-/// on PostgreSQL (an index probe per key, one statement text whatever the batch), a
-/// placeholder each on SQLite.
+/// `head` filtered to the coalesce keys `keys`, then `tail`, with the keys bound as one list
+/// (see `binds`): an index probe per key on both backends.
 fn with_keys<'q, O>(
     head: &str,
     tail: &str,
@@ -113,19 +112,8 @@ fn with_keys<'q, O>(
 where
     O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
 {
-    let mut sql = format!("{head} coalesce_key");
-    if postgres {
-        sql.push_str(" = ANY(CAST($1 AS TEXT[]))");
-    } else {
-        sql.push_str(" IN ");
-        push_placeholders(&mut sql, 1, keys.len(), 1);
-    }
-    sql.push_str(tail);
-    let q = sqlx::query_as(AssertSqlSafe(sql));
-    if postgres {
-        return q.bind(pg_text_array(keys.iter().copied()));
-    }
-    keys.iter().fold(q, |q, k| q.bind(*k))
+    let sql = format!("{head} coalesce_key{}{tail}", in_list(postgres, 1));
+    sqlx::query_as(AssertSqlSafe(sql)).bind(text_list(postgres, keys.iter().copied()))
 }
 
 impl Store {
@@ -217,17 +205,12 @@ impl Store {
         let mut waiting: HashMap<String, (String, i64, i64, bool)> = HashMap::new();
         let mut last: HashMap<String, i64> = HashMap::new();
         let postgres = tx.backend_name() == "PostgreSQL";
-        let per_statement = if postgres {
-            keys.len().max(1)
-        } else {
-            JOB_CHUNK
-        };
         let debounced = jobs.iter().any(|(j, _)| j.debounce.is_some());
-        for chunk in keys.chunks(per_statement) {
+        if !keys.is_empty() {
             let q = with_keys::<(String, String, i64, i64)>(
                 "SELECT coalesce_key, id, run_at, created_at FROM jobs WHERE state = 'queued' AND",
                 " ORDER BY created_at DESC",
-                chunk,
+                &keys,
                 postgres,
             );
             // Newest first, so the oldest waiting job of a key is the one that stays.
@@ -238,7 +221,7 @@ impl Store {
                 let q = with_keys::<(String, i64)>(
                     "SELECT coalesce_key, MAX(updated_at) FROM jobs WHERE",
                     " GROUP BY coalesce_key",
-                    chunk,
+                    &keys,
                     postgres,
                 );
                 last.extend(q.fetch_all(&mut **tx).await?);

@@ -126,12 +126,10 @@ const RELEASE: &str = concat!(
 ///   against the 128 values (queue bench, batched, 2 workers: 2,269 jobs/s, 482 µs of
 ///   server CPU per job, mostly `ExecEvalScalarArrayOp`); `id = ANY($3)` still planned a
 ///   `BitmapAnd` with that index.
-/// - SQLite, given a placeholder per id: sqlx looks each parameter's name up when binding,
-///   and SQLite finds a name by walking the statement's list of them, so binding a batch
-///   cost its size squared (queue bench, batched: `sqlite3_bind_parameter_name` 6.9% of the
-///   process's CPU). `json_each` is planned as a primary-key probe per element.
+/// - SQLite: a placeholder per id made binding cost the batch size squared (see `binds`);
+///   `json_each` is planned as a primary-key probe per element.
 ///
-/// One statement text per backend, whatever the batch size, so it stays prepared.
+/// Indexed by `backend == Postgres`.
 const COMPLETE_BATCH: [&str; 2] = [
     concat!(
         complete_set!(),
@@ -328,23 +326,17 @@ impl Store {
         worker: &str,
         now: i64,
     ) -> Result<Vec<String>> {
-        let (sql, batch) = match self.backend {
-            super::Backend::Sqlite => (
-                COMPLETE_BATCH[0],
-                serde_json::to_string(ids).expect("a list of strings always serializes"),
-            ),
-            super::Backend::Postgres => (
-                COMPLETE_BATCH[1],
-                super::binds::pg_text_array(ids.iter().map(String::as_str)),
-            ),
-        };
+        let postgres = self.backend == super::Backend::Postgres;
+        let batch = super::binds::text_list(postgres, ids.iter().map(String::as_str));
         let _turn = self.gate().await;
-        Ok(sqlx::query_scalar::<_, String>(sql)
-            .bind(now)
-            .bind(worker)
-            .bind(batch)
-            .fetch_all(&self.lease_pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar::<_, String>(COMPLETE_BATCH[usize::from(postgres)])
+                .bind(now)
+                .bind(worker)
+                .bind(batch)
+                .fetch_all(&self.lease_pool)
+                .await?,
+        )
     }
 
     /// Records a failure: with `retry_at`, the job waits in `failed` for its next attempt
