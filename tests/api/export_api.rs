@@ -173,7 +173,7 @@ async fn the_cli_writes_the_same_bytes_as_the_api() {
         ("json", "ucf", Some(first.as_str())),
     ] {
         let mut query = format!("/api/export/{format}?scope={scope}");
-        let mut cmd = assert_cmd::Command::cargo_bin("helix-sync").unwrap();
+        let mut cmd = crate::process::helix();
         cmd.env_clear()
             .env("HELIX_CONFIG", &config)
             .env("DATABASE_URL", &db)
@@ -194,8 +194,7 @@ async fn the_cli_writes_the_same_bytes_as_the_api() {
             "{format}/{scope}: CLI and API bytes differ"
         );
     }
-    let out = assert_cmd::Command::cargo_bin("helix-sync")
-        .unwrap()
+    let out = crate::process::helix()
         .env_clear()
         .env("HELIX_CONFIG", &config)
         .env("DATABASE_URL", &db)

@@ -4,7 +4,7 @@
 //! then changes nothing. An older binary on a newer database says so in one line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +21,7 @@ fn sqlite_url(dir: &Path) -> String {
 
 /// Runs `helix-sync <args>` against `database_url`, off the async runtime.
 async fn cli(database_url: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_helix-sync"));
+    let mut cmd = crate::process::helix();
     cmd.args(args)
         .env_clear()
         .env("DATABASE_URL", database_url)

@@ -307,7 +307,7 @@ fn bad_retention_values_are_refused_at_start_with_the_key_named() {
     ] {
         let path = dir.path().join(format!("{key}.json"));
         std::fs::write(&path, format!("{{\"retention\": {{\"{key}\": {value}}}}}")).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_helix-sync"))
+        let out = crate::process::helix()
             .arg("serve")
             .env_clear()
             .env("HELIX_CONFIG", &path)

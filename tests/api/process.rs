@@ -5,6 +5,18 @@ use std::time::Duration;
 
 use crate::helpers::GITHUB_SECRET;
 
+/// How long one CLI command may take before it is killed: each finishes in well under a
+/// second here, and a hung one must fail its test with its output, not hold the suite.
+const CLI_LIMIT: Duration = Duration::from_secs(60);
+
+/// `helix-sync` as a one-shot command (`args` and environment to be added), killed when it
+/// outlives [`CLI_LIMIT`].
+pub fn helix() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("helix-sync").unwrap();
+    cmd.timeout(CLI_LIMIT);
+    cmd
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

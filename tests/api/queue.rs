@@ -77,8 +77,7 @@ async fn exhaustion_dead_letters_and_cli_retry_revives() {
 }
 
 pub fn cli(database_url: &str, args: &[&str]) -> Vec<u8> {
-    let out = assert_cmd::Command::cargo_bin("helix-sync")
-        .unwrap()
+    let out = crate::process::helix()
         .args(args)
         .env("DATABASE_URL", database_url)
         .env("HELIX_CONFIG", "/nonexistent.json")

@@ -4,7 +4,7 @@ use assert_cmd::Command;
 
 /// The binary on a fresh clone: no credentials, a database and exports under `dir`.
 fn helix(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("helix-sync").unwrap();
+    let mut cmd = crate::process::helix();
     cmd.env_clear()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env(
@@ -51,7 +51,7 @@ fn sync_then_history_on_a_fresh_clone() {
         .all(|r| r["status"] == "succeeded" && r["trigger"] == "cli"));
     assert_eq!(runs[0]["sources"]["agent_metrics"]["status"], "skipped");
 
-    let mut bad = Command::cargo_bin("helix-sync").unwrap();
+    let mut bad = crate::process::helix();
     bad.env_clear()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["sync", "--sources", "gitlab"]);

@@ -47,9 +47,16 @@ pub fn job(sources: Option<&[&str]>) -> SyncJob {
     }
 }
 
-/// Runs one cycle in the test's task, as the CLI does.
+/// Runs one cycle in the test's task, as the CLI does. A cycle against the fakes takes well
+/// under a second; one that hangs fails its test after two minutes instead of holding the
+/// suite.
 pub async fn sync(app: &TestApp, job: &SyncJob) -> Result<RunOutcome, JobError> {
-    cycle::run(&deps(app), None, job).await
+    tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        cycle::run(&deps(app), None, job),
+    )
+    .await
+    .expect("the sync cycle finished within two minutes")
 }
 
 /// Runs a full sync that must not fail; returns its run row.

@@ -134,7 +134,7 @@ impl VersionsApp {
     /// Runs the binary with `args` on the app's database, config and environment.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         let config = &self.app.state.config;
-        std::process::Command::new(env!("CARGO_BIN_EXE_helix-sync"))
+        crate::process::helix()
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("DATABASE_URL", &config.database_url)

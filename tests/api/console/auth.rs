@@ -266,8 +266,7 @@ async fn the_user_command_adds_lists_changes_and_removes() {
     let app = spawn_app().await;
     let db = app.state.config.database_url.clone();
     let run = |args: &[&str], stdin: &str| {
-        let out = assert_cmd::Command::cargo_bin("helix-sync")
-            .unwrap()
+        let out = crate::process::helix()
             .env("DATABASE_URL", &db)
             .env(
                 "HELIX_CONFIG",
