@@ -91,6 +91,16 @@ async fn an_upstream_that_quotes_the_discord_token_never_gets_it_into_logs_or_th
         stored.iter().any(|e| e.contains("[redacted]")),
         "the quoted token was replaced: {stored:?}"
     );
+    // The worker logs the dead letter after its commit: wait for the line before the kill.
+    for _ in 0..100 {
+        if std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("dead-lettered")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let logs = std::fs::read_to_string(&log).unwrap();
