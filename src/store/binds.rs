@@ -34,10 +34,18 @@ pub(super) fn text_list<'a>(postgres: bool, items: impl IntoIterator<Item = &'a 
     serde_json::to_string(&items).expect("a list of strings always serializes")
 }
 
-/// ` IN` the list bound as parameter `$n` by [`text_list`], to follow a column name.
+/// ` IN` the list bound as parameter `$n` by [`text_list`], to follow a column name. Both
+/// backends read the list as a set of rows, which the planner joins by an index probe per
+/// item (or, without a usable index, by hashing the items once).
+///
+/// Not `= ANY(CAST($n AS TEXT[]))` on PostgreSQL: in a generic plan the cast is not folded,
+/// and where the planner applies the test as a filter it re-parses the whole literal for
+/// every row it reads (a plan made while the table was small, or a sequential scan: 40,000
+/// rows against 1,000 keys took 5.0 s, `array_in` 3.7% of the server's CPU in the queue
+/// bench; this form took 13 ms on the same plan shape, a hash semi join).
 pub(super) fn in_list(postgres: bool, n: usize) -> String {
     if postgres {
-        format!(" = ANY(CAST(${n} AS TEXT[]))")
+        format!(" IN (SELECT unnest(CAST(${n} AS TEXT[])))")
     } else {
         format!(" IN (SELECT value FROM json_each(${n}))")
     }
