@@ -67,14 +67,7 @@ fn job(tag: &str, i: usize) -> JobPayload {
 /// CPU seconds (user + system) of the processes `/proc` lists whose name is `comm`, or of
 /// this process for `None`.
 fn cpu_seconds(comm: Option<&str>) -> f64 {
-    let read = |pid: &str| -> Option<(String, f64)> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let (head, tail) = stat.rsplit_once(')')?;
-        let name = head.split_once('(')?.1.to_owned();
-        let f: Vec<&str> = tail.split_whitespace().collect();
-        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-        Some((name, ticks / 100.0))
-    };
+    let read = common::process::cpu;
     match comm {
         None => read("self").map_or(0.0, |(_, s)| s),
         Some(comm) => std::fs::read_dir("/proc")

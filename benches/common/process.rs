@@ -61,3 +61,26 @@ pub fn file_backed(pid: u32) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A process's name and CPU seconds (user + system) from /proc/<pid>/stat; `pid` may be
+/// `self`.
+pub fn cpu(pid: &str) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    let f: Vec<&str> = tail.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some((name, ticks / 100.0))
+}
+
+/// Bytes the process has handed to `write`-like calls (`wchar` of /proc/<pid>/io): its WAL,
+/// its checkpoints and its sockets, whether or not they reached the disk yet.
+pub fn written(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("wchar:")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}

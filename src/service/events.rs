@@ -12,12 +12,11 @@ use serde_json::Value;
 use super::{iso, job_detail, JobDetail, ServiceError};
 use crate::auth::{Principal, Role};
 use crate::http::AppState;
+pub use crate::store::SOURCES;
 use crate::store::{now_ms, EventFilter, EventLine, JobState, BULK_MAX};
 
 /// Events per page.
 pub const PAGE: i64 = 50;
-/// The sources an event can come from.
-pub const SOURCES: [&str; 3] = ["github", "ritual", "manual"];
 
 /// The filter as a form sends it: every field text, empty meaning "any".
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{Backend, Result, Store};
+use super::{Backend, Result, Store, SOURCES};
 
 /// The most rows one bulk action touches.
 pub const BULK_MAX: i64 = 10_000;
@@ -145,6 +145,13 @@ fn event_conditions(f: &EventFilter, backend: Backend) -> Conditions {
             Backend::Sqlite => "e.delivery_id",
             Backend::Postgres => "e.delivery_id COLLATE \"C\"",
         };
+        if backend == Backend::Sqlite && f.source.is_none() {
+            // SQLite has no index on the delivery id alone (migration 0046): naming every
+            // source lets the range read the dedupe index `(source, delivery_id)`, once per
+            // source. (PostgreSQL keeps `events_delivery`: its dedupe index is in the
+            // database's collation, and only a `COLLATE "C"` index serves a byte range.)
+            c.sql.push(format!("e.source IN ({})", quoted(&SOURCES)));
+        }
         c.push(&format!("{col} >= $?"), Arg::Text(p.clone()));
         if let Some(upper) = prefix_upper(p) {
             c.push(&format!("{col} < $?"), Arg::Text(upper));
@@ -199,6 +206,31 @@ macro_rules! bound {
     }};
 }
 
+/// [`Store::event_page`]'s statement and its values.
+fn event_page_query(
+    f: &EventFilter,
+    cursor: &Option<(i64, String)>,
+    limit: i64,
+    backend: Backend,
+) -> (String, Vec<Arg>) {
+    let mut c = event_conditions(f, backend);
+    c.before("e.received_at", "e.id", cursor);
+    let (filter, limit) = (c.where_clause(), limit.clamp(1, 1000));
+    let sql = if rare_outcome(f) {
+        // Few jobs end this way: start from them and pick the page from index entries
+        // (`events_job` and `jobs_finished` cover every filter column), then read only
+        // the page's rows. Walking the events instead reads a million rows to find none.
+        format!(
+            "{EVENT_LINE} WHERE e.id IN (SELECT e.id FROM jobs j JOIN events e ON e.job_id = j.id\
+             {filter} ORDER BY e.received_at DESC, e.id DESC LIMIT {limit}) \
+             ORDER BY e.received_at DESC, e.id DESC"
+        )
+    } else {
+        format!("{EVENT_LINE}{filter} ORDER BY e.received_at DESC, e.id DESC LIMIT {limit}")
+    };
+    (sql, c.args)
+}
+
 const EVENT_LINE: &str = "SELECT e.id, e.source, e.delivery_id, e.event_type, e.repo, \
      e.received_at, e.job_id, j.state AS job_state FROM events e LEFT JOIN jobs j ON j.id = e.job_id";
 
@@ -211,22 +243,8 @@ impl Store {
         cursor: &Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<EventLine>> {
-        let mut c = event_conditions(f, self.backend);
-        c.before("e.received_at", "e.id", cursor);
-        let (filter, limit) = (c.where_clause(), limit.clamp(1, 1000));
-        let sql = if rare_outcome(f) {
-            // Few jobs end this way: start from them and pick the page from index entries
-            // (`events_job` and `jobs_finished` cover every filter column), then read only
-            // the page's rows. Walking the events instead reads a million rows to find none.
-            format!(
-                "{EVENT_LINE} WHERE e.id IN (SELECT e.id FROM jobs j JOIN events e ON e.job_id = j.id\
-                 {filter} ORDER BY e.received_at DESC, e.id DESC LIMIT {limit}) \
-                 ORDER BY e.received_at DESC, e.id DESC"
-            )
-        } else {
-            format!("{EVENT_LINE}{filter} ORDER BY e.received_at DESC, e.id DESC LIMIT {limit}")
-        };
-        Ok(bound!(sqlx::query_as(AssertSqlSafe(sql)), c.args)
+        let (sql, args) = event_page_query(f, cursor, limit, self.backend);
+        Ok(bound!(sqlx::query_as(AssertSqlSafe(sql)), args)
             .fetch_all(&self.pool)
             .await?)
     }
@@ -350,14 +368,18 @@ pub enum EventColumn {
 
 /// The filter's `WHERE` with `state IN (…)` added (the states are this crate's constants).
 fn with_states(c: &Conditions, states: &[&str]) -> String {
-    let list = states
+    let mut sql = c.sql.clone();
+    sql.push(format!("state IN ({})", quoted(states)));
+    format!(" WHERE {}", sql.join(" AND "))
+}
+
+/// This crate's constants as an SQL list: `'a', 'b'`.
+fn quoted(items: &[&str]) -> String {
+    items
         .iter()
         .map(|s| format!("'{s}'"))
         .collect::<Vec<_>>()
-        .join(", ");
-    let mut sql = c.sql.clone();
-    sql.push(format!("state IN ({list})"));
-    format!(" WHERE {}", sql.join(" AND "))
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -389,6 +411,37 @@ mod tests {
         assert!(matches!(&c.args[2], Arg::Text(s) if s == "50%_y"));
         let pg = event_conditions(&f, Backend::Postgres).where_clause();
         assert!(pg.contains("e.delivery_id COLLATE \"C\" >= $2"), "{pg}");
+    }
+
+    /// The delivery prefix filter reads the dedupe index, one range per source, not the
+    /// whole table: SQLite has no index on `delivery_id` alone since migration 0046.
+    #[tokio::test]
+    async fn a_delivery_prefix_reads_the_dedupe_index_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/plan.db", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        for source in [None, Some("ritual".to_owned())] {
+            let f = EventFilter {
+                source,
+                delivery: Some("72d3".into()),
+                ..Default::default()
+            };
+            let (sql, args) = event_page_query(&f, &None, 50, Backend::Sqlite);
+            let plan: Vec<(i64, i64, i64, String)> = bound!(
+                sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))),
+                args
+            )
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+            let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+            assert!(
+                steps.iter().any(|s| s.contains("sqlite_autoindex_events_2")
+                    && s.contains("delivery_id>? AND delivery_id<?")),
+                "{steps:?}"
+            );
+            assert!(!steps.iter().any(|s| s.starts_with("SCAN e")), "{steps:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,9 @@ use super::{Compressed, Result, Store};
 /// parameters by a linear scan) and far below both backends' parameter limits.
 const INSERT_CHUNK: usize = 128;
 
+/// The sources an event can come from (`events.source`).
+pub const SOURCES: [&str; 3] = ["github", "ritual", "manual"];
+
 /// An event row as a duplicate reports it: `(event id, job id)`.
 type StoredRow = (String, Option<String>);
 
