@@ -165,12 +165,16 @@ fn event_conditions(f: &EventFilter, backend: Backend) -> Conditions {
     }
     match f.outcome.as_deref() {
         Some("none") => c.sql.push("e.job_id IS NULL".into()),
-        // The common outcome: walk the events newest first and look each one's job up. The
-        // unary `+` keeps SQLite from starting at the jobs' state index instead and sorting
-        // every success (console bench, 1,000,000 events: 459 ms that way, 40 ms this way).
-        Some(state @ "succeeded") if backend == Backend::Sqlite => {
-            c.push("+j.state = $?", Arg::Text(state.to_owned()))
-        }
+        // The common outcome: walk the events newest first and look each one's job up. Asked
+        // in a subquery, so that no condition names `j` and the LEFT JOIN keeps the events as
+        // the outer loop. With `j.state` (even as `+j.state`) SQLite starts from the jobs
+        // once `ANALYZE` has seen them: it scans the covering `jobs_finished`, probes
+        // `events_job` per job and sorts every success (console bench, 1,000,000 events:
+        // 157-163 ms that way, under 1 ms this way).
+        Some(state @ "succeeded") if backend == Backend::Sqlite => c.push(
+            "(SELECT s.state FROM jobs s WHERE s.id = e.job_id) = $?",
+            Arg::Text(state.to_owned()),
+        ),
         Some(state) => c.push("j.state = $?", Arg::Text(state.to_owned())),
         None => {}
     }
@@ -442,6 +446,55 @@ mod tests {
             );
             assert!(!steps.iter().any(|s| s.starts_with("SCAN e")), "{steps:?}");
         }
+    }
+
+    /// The first page of successes walks the events newest first, even with statistics that
+    /// make the jobs look like the cheaper start (those of the console bench's database).
+    #[tokio::test]
+    async fn the_common_outcome_walks_the_events_newest_first_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/plan.db", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        // One connection: `ANALYZE sqlite_schema` reloads the statistics on its own only.
+        let mut conn = store.pool.acquire().await.unwrap();
+        for sql in [
+            "ANALYZE",
+            "DELETE FROM sqlite_stat1",
+            "INSERT INTO sqlite_stat1 VALUES \
+             ('events', 'events_job', '100000 1 1 1 1 1 1'), \
+             ('events', 'events_received_id', '1000000 1 1'), \
+             ('events', 'events_repo_received', '1000000 47620 1 1'), \
+             ('events', 'events_type_received', '1000000 125000 1 1'), \
+             ('events', 'sqlite_autoindex_events_1', '1000000 1'), \
+             ('events', 'sqlite_autoindex_events_2', '1000000 333334 1'), \
+             ('jobs', 'jobs_finished', '100000 20000 1 1'), \
+             ('jobs', 'jobs_created', '100000 1'), \
+             ('jobs', 'sqlite_autoindex_jobs_1', '100000 1')",
+            "ANALYZE sqlite_schema",
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await.unwrap();
+        }
+        let f = EventFilter {
+            outcome: Some("succeeded".into()),
+            ..Default::default()
+        };
+        let (sql, args) = event_page_query(&f, &None, 50, Backend::Sqlite);
+        let plan: Vec<(i64, i64, i64, String)> = bound!(
+            sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))),
+            args
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+        assert!(
+            steps[0].starts_with("SCAN e USING INDEX events_received_id"),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "{steps:?}"
+        );
     }
 
     #[test]
