@@ -18,7 +18,7 @@
 //!
 //! Run: `cargo bench --bench queue` (HELIX_BENCH_QUICK=1 for a smoke run,
 //! `HELIX_BENCH_ONLY=postgres|sqlite` for one backend, `HELIX_BENCH_RUNS_ONLY=1` for the
-//! burn-downs alone).
+//! burn-downs alone, `HELIX_BENCH_MODE=default|batched` for one of their modes).
 
 mod common;
 
@@ -261,7 +261,12 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, 
     }
     let mut rates = Vec::new();
     // As graphile-worker's bench: out of the box, and batched (a local buffer of 500).
+    // `HELIX_BENCH_MODE=batched` (or `default`) runs one mode (to profile it, say).
+    let only_mode = std::env::var("HELIX_BENCH_MODE").unwrap_or_default();
     for (mode, prefetch) in [("default", 0), ("batched", BATCHED_PREFETCH)] {
+        if !only_mode.is_empty() && only_mode != mode {
+            continue;
+        }
         for workers in [2, 10] {
             let url = fresh(base, dir.path(), &format!("{mode}{workers}")).await;
             let (rate, me, db) = burn_down(&url, n, workers, prefetch).await;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::binds::{in_list, pg_text_array, push_placeholders, text_list};
+use super::binds::{in_list, list_rows, pg_text_array, push_placeholders, text_list};
 use super::{NewJob, Result, Store};
 
 /// The waiting job a new job with coalesce key `$1` joins, if any: id, run at, created at.
@@ -21,8 +21,24 @@ pub(super) const WAITING_JOB: &str =
 pub(super) const RESCHEDULE_WAITING: &str =
     "UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'";
 
-/// The last time any job of coalesce key `$1` was touched (created, joined, run, finished).
-pub(super) const LAST_ACTIVITY: &str = "SELECT MAX(updated_at) FROM jobs WHERE coalesce_key = $1";
+/// The last time any job of coalesce key `$key` was touched (created, joined, run,
+/// finished): the newest of its jobs that are not running (`jobs_key_updated` holds only
+/// those, so that a claim gives it no entry) and of its running job, found through
+/// `running_jobs`. Two index probes and a primary-key lookup, whatever the key's history.
+macro_rules! last_activity {
+    ($key:literal) => {
+        concat!(
+            "(SELECT MAX(t) FROM ( \
+               SELECT MAX(updated_at) AS t FROM jobs WHERE coalesce_key = ", $key, " AND state <> 'running' \
+               UNION ALL \
+               SELECT updated_at FROM jobs WHERE id = (SELECT job_id FROM running_jobs WHERE coalesce_key = ", $key, ") \
+             ) a)"
+        )
+    };
+}
+
+/// [`last_activity!`] of coalesce key `$1`.
+pub(super) const LAST_ACTIVITY: &str = concat!("SELECT ", last_activity!("$1"));
 
 /// A new queued job: id, kind, payload, coalesce key, priority, run at, max attempts, now, lane.
 pub(super) const INSERT_JOB: &str =
@@ -218,13 +234,16 @@ impl Store {
                 waiting.insert(key, (id, run_at, created, false));
             }
             if debounced {
-                let q = with_keys::<(String, i64)>(
-                    "SELECT coalesce_key, MAX(updated_at) FROM jobs WHERE",
-                    " GROUP BY coalesce_key",
-                    &keys,
-                    postgres,
+                // `LAST_ACTIVITY` for every key at once, one probe per key.
+                let sql = format!(
+                    "SELECT k.value, {} FROM ({}) k",
+                    last_activity!("k.value"),
+                    list_rows(postgres, 1)
                 );
-                last.extend(q.fetch_all(&mut **tx).await?);
+                let q = sqlx::query_as::<_, (String, Option<i64>)>(AssertSqlSafe(sql))
+                    .bind(text_list(postgres, keys.iter().copied()));
+                let found = q.fetch_all(&mut **tx).await?;
+                last.extend(found.into_iter().filter_map(|(k, t)| Some((k, t?))));
             }
         }
         let mut out = Vec::with_capacity(jobs.len());

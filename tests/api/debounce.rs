@@ -114,3 +114,37 @@ async fn webhook_pushes_in_a_burst_share_one_debounced_job_and_a_manual_sync_is_
     assert_eq!(id, later.id);
     assert!(app.store.get_job(&id).await.unwrap().unwrap().run_at <= now_ms());
 }
+
+#[tokio::test]
+async fn a_push_while_the_keys_job_runs_waits_a_quiet_period_on_either_enqueue_path() {
+    let app = spawn_app().await;
+    let q = &app.state.queue;
+    let quiet = app.state.config.file.delivery.debounce.quiet_ms as i64;
+    for (i, many) in [false, true].into_iter().enumerate() {
+        let repo = format!("o/running-{i}");
+        let t0 = now_ms() + 60_000 * i as i64;
+        let enqueue = |t: i64| {
+            let job = webhook_sync(&repo);
+            async move {
+                if many {
+                    q.enqueue_many(&[job], t).await.unwrap().remove(0)
+                } else {
+                    q.enqueue(&job, t).await.unwrap()
+                }
+            }
+        };
+        // A key with no history runs at once, and is running 1 s later.
+        let first = enqueue(t0).await;
+        assert_eq!(app.store.get_job(&first).await.unwrap().unwrap().run_at, t0);
+        let claimed = q.claim("w", t0 + 1_000).await.unwrap().unwrap();
+        assert_eq!(claimed.row.id, first);
+        // Its run is the key's latest activity (the finished jobs' index leaves running
+        // jobs out; `running_jobs` supplies it): a push 100 ms into it is part of a burst.
+        let second = enqueue(t0 + 1_100).await;
+        assert_ne!(second, first);
+        let run_at = app.store.get_job(&second).await.unwrap().unwrap().run_at;
+        assert!(run_at >= t0 + 1_100 + quiet, "many={many}: {run_at} - {t0}");
+        q.complete(&first, "w", t0 + 1_200).await.unwrap();
+        let _ = q.claim("w", run_at).await.unwrap();
+    }
+}
