@@ -3,7 +3,9 @@
 //! synchronous=FULL), next to a bare axum handler answering 202 with no work, measured by the
 //! same load generator in the same run. Target: ≥ 60% of the bare handler's rate, p99 < 10 ms.
 //! It also prints the service's CPU time and the bytes it wrote per delivery, from /proc: the
-//! two figures that tell a cheaper write path from a quieter VM.
+//! two figures that tell a cheaper write path from a quieter VM; and the CPU per request of
+//! the load generator and of the durable floor, with the rate the service's CPU allows at
+//! most on this machine's cores beside the load generator (a CPU ceiling, not a forecast).
 //!
 //! Run: `cargo bench --bench ingest` (HELIX_BENCH_QUICK=1 for a smoke run). With
 //! `HELIX_BENCH_DATABASE_URL=postgres://…` the service stores into PostgreSQL instead.
@@ -55,6 +57,9 @@ async fn main() {
             )
         }),
     ));
+    // This process's CPU around each case: the load generator's in every case, plus the
+    // in-process server's in the first two (the service runs in a process of its own).
+    let own_cpu = || process::cpu("self").map_or(0.0, |(_, s)| s);
     let bare_load = run(bare_port, &body, &sig, duration).await;
 
     // The durable floor: the least any service that verifies and commits before answering
@@ -62,7 +67,9 @@ async fn main() {
     // group of concurrent requests). No parsing, no database, no response body.
     let floor_dir = tempfile::tempdir().unwrap();
     let floor_port = serve_in_thread(durable_floor(floor_dir.path().join("log")));
+    let floor_cpu = own_cpu();
     let floor_load = run(floor_port, &body, &sig, duration).await;
+    let floor_cpu = own_cpu() - floor_cpu;
 
     // The real service.
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +81,9 @@ async fn main() {
         (cpu, process::written(pid))
     };
     let before = usage();
+    let loader_cpu = own_cpu();
     let helix_load = run(port, &body, &sig, duration).await;
+    let loader_cpu = own_cpu() - loader_cpu;
     let after = usage();
     let _ = child.kill();
     let _ = child.wait();
@@ -87,6 +96,20 @@ async fn main() {
         "helix-sync used {:.0} µs of CPU and wrote {:.1} KB (WAL, checkpoints, sockets) per delivery",
         (after.0 - before.0) * 1e6 / requests,
         (after.1 - before.1) as f64 / 1024.0 / requests
+    );
+    // The CPU budget: with the load generator on the same cores, the rate the service's CPU
+    // per delivery allows at most, whatever its latency.
+    let per = |cpu: f64, n: usize| cpu * 1e6 / n.max(1) as f64;
+    let loader = per(loader_cpu, helix_load.latencies.len());
+    let floor = per(floor_cpu, floor_load.latencies.len()) - loader;
+    let helix = (after.0 - before.0) * 1e6 / requests;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let ceiling = cores * 1e6 / (helix + loader);
+    println!(
+        "CPU per request: load generator {loader:.0} µs, durable floor {floor:.0} µs, helix-sync \
+         {helix:.0} µs; on {cores} cores helix-sync and the load generator fit at most \
+         {ceiling:.0} deliveries/s ({:.0}% of the floor's rate)",
+        ceiling / floor_load.rate() * 100.0
     );
     println!(
         "durable floor: {:.0}% of bare; helix-sync: {:.0}% of the floor",
