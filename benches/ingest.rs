@@ -91,18 +91,18 @@ async fn main() {
     bare_load.report("bare axum 202 handler");
     floor_load.report("durable floor (hmac+fsync)");
     helix_load.report("helix-sync /webhooks/github");
-    let requests = helix_load.latencies.len().max(1) as f64;
+    // CPU seconds as µs per request of `load`.
+    let per = |cpu: f64, load: &common::Load| cpu * 1e6 / load.latencies.len().max(1) as f64;
+    let helix = per(after.0 - before.0, &helix_load);
+    let written_kb = (after.1 - before.1) as f64 / 1024.0;
     println!(
-        "helix-sync used {:.0} µs of CPU and wrote {:.1} KB (WAL, checkpoints, sockets) per delivery",
-        (after.0 - before.0) * 1e6 / requests,
-        (after.1 - before.1) as f64 / 1024.0 / requests
+        "helix-sync used {helix:.0} µs of CPU and wrote {:.1} KB (WAL, checkpoints, sockets) per delivery",
+        written_kb / helix_load.latencies.len().max(1) as f64
     );
     // The CPU budget: with the load generator on the same cores, the rate the service's CPU
     // per delivery allows at most, whatever its latency.
-    let per = |cpu: f64, n: usize| cpu * 1e6 / n.max(1) as f64;
-    let loader = per(loader_cpu, helix_load.latencies.len());
-    let floor = per(floor_cpu, floor_load.latencies.len()) - loader;
-    let helix = (after.0 - before.0) * 1e6 / requests;
+    let loader = per(loader_cpu, &helix_load);
+    let floor = per(floor_cpu, &floor_load) - loader;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let ceiling = cores * 1e6 / (helix + loader);
     println!(

@@ -138,8 +138,8 @@ async fn a_push_while_the_keys_job_runs_waits_a_quiet_period_on_either_enqueue_p
         assert_eq!(app.store.get_job(&first).await.unwrap().unwrap().run_at, t0);
         let claimed = q.claim("w", t0 + 1_000).await.unwrap().unwrap();
         assert_eq!(claimed.row.id, first);
-        // Its run is the key's latest activity (the finished jobs' index leaves running
-        // jobs out; `running_jobs` supplies it): a push 100 ms into it is part of a burst.
+        // Its run is the key's latest activity (`jobs_key_updated` leaves running jobs out;
+        // `running_jobs` supplies it): a push 100 ms into it is part of a burst.
         let second = enqueue(t0 + 1_100).await;
         assert_ne!(second, first);
         let run_at = app.store.get_job(&second).await.unwrap().unwrap().run_at;
