@@ -253,9 +253,9 @@ async fn main() {
     };
     let app = Application::build(config, options).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
-    let store = app.state().store.clone();
+    let context = app.app().clone();
     let added = helix_sync::service::users::add_user(
-        &store,
+        &context,
         &Principal::cli(),
         "bench",
         "admin",

@@ -13,8 +13,8 @@
 //! 4. history: burn-down at 2 workers after 1k, 100k and 1M finished jobs, the median of
 //!    three each, as a ratio to the 1k median (target: within 10%).
 //!
-//! Then, with `HELIX_BENCH_GRAPHILE=1`, `../shared/bench/graphile_worker_bench.sh` on the same
-//! PostgreSQL with the same N and worker counts, for the peer's figures beside ours.
+//! Then, with `HELIX_BENCH_GRAPHILE=1`, `benches/peers/graphile-worker/graphile_worker_bench.sh`
+//! on the same PostgreSQL with the same N and worker counts, for the peer's figures beside ours.
 //!
 //! Run: `cargo bench --bench queue` (HELIX_BENCH_QUICK=1 for a smoke run,
 //! `HELIX_BENCH_ONLY=postgres|sqlite` for one backend, `HELIX_BENCH_RUNS_ONLY=1` for the
@@ -328,11 +328,12 @@ async fn measure(base: &str, name: &str, n: usize, quick: bool) -> Vec<(String, 
     rates
 }
 
-/// graphile-worker's figures from the shared script, one JSON line per mode and worker count.
+/// graphile-worker's figures from its script in `benches/peers/graphile-worker/`, one JSON line
+/// per mode and worker count.
 fn graphile(n: usize) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/bench/graphile_worker_bench.sh"
+        "/benches/peers/graphile-worker/graphile_worker_bench.sh"
     );
     if !std::path::Path::new(script).exists() {
         println!("\ngraphile-worker: {script} not found; skipped");

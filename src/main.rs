@@ -51,6 +51,10 @@ enum Command {
     },
     /// Run one sync cycle in the foreground (the same cycle the workers run).
     Sync(cli::sync::SyncArgs),
+    /// Queue a sync for the server's workers (as `POST /api/sync`); prints the job id.
+    Trigger(cli::queue::TriggerArgs),
+    /// Replay stored events: queue the job each asks for under today's rules.
+    Replay(cli::queue::ReplayArgs),
     /// List past sync runs, newest first.
     History(cli::history::HistoryArgs),
     /// What changed between any two stored runs.
@@ -108,10 +112,10 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
                 runner: None,
             };
             let app = Application::build_headless(config, options).await?;
-            let state = app.state().clone();
+            let context = app.app().clone();
             app.run_until(async move {
                 tokio::select! {
-                    r = helix_sync::mcp::stdio::serve(state) => {
+                    r = helix_sync::mcp::stdio::serve(context) => {
                         if let Err(e) = r {
                             tracing::error!(error = %e, "MCP stdio session failed");
                         }
@@ -121,12 +125,14 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
             })
             .await
         }
-        Command::Queue { command } => cli::queue::run(&config, command).await,
-        Command::User { command } => cli::user::run(&config, command).await,
-        Command::Export(args) => cli::export::run(&config, args).await,
+        Command::Queue { command } => cli::queue::run(config, command).await,
+        Command::Trigger(args) => cli::queue::trigger(config, args).await,
+        Command::Replay(args) => cli::queue::replay(config, args).await,
+        Command::User { command } => cli::user::run(config, command).await,
+        Command::Export(args) => cli::export::run(config, args).await,
         Command::Sync(args) => return cli::sync::run(config, args).await,
-        Command::History(args) => cli::history::run(&config, args).await,
-        Command::Diff(args) => cli::versions::diff(&config, args).await,
+        Command::History(args) => cli::history::run(config, args).await,
+        Command::Diff(args) => cli::versions::diff(config, args).await,
         Command::Rollback(args) => cli::versions::rollback(config, args).await,
         Command::Backup(args) => cli::backup::backup(&config, args).await,
         Command::Restore(args) => cli::backup::restore_file(&config, args),

@@ -4,8 +4,8 @@
 //! `Store::enqueue_firing`, whose primary key makes it run once however many processes or
 //! restarts try. Each tick enqueues only the *latest* due firing of each schedule, so after
 //! downtime a missed hourly run happens once at start-up, not once per missed hour. Times come
-//! from the caller (`tick(now)`), so tests move the clock instead of sleeping. Cron syntax is
-//! parsed by `croner` (5 fields; a seconds field is refused so `*` can never mean every second).
+//! from the caller (`tick(now)`), so tests move the clock instead of sleeping. What fires when
+//! is the pure schedule model in `config::schedule`.
 //!
 //! The scheduler also fires retention (`queue::retention`) every `retention.prune_every`, on
 //! a task of its own so a long pass never delays a firing; a pass cut short by shutdown
@@ -13,127 +13,14 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use croner::parser::{CronParser, Seconds};
-use croner::Cron;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{RetentionConfig, SyncSchedule};
+pub use crate::config::schedule::{schedules, Rule, Schedule};
+use crate::config::RetentionConfig;
 use crate::queue::{JobPayload, Queue, SyncJob, SyncScope, Trigger};
 use crate::store::StoreError;
-
-/// Parses a 5-field cron expression (UTC).
-pub fn parse_cron(expr: &str) -> Result<Cron, String> {
-    if expr.split_whitespace().count() != 5 {
-        return Err(format!(
-            "{expr:?} must have exactly 5 fields (minute hour day month weekday)"
-        ));
-    }
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .build()
-        .parse(expr)
-        .map_err(|e| format!("{expr:?}: {e}"))
-}
-
-/// The cron expression for a daily `HH:MM` (UTC).
-pub fn daily_expression(hhmm: &str) -> Result<String, String> {
-    let t = chrono::NaiveTime::parse_from_str(hhmm, "%H:%M")
-        .map_err(|_| format!("{hhmm:?} is not a time of day in HH:MM"))?;
-    use chrono::Timelike;
-    Ok(format!("{} {} * * *", t.minute(), t.hour()))
-}
-
-#[derive(Debug, Clone)]
-pub enum Rule {
-    Cron(Box<Cron>),
-    /// Fires at every multiple of the interval since the unix epoch, so that all replicas
-    /// agree on the fire times.
-    Every(Duration),
-}
-
-#[derive(Debug, Clone)]
-pub struct Schedule {
-    /// Stable name: the dedupe key's first half.
-    pub name: String,
-    pub rule: Rule,
-}
-
-/// The schedules a config asks for. Names are unique.
-pub fn schedules(cfg: &SyncSchedule) -> Result<Vec<Schedule>, String> {
-    let mut out = Vec::new();
-    let mut cron = |name: String, expr: &str| -> Result<(), String> {
-        out.push(Schedule {
-            name,
-            rule: Rule::Cron(Box::new(parse_cron(expr)?)),
-        });
-        Ok(())
-    };
-    if cfg.hourly {
-        cron("hourly".into(), "0 * * * *")?;
-    }
-    if let Some(daily) = &cfg.daily {
-        cron("daily".into(), &daily_expression(daily)?)?;
-    }
-    for expr in &cfg.cron {
-        cron(format!("cron:{expr}"), expr)?;
-    }
-    if let Some(secs) = cfg.interval_secs.filter(|s| *s > 0) {
-        out.push(Schedule {
-            name: format!("every:{secs}s"),
-            rule: Rule::Every(Duration::from_secs(secs)),
-        });
-    }
-    out.dedup_by(|a, b| a.name == b.name);
-    Ok(out)
-}
-
-impl Schedule {
-    /// The first firing strictly after `t`.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        match &self.rule {
-            Rule::Cron(c) => c.find_next_occurrence(&t, false).ok(),
-            Rule::Every(d) => {
-                let step = d.as_millis() as i64;
-                let n = t.timestamp_millis().div_euclid(step) + 1;
-                DateTime::from_timestamp_millis(n * step)
-            }
-        }
-    }
-
-    /// The latest firing at or before `now`, looking back at most a year.
-    pub fn latest_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        match &self.rule {
-            Rule::Every(d) => {
-                let step = d.as_millis() as i64;
-                DateTime::from_timestamp_millis(now.timestamp_millis().div_euclid(step) * step)
-            }
-            Rule::Cron(c) => {
-                // Widen the window until it holds a firing, then walk forward inside it:
-                // the walk is bounded by the firings in the smallest such window.
-                for back in [
-                    TimeDelta::hours(1),
-                    TimeDelta::days(1),
-                    TimeDelta::days(8),
-                    TimeDelta::days(32),
-                    TimeDelta::days(366),
-                ] {
-                    let mut t = c.find_next_occurrence(&(now - back), true).ok()?;
-                    if t > now {
-                        continue;
-                    }
-                    while let Some(n) = c.find_next_occurrence(&t, false).ok().filter(|n| *n <= now)
-                    {
-                        t = n;
-                    }
-                    return Some(t);
-                }
-                None
-            }
-        }
-    }
-}
 
 /// Fires schedules into the queue.
 pub struct Scheduler {
@@ -153,6 +40,13 @@ impl Scheduler {
             next_sync,
             retention: None,
         }
+    }
+
+    /// Publishes the next firing on `tx` (the application context's `next_sync`) instead of
+    /// a channel of its own.
+    pub fn publishing_to(mut self, tx: watch::Sender<Option<DateTime<Utc>>>) -> Self {
+        self.next_sync = tx;
+        self
     }
 
     /// Also fire retention passes (see the module docs).
@@ -256,87 +150,5 @@ impl Scheduler {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn config_table_names_are_unique_and_parse() {
-        let cfg = SyncSchedule {
-            cron: vec!["*/15 * * * *".into(), "0 6 * * 1".into()],
-            interval_secs: Some(600),
-            ..Default::default()
-        };
-        let s = schedules(&cfg).unwrap();
-        let names: Vec<_> = s.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "hourly",
-                "daily",
-                "cron:*/15 * * * *",
-                "cron:0 6 * * 1",
-                "every:600s"
-            ]
-        );
-    }
-
-    #[test]
-    fn refuses_seconds_fields_and_garbage() {
-        assert!(parse_cron("* * * * * *").is_err());
-        assert!(parse_cron("61 * * * *").is_err());
-        assert!(parse_cron("0 * * *").is_err());
-        assert!(daily_expression("25:00").is_err());
-        assert_eq!(daily_expression("07:30").unwrap(), "30 7 * * *");
-    }
-
-    #[test]
-    fn latest_due_and_next() {
-        let s = schedules(&SyncSchedule {
-            daily: None,
-            ..Default::default()
-        })
-        .unwrap()
-        .remove(0);
-        assert_eq!(
-            s.latest_due(at("2026-01-01T10:59:59Z")),
-            Some(at("2026-01-01T10:00:00Z"))
-        );
-        assert_eq!(
-            s.latest_due(at("2026-01-01T11:00:00Z")),
-            Some(at("2026-01-01T11:00:00Z"))
-        );
-        assert_eq!(
-            s.next_after(at("2026-01-01T11:00:00Z")),
-            Some(at("2026-01-01T12:00:00Z"))
-        );
-        let weekly = Schedule {
-            name: "w".into(),
-            rule: Rule::Cron(Box::new(parse_cron("0 6 * * 1").unwrap())),
-        };
-        // 2026-01-05 is a Monday.
-        assert_eq!(
-            weekly.latest_due(at("2026-01-10T00:00:00Z")),
-            Some(at("2026-01-05T06:00:00Z"))
-        );
-        let every = Schedule {
-            name: "e".into(),
-            rule: Rule::Every(Duration::from_secs(600)),
-        };
-        assert_eq!(
-            every.latest_due(at("2026-01-01T10:09:00Z")),
-            Some(at("2026-01-01T10:00:00Z"))
-        );
-        assert_eq!(
-            every.next_after(at("2026-01-01T10:00:00Z")),
-            Some(at("2026-01-01T10:10:00Z"))
-        );
     }
 }

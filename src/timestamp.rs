@@ -1,5 +1,6 @@
-//! Reading the timestamps the ecosystem writes: one parser for every place a timestamp comes
-//! in (UCF documents, agent states, the profiles database, ritual events, GitHub).
+//! Times in and out: one reader for every place a timestamp comes in (UCF documents, agent
+//! states, the profiles database, ritual events, GitHub), and one RFC 3339 writer for every
+//! place one goes out (the API, exports, feeds, Notion, GitHub query strings).
 //!
 //! The ecosystem's Python daemon writes `datetime.utcnow().isoformat()`, e.g.
 //! `2026-11-25T09:30:00.123456`: UTC, but without a zone. Such a value is read as UTC here;
@@ -7,7 +8,7 @@
 //! anything else. A value with an offset is read as RFC 3339. This module must never guess
 //! a local time zone: the server's zone is not the sender's.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 
 /// The zone-less forms accepted (ISO 8601 as Python's `isoformat()` and SQLite's
 /// `datetime()` write them), read as UTC.
@@ -28,6 +29,20 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
         .map(|n| n.and_utc())
+}
+
+/// `t` as RFC 3339 in UTC with whole seconds: `2026-11-25T09:30:00Z`. Exports, feeds, Notion
+/// dates and GitHub's `since` parameters use this form.
+pub fn secs(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A unix-millisecond time as RFC 3339 in UTC with milliseconds: `2026-11-25T09:30:00.123Z`.
+/// The API, the console and the CLI show stored times (all unix ms) this way.
+pub fn millis(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `s` rewritten as RFC 3339 in UTC (`…Z`) when it parses, so that everything downstream
@@ -59,6 +74,14 @@ mod tests {
         );
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse("2026-11-25"), None);
+    }
+
+    #[test]
+    fn writes_utc_with_z() {
+        let t = parse("2026-11-25T10:30:00.123456+01:00").unwrap();
+        assert_eq!(secs(t), "2026-11-25T09:30:00Z");
+        assert_eq!(millis(t.timestamp_millis()), "2026-11-25T09:30:00.123Z");
+        assert_eq!(millis(0), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub async fn start(commits: usize, notion: bool, file: serde_json::Value) -> Ben
     };
     let app = Application::build(config, options).await.unwrap();
     let port = app.port();
-    let store = app.state().store.clone();
+    let store = app.app().store.clone();
     tokio::spawn(app.run_until(std::future::pending()));
     BenchApp {
         port,

@@ -13,6 +13,7 @@
 //! or forms (that is `console`) and never writes SQL (that is `store`).
 
 pub mod bearer;
+pub mod cookie;
 pub mod limiter;
 pub mod password;
 pub mod session;
@@ -77,12 +78,21 @@ impl Principal {
         }
     }
 
+    /// The local command line, as the account that runs it: `cli:<user>`.
     pub fn cli() -> Self {
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         Self {
-            name: format!("cli:{user}"),
+            name: format!("cli:{}", unix_user()),
             role: Role::Admin,
             via: Via::Cli,
+        }
+    }
+
+    /// The local command line acting for a named person (`rollback --by NAME`): the name
+    /// says both, `NAME (cli:<user>)`, so neither the run nor the audit log loses who ran it.
+    pub fn cli_for(person: &str) -> Self {
+        Self {
+            name: format!("{} (cli:{})", person.trim(), unix_user()),
+            ..Self::cli()
         }
     }
 
@@ -106,6 +116,16 @@ impl Principal {
             })
         }
     }
+}
+
+/// The account running this process: `$USER` (or `$LOGNAME`), else its numeric uid, so the
+/// audit log names someone even where the environment does not (a container's entrypoint).
+fn unix_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
 }
 
 #[derive(Debug, thiserror::Error)]

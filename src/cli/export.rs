@@ -1,5 +1,5 @@
 //! `helix-sync export --format <f> --scope <s> [--run <id>] [-o FILE|-]`: the same bytes as
-//! `GET /api/export/{format}`, because both call `service::export::export_from_store`.
+//! `GET /api/export/{format}`, because both call `service::export::export`.
 //!
 //! `helix-sync export --run <id> -o DIR` (no format) makes every file that run wrote again,
 //! under the same relative paths, byte for byte (`service::export::regenerate`).
@@ -11,8 +11,8 @@ use anyhow::Context;
 use clap::Args;
 
 use helix_sync::config::Config;
-use helix_sync::service::export::{export_from_store, parse_scope, regenerate};
-use helix_sync::store::Store;
+use helix_sync::service::export::{export, parse_scope, regenerate};
+use helix_sync::service::App;
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -31,45 +31,42 @@ pub struct ExportArgs {
     output: PathBuf,
 }
 
-pub async fn run(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
+pub async fn run(config: Config, args: ExportArgs) -> anyhow::Result<()> {
     let scope = parse_scope(&args.scope)?;
-    let store = Store::connect(&config.database_url).await?;
-    let (Some(format), run) = (&args.format, &args.run) else {
-        let run = args
-            .run
-            .as_deref()
-            .expect("clap requires --run without --format");
-        return regenerate_into(config, &store, run, &args.output).await;
-    };
-    let artifact = export_from_store(config, &store, format, scope, run.as_deref()).await?;
-    if args.output.as_os_str() == "-" {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&artifact.bytes)?;
-        out.flush()?;
-    } else {
-        std::fs::write(&args.output, &artifact.bytes)
-            .with_context(|| format!("cannot write {}", args.output.display()))?;
-        eprintln!(
-            "wrote {} ({} bytes, {})",
-            args.output.display(),
-            artifact.bytes.len(),
-            artifact.content_type
-        );
-    }
-    Ok(())
+    super::with_app(config, |app| async move {
+        let Some(format) = &args.format else {
+            let run = args
+                .run
+                .as_deref()
+                .expect("clap requires --run without --format");
+            return regenerate_into(&app, run, &args.output).await;
+        };
+        let artifact = export(&app, format, scope, args.run.as_deref()).await?;
+        if args.output.as_os_str() == "-" {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&artifact.bytes)?;
+            out.flush()?;
+        } else {
+            std::fs::write(&args.output, &artifact.bytes)
+                .with_context(|| format!("cannot write {}", args.output.display()))?;
+            eprintln!(
+                "wrote {} ({} bytes, {})",
+                args.output.display(),
+                artifact.bytes.len(),
+                artifact.content_type
+            );
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Writes every export file of run `run` again under directory `dir`.
-async fn regenerate_into(
-    config: &Config,
-    store: &Store,
-    run: &str,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
+async fn regenerate_into(app: &App, run: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     if dir.as_os_str() == "-" {
         anyhow::bail!("--run without --format writes several files: give a directory with -o DIR");
     }
-    for (path, bytes) in regenerate(config, store, run).await? {
+    for (path, bytes) in regenerate(app, run).await? {
         let file = dir.join(&path);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)

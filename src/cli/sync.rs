@@ -10,21 +10,17 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 
+use helix_sync::auth::Principal;
 use helix_sync::config::Config;
 use helix_sync::ingest::manual::TriggerRequest;
-use helix_sync::queue::{JobPayload, Queue, Trigger};
-use helix_sync::service::RunView;
-use helix_sync::store::Store;
-use helix_sync::sync::cycle;
+use helix_sync::service::{self, RunView};
 use helix_sync::sync::exporters::report::count;
 use helix_sync::sync::snapshot::ChangeSummary;
-use helix_sync::sync::SyncDeps;
 
 /// Exit status of a `partial` run.
 pub const EXIT_PARTIAL: u8 = 3;
@@ -42,65 +38,47 @@ pub struct SyncArgs {
     json: bool,
 }
 
-/// What a cycle (or a rollback) run from the command line needs: the server's database and
-/// queue, and no live listeners.
-pub async fn deps(config: Config) -> anyhow::Result<SyncDeps> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("opening the database {}", config.database_url))?;
-    let queue = Queue::new(store.clone(), config.file.queue.clone())
-        .with_delivery(config.file.delivery.clone());
-    Ok(SyncDeps::new(
-        Arc::new(config),
-        store,
-        queue,
-        tokio::sync::broadcast::channel(16).0,
-    ))
-}
-
 pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let request = TriggerRequest {
         sources: args.sources,
         targets: args.targets,
     };
-    let JobPayload::Sync(mut job) = request.into_job()? else {
-        unreachable!("a trigger request always builds a sync job")
-    };
-    job.trigger = Trigger::Cli;
-    let deps = deps(config).await?;
-    let store = deps.store.clone();
-
-    let started = Instant::now();
-    let spinner =
-        (!args.json && std::io::stderr().is_terminal()).then(|| tokio::spawn(spin(started)));
-    let result = cycle::run(&deps, None, &job).await;
-    if let Some(s) = spinner {
-        s.abort();
-        eprint!("\r\x1b[2K");
-    }
-    let latest = store.list_runs(1).await?.into_iter().next();
-    let outcome = result.map_err(|e| anyhow::anyhow!("sync failed: {e}"));
-    let run = match (&outcome, latest) {
-        (Ok(o), _) => store
-            .get_run(&o.run_id)
-            .await?
-            .context("the run was recorded")?,
-        (Err(_), Some(r)) if r.status == "failed" => r,
-        (Err(_), _) => return outcome.map(|_| ExitCode::SUCCESS),
-    };
-    let deliveries = store.deliveries_for_run(&run.id).await?;
-    let view = RunView::from(run);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&view)?);
-    } else {
-        print_summary(&view, &deliveries);
-    }
-    let outcome = outcome?;
-    Ok(if outcome.status == "partial" {
-        ExitCode::from(EXIT_PARTIAL)
-    } else {
-        ExitCode::SUCCESS
+    let json = args.json;
+    super::with_app(config, |app| async move {
+        let store = &app.store;
+        let started = Instant::now();
+        let spinner =
+            (!json && std::io::stderr().is_terminal()).then(|| tokio::spawn(spin(started)));
+        let result = service::sync_now(&app, &Principal::cli(), request).await?;
+        if let Some(s) = spinner {
+            s.abort();
+            eprint!("\r\x1b[2K");
+        }
+        let latest = store.list_runs(1).await?.into_iter().next();
+        let outcome = result.map_err(|e| anyhow::anyhow!("sync failed: {e}"));
+        let run = match (&outcome, latest) {
+            (Ok(o), _) => store
+                .get_run(&o.run_id)
+                .await?
+                .context("the run was recorded")?,
+            (Err(_), Some(r)) if r.status == "failed" => r,
+            (Err(_), _) => return outcome.map(|_| ExitCode::SUCCESS),
+        };
+        let deliveries = store.deliveries_for_run(&run.id).await?;
+        let view = RunView::from(run);
+        if json {
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        } else {
+            print_summary(&view, &deliveries);
+        }
+        let outcome = outcome?;
+        Ok(if outcome.status == "partial" {
+            ExitCode::from(EXIT_PARTIAL)
+        } else {
+            ExitCode::SUCCESS
+        })
     })
+    .await
 }
 
 async fn spin(started: Instant) {

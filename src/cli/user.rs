@@ -12,7 +12,6 @@ use clap::Subcommand;
 use helix_sync::auth::Principal;
 use helix_sync::config::Config;
 use helix_sync::service::users;
-use helix_sync::store::Store;
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -51,36 +50,41 @@ fn read_password() -> anyhow::Result<String> {
     Ok(pass)
 }
 
-pub async fn run(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url).await?;
-    let me = Principal::cli();
-    match cmd {
-        UserCommand::Add { name, role } => {
-            let pass = read_password()?;
-            users::add_user(&store, &me, &name, &role, &pass).await?;
-            println!("added {name} ({role})");
-        }
-        UserCommand::List { json } => {
-            let list = users::users(&store).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                println!("{:<32}  {:<8}  CREATED", "USER", "ROLE");
-                for u in list {
-                    println!("{:<32}  {:<8}  {}", u.username, u.role, u.created_at);
+pub async fn run(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    // Read before the database is opened: a missing password changes nothing.
+    let pass = match &cmd {
+        UserCommand::Add { .. } | UserCommand::Passwd { .. } => Some(read_password()?),
+        _ => None,
+    };
+    super::with_app(config, |app| async move {
+        let me = Principal::cli();
+        let pass = pass.as_deref().unwrap_or_default();
+        match cmd {
+            UserCommand::Add { name, role } => {
+                users::add_user(&app, &me, &name, &role, pass).await?;
+                println!("added {name} ({role})");
+            }
+            UserCommand::List { json } => {
+                let list = users::users(&app).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    println!("{:<32}  {:<8}  CREATED", "USER", "ROLE");
+                    for u in list {
+                        println!("{:<32}  {:<8}  {}", u.username, u.role, u.created_at);
+                    }
                 }
             }
+            UserCommand::Remove { name } => {
+                users::remove_user(&app, &me, &name).await?;
+                println!("removed {name}");
+            }
+            UserCommand::Passwd { name } => {
+                users::change_user(&app, &me, &name, Some(pass), None).await?;
+                println!("password of {name} changed; their sessions are ended");
+            }
         }
-        UserCommand::Remove { name } => {
-            users::remove_user(&store, &me, &name).await?;
-            println!("removed {name}");
-        }
-        UserCommand::Passwd { name } => {
-            let pass = read_password()?;
-            users::change_user(&store, &me, &name, Some(&pass), None).await?;
-            println!("password of {name} changed; their sessions are ended");
-        }
-    }
-    store.close().await;
-    Ok(())
+        Ok(())
+    })
+    .await
 }

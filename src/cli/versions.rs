@@ -2,15 +2,15 @@
 //! the same `service` functions as `GET /api/runs/diff` and `POST /api/runs/{id}/rollback`.
 //!
 //! A rollback from the command line writes the run, its exports and its deliveries to the
-//! server's database; the publish jobs are run by `serve`'s workers, like those of
-//! `helix-sync sync`.
+//! server's database, audited as `cli:<user>` (or `NAME (cli:<user>)` with `--by`); the
+//! publish jobs are run by `serve`'s workers, like those of `helix-sync sync`.
 
 use clap::Args;
 
+use helix_sync::auth::Principal;
 use helix_sync::config::Config;
 use helix_sync::service::export::parse_scope;
 use helix_sync::service::{rollback, versions};
-use helix_sync::store::Store;
 use helix_sync::sync::publishers::stats::change_lines;
 
 #[derive(Args)]
@@ -27,12 +27,23 @@ pub struct DiffArgs {
     json: bool,
 }
 
-pub async fn diff(config: &Config, args: DiffArgs) -> anyhow::Result<()> {
+pub async fn diff(config: Config, args: DiffArgs) -> anyhow::Result<()> {
     let scope = parse_scope(&args.scope)?;
-    let store = Store::connect(&config.database_url).await?;
-    let d = versions::diff(&store, &args.from, &args.to, scope).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+    super::with_app(config, |app| async move {
+        let d = versions::diff(&app, &args.from, &args.to, scope).await?;
+        let (_, snapshot) = versions::load(&app, &d.to.id).await?;
+        print_diff(&d, &snapshot, args.json)
+    })
+    .await
+}
+
+fn print_diff(
+    d: &versions::Diff,
+    snapshot: &helix_sync::sync::snapshot::Snapshot,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(d)?);
         return Ok(());
     }
     println!(
@@ -43,8 +54,7 @@ pub async fn diff(config: &Config, args: DiffArgs) -> anyhow::Result<()> {
         d.to.finished_at.as_deref().unwrap_or("-"),
         d.scope
     );
-    let (_, snapshot) = versions::load(&store, &d.to.id).await?;
-    let lines = change_lines(&d.changes, &snapshot, usize::MAX);
+    let lines = change_lines(&d.changes, snapshot, usize::MAX);
     if lines.is_empty() {
         println!("no changes");
     }
@@ -59,7 +69,8 @@ pub struct RollbackArgs {
     /// The run whose state to publish again.
     #[arg(long)]
     to: String,
-    /// Who is rolling back (recorded on the run and said in Discord); default `cli:$USER`.
+    /// Who is rolling back, recorded on the run, in the audit log and in Discord as
+    /// `NAME (cli:$USER)`; default `cli:$USER`.
     #[arg(long)]
     by: Option<String>,
     /// Print the outcome as JSON.
@@ -68,14 +79,16 @@ pub struct RollbackArgs {
 }
 
 pub async fn rollback(config: Config, args: RollbackArgs) -> anyhow::Result<()> {
-    let by = args.by.unwrap_or_else(|| {
-        format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        )
-    });
-    let deps = super::sync::deps(config).await?;
-    let outcome = rollback::rollback(&deps, &args.to, &by).await?;
+    let who = match args.by.as_deref().map(str::trim) {
+        Some("") => anyhow::bail!("--by needs a name"),
+        Some(name) => Principal::cli_for(name),
+        None => Principal::cli(),
+    };
+    let to = args.to;
+    let outcome = super::with_app(config, |app| async move {
+        Ok(rollback::requested(&app, &who, &to).await?)
+    })
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         return Ok(());

@@ -138,14 +138,22 @@ pub struct UcfSource {
     pub metrics: Vec<String>,
 }
 
+/// The six UCF metrics, in the order reports show them.
+pub const UCF_METRICS: [&str; 6] = [
+    "harmony",
+    "resilience",
+    "prana",
+    "drishti",
+    "klesha",
+    "zoom",
+];
+
 impl Default for UcfSource {
     fn default() -> Self {
         Self {
             enabled: true,
             path: Some("config/examples/ucf_state.json".into()),
-            metrics: crate::sync::snapshot::UCF_METRICS
-                .map(String::from)
-                .to_vec(),
+            metrics: UCF_METRICS.map(String::from).to_vec(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod delivery;
 mod file;
 pub mod redact;
 mod retention;
+pub mod schedule;
 mod secret;
 mod server;
 mod summary;
@@ -246,10 +247,7 @@ impl Config {
                 .unwrap_or_default()
         };
         let ritual_webhook = secrets_list("RITUAL_WEBHOOK_SECRET");
-        if ritual_webhook
-            .iter()
-            .any(|s| crate::ingest::ritual::decode_key(s).is_none())
-        {
+        if ritual_webhook.iter().any(|s| s.whsec_key().is_none()) {
             return Err(ConfigError::Env {
                 name: "RITUAL_WEBHOOK_SECRET",
                 message: "expected whsec_<base64> keys".into(),
@@ -383,11 +381,10 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 fn validate(f: &FileConfig) -> Result<(), (String, String)> {
     f.http.check()?;
     if let Some(daily) = &f.sync_schedule.daily {
-        crate::scheduler::daily_expression(daily)
-            .map_err(|m| ("sync_schedule.daily".to_owned(), m))?;
+        schedule::daily_expression(daily).map_err(|m| ("sync_schedule.daily".to_owned(), m))?;
     }
     for (i, expr) in f.sync_schedule.cron.iter().enumerate() {
-        crate::scheduler::parse_cron(expr).map_err(|m| (format!("sync_schedule.cron[{i}]"), m))?;
+        schedule::parse_cron(expr).map_err(|m| (format!("sync_schedule.cron[{i}]"), m))?;
     }
     const INCLUDES: [&str; 6] = [
         "commits",
@@ -406,7 +403,7 @@ fn validate(f: &FileConfig) -> Result<(), (String, String)> {
         }
     }
     for (i, m) in f.sources.ucf_state.metrics.iter().enumerate() {
-        if !crate::sync::snapshot::UCF_METRICS.contains(&m.as_str()) {
+        if !UCF_METRICS.contains(&m.as_str()) {
             return Err((
                 format!("sources.ucf_state.metrics[{i}]"),
                 format!("unknown metric {m:?}"),

@@ -25,6 +25,17 @@ impl Secret {
         self.0.expose_secret()
     }
 
+    /// The raw HMAC key of a Standard Webhooks secret (`whsec_<base64>`); `None` when the
+    /// value is not in that form (config refuses such a `RITUAL_WEBHOOK_SECRET` at start).
+    pub fn whsec_key(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let b64 = self.expose().strip_prefix("whsec_")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .filter(|k| !k.is_empty())
+    }
+
     /// Constant-time equality with a candidate (e.g. a bearer token). Both sides are hashed
     /// first so that neither the content nor the length leaks through timing.
     pub fn matches(&self, candidate: &str) -> bool {

@@ -31,8 +31,8 @@ pub async fn users(State(state): State<AppState>, session: Session) -> Result<Re
     let ctx = context! {
         title => "Users and tokens",
         nav => "users",
-        users => Serde(&service::users(&state.store).await?),
-        tokens => Serde(&service::tokens(&state.store).await?),
+        users => Serde(&service::users(&state).await?),
+        tokens => Serde(&service::tokens(&state).await?),
         roles => Serde(Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
     };
     Ok(ok("users.html", &session, ctx))
@@ -52,7 +52,7 @@ pub async fn add_user(
 ) -> Result<Response, PageError> {
     let f = &form.data;
     service::add_user(
-        &state.store,
+        &state,
         &form.session.who,
         f.username.trim(),
         &f.role,
@@ -84,7 +84,7 @@ pub async fn update_user(
     if pass.is_none() && role.is_none() {
         return Err(ApiError::BadRequest("give a new role or a new password".into()).into());
     }
-    service::change_user(&state.store, &form.session.who, &f.username, pass, role).await?;
+    service::change_user(&state, &form.session.who, &f.username, pass, role).await?;
     Ok(done(
         &state.config,
         "/console/users",
@@ -105,7 +105,7 @@ pub async fn remove_user(
     if form.data.username == form.session.who.name {
         return Err(ApiError::Conflict("you cannot remove yourself".into()).into());
     }
-    service::remove_user(&state.store, &form.session.who, &form.data.username).await?;
+    service::remove_user(&state, &form.session.who, &form.data.username).await?;
     Ok(done(
         &state.config,
         "/console/users",
@@ -126,8 +126,7 @@ pub async fn create_token(
     form: Form<NewToken>,
 ) -> Result<Response, PageError> {
     let f = &form.data;
-    let token =
-        service::create_token(&state.store, &form.session.who, &f.username, &f.name).await?;
+    let token = service::create_token(&state, &form.session.who, &f.username, &f.name).await?;
     let ctx = context! {
         title => "New API token",
         nav => "users",
@@ -148,7 +147,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     form: Form<TokenId>,
 ) -> Result<Response, PageError> {
-    service::revoke_token(&state.store, &form.session.who, &form.data.id).await?;
+    service::revoke_token(&state, &form.session.who, &form.data.id).await?;
     Ok(done(&state.config, "/console/users", "Token revoked."))
 }
 
@@ -166,7 +165,7 @@ pub async fn audit(
     let q = query(q)?;
     admin(&session)?;
     let before = Some(q.before.trim()).filter(|b| !b.is_empty());
-    let entries = service::audit_page(&state.store, &session.who, before, AUDIT_PAGE).await?;
+    let entries = service::audit_page(&state, &session.who, before, AUDIT_PAGE).await?;
     let next = (entries.len() as i64 == AUDIT_PAGE)
         .then(|| entries.last().map(|e| e.id.clone()))
         .flatten();

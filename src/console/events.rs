@@ -183,7 +183,7 @@ pub async fn rejected(
             return Err(ApiError::BadRequest(format!("unknown source {s:?}")).into());
         }
     }
-    let items = service::rejected(&state, source);
+    let items = service::rejected(&state.edge().rejected, source);
     let ctx = context! {
         title => "Rejected requests",
         nav => "rejected",

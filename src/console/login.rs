@@ -14,7 +14,7 @@ use axum::Extension;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::page::{render, PageError};
+use super::page::{render, PageError, Viewer};
 use super::session::{cookie, cookie_name, secure, set_cookie, Form, LOGIN_CSRF};
 use crate::auth;
 use crate::http::error::ApiError;
@@ -37,7 +37,7 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-fn login_page(
+async fn login_page(
     state: &AppState,
     status: StatusCode,
     next: &str,
@@ -45,14 +45,20 @@ fn login_page(
     name: &str,
 ) -> Response {
     let token = auth::random_secret("");
+    // A fresh install has nobody to sign in as: say how to make the first admin. A store
+    // that does not answer shows no hint rather than a wrong one.
+    let first_run = crate::service::users::none_yet(state)
+        .await
+        .unwrap_or(false);
     let ctx = context! {
         title => "Sign in",
         login_csrf => token.clone(),
         next => safe_next(next).to_owned(),
         error => error,
         username => name.to_owned(),
+        first_run => first_run,
     };
-    let mut res = render(status, "login.html", None, ctx);
+    let mut res = render(status, "login.html", None::<Viewer>, ctx);
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(
@@ -67,7 +73,7 @@ fn login_page(
 }
 
 pub async fn form(State(state): State<AppState>, Query(q): Query<Next>) -> Response {
-    login_page(&state, StatusCode::OK, &q.next, None, "")
+    login_page(&state, StatusCode::OK, &q.next, None, "").await
 }
 
 #[derive(Deserialize, Default)]
@@ -97,8 +103,8 @@ pub async fn submit(
     }
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
     match check_login(
-        &state.store,
-        &state.logins,
+        &state,
+        &state.edge().logins,
         f.username.trim(),
         &f.password,
         address,
@@ -126,14 +132,16 @@ pub async fn submit(
             &f.next,
             Some(LoginError::Wrong.to_string()),
             &f.username,
-        )),
+        )
+        .await),
         Err(e @ LoginError::Limited(_)) => Ok(login_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
             &f.next,
             Some(e.to_string()),
             &f.username,
-        )),
+        )
+        .await),
         Err(LoginError::Service(e)) => Err(e.into()),
     }
 }
@@ -152,7 +160,7 @@ pub async fn logout(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
     }
     crate::service::users::audit(
-        &state.store,
+        &state,
         &form.session.who,
         "logout",
         &form.session.who.name,

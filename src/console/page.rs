@@ -10,7 +10,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{context, Environment, Value};
 
-use super::session::{clear_flash, Session};
+use crate::auth::cookie::set_cookie;
+use crate::auth::Role;
 use crate::http::error::ApiError;
 use crate::service::ServiceError;
 
@@ -48,20 +49,42 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
+/// The flash message cookie (one message, shown once on the next page).
+pub const FLASH: &str = "helix_flash";
+
+/// Who a page is rendered for: what the layout shows of the signed-in user (a session gives
+/// one; the login and error pages have none).
+pub struct Viewer<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    /// The session's CSRF token, for the layout's forms (logout).
+    pub csrf: &'a str,
+    /// The message left by the previous action, shown once.
+    pub flash: Option<&'a str>,
+    /// Whether cookies are `Secure` here.
+    pub secure: bool,
+}
+
 /// Renders `name` with `ctx` plus what the layout needs.
-pub fn render(status: StatusCode, name: &str, session: Option<&Session>, ctx: Value) -> Response {
-    let me = session.map(|s| {
+pub fn render<'a>(
+    status: StatusCode,
+    name: &str,
+    viewer: Option<impl Into<Viewer<'a>>>,
+    ctx: Value,
+) -> Response {
+    let viewer: Option<Viewer<'_>> = viewer.map(Into::into);
+    let me = viewer.as_ref().map(|v| {
         context! {
-            name => &s.who.name,
-            role => s.who.role.as_str(),
-            can_act => s.can_act(),
-            is_admin => s.is_admin(),
+            name => v.name,
+            role => v.role.as_str(),
+            can_act => v.role >= Role::Operator,
+            is_admin => v.role >= Role::Admin,
         }
     });
     let full = context! {
         me => me,
-        csrf => session.map(|s| s.csrf.as_str()),
-        flash => session.and_then(|s| s.flash.as_deref()),
+        csrf => viewer.as_ref().map(|v| v.csrf),
+        flash => viewer.as_ref().and_then(|v| v.flash),
         ..ctx
     };
     let html = match templates().get_template(name).and_then(|t| t.render(full)) {
@@ -82,16 +105,19 @@ pub fn render(status: StatusCode, name: &str, session: Option<&Session>, ctx: Va
         Html(html),
     )
         .into_response();
-    if let Some(s) = session.filter(|s| s.flash.is_some()) {
-        res.headers_mut()
-            .append(header::SET_COOKIE, clear_flash(s.secure));
+    if let Some(v) = viewer.filter(|v| v.flash.is_some()) {
+        // Shown once: the next page does not repeat it.
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(v.secure, FLASH, "", "/console", 0),
+        );
     }
     res
 }
 
 /// A page that answers 200.
-pub fn ok(name: &str, session: &Session, ctx: Value) -> Response {
-    render(StatusCode::OK, name, Some(session), ctx)
+pub fn ok<'a>(name: &str, viewer: impl Into<Viewer<'a>>, ctx: Value) -> Response {
+    render(StatusCode::OK, name, Some(viewer), ctx)
 }
 
 /// An error as a page.
@@ -121,7 +147,7 @@ impl IntoResponse for PageError {
             code => self.0.code(),
             message => self.0.to_string(),
         };
-        let mut res = render(status, "error.html", None, ctx);
+        let mut res = render(status, "error.html", None::<Viewer>, ctx);
         *res.status_mut() = status;
         res
     }

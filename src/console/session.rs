@@ -1,21 +1,18 @@
-//! The console's session cookie, its CSRF token, and the two extractors every handler uses:
+//! The console's session, its CSRF token, and the two extractors every handler uses:
 //! [`Session`] (a logged-in user, else a redirect to the login page) and [`Form`] (a session
-//! plus a form body whose `csrf` field matches the session's, else 403).
-//!
-//! `Secure` is decided by `HELIX_PUBLIC_URL`: an `https://` public URL means browsers reach
-//! us over TLS (usually through a proxy that terminates it), so the cookie is `Secure` and
-//! takes the `__Host-` prefix (which also pins it to our host and path `/`). We do not look
-//! at `X-Forwarded-Proto`: any client can send that header, and we have no list of trusted
-//! proxies to tell a real one from a forged one; the operator states the public URL once.
+//! plus a form body whose `csrf` field matches the session's, else 403). The cookies
+//! themselves (names, `Secure`, reading and writing) are `auth::cookie`'s, shared with the
+//! WebSocket's login check.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 
-use super::page::PageError;
+use super::page::{PageError, Viewer, FLASH};
+pub use crate::auth::cookie::{cookie, cookie_name, secure, set_cookie};
 use crate::auth::{self, Principal, Role};
 use crate::config::Config;
 use crate::http::error::ApiError;
@@ -24,48 +21,8 @@ use crate::store::now_ms;
 
 /// Largest form body read.
 const FORM_LIMIT: usize = 64 * 1024;
-/// The flash message cookie (one message, shown once on the next page).
-const FLASH: &str = "helix_flash";
 /// The login form's double-submit cookie (there is no session yet to hold a token).
 pub const LOGIN_CSRF: &str = "helix_login";
-
-/// Whether cookies are `Secure` (see the module docs).
-pub fn secure(config: &Config) -> bool {
-    config
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
-}
-
-/// The session cookie's name.
-pub fn cookie_name(config: &Config) -> &'static str {
-    if secure(config) {
-        "__Host-helix_session"
-    } else {
-        "helix_session"
-    }
-}
-
-/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Secure` when [`secure`].
-pub fn set_cookie(secure: bool, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let v = format!(
-        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    );
-    HeaderValue::from_str(&v).expect("cookie values are base64url or percent-encoded")
-}
-
-/// A cookie's value from the request.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 /// A logged-in user, with the session's CSRF token and the pending flash message.
 #[derive(Debug, Clone)]
@@ -84,6 +41,18 @@ impl Session {
 
     pub fn is_admin(&self) -> bool {
         self.who.role >= Role::Admin
+    }
+}
+
+impl<'a> From<&'a Session> for Viewer<'a> {
+    fn from(s: &'a Session) -> Self {
+        Viewer {
+            name: &s.who.name,
+            role: s.who.role,
+            csrf: &s.csrf,
+            flash: s.flash.as_deref(),
+            secure: s.secure,
+        }
     }
 }
 
@@ -165,9 +134,4 @@ pub fn done(config: &Config, to: &str, message: &str) -> Response {
         set_cookie(secure(config), FLASH, &encoded, "/console", 60),
     );
     res
-}
-
-/// The `Set-Cookie` that clears the flash once shown.
-pub fn clear_flash(secure: bool) -> HeaderValue {
-    set_cookie(secure, FLASH, "", "/console", 0)
 }

@@ -51,6 +51,7 @@ async fn trigger(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Checked before the body is read: a viewer's request changes nothing and costs nothing.
     who.require(Role::Operator)?;
     let raw = read_body(&headers, body, TRIGGER_BODY_LIMIT).await?;
     let req = if raw.iter().all(u8::is_ascii_whitespace) {
@@ -64,8 +65,7 @@ async fn trigger(
         serde_json::from_slice(&raw)
             .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?
     };
-    let job_id = service::trigger(&state, req).await?;
-    service::users::audit(&state.store, &who, "sync.trigger", &job_id, None).await;
+    let job_id = service::trigger(&state, &who, req).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id}))))
 }
 
@@ -88,7 +88,7 @@ async fn event(
         "repo": e.repo,
         "headers": serde_json::from_str::<Value>(&e.headers).unwrap_or(Value::Null),
         "payload": serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null),
-        "received_at": service::iso(e.received_at),
+        "received_at": crate::timestamp::millis(e.received_at),
         "job_id": e.job_id,
     })))
 }

@@ -5,13 +5,13 @@
 //! whole router of the second health listener (`HEALTH_CHECK_PORT`).
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
-use crate::service;
+use crate::service::{self, status::HealthStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))
@@ -20,9 +20,18 @@ pub fn router() -> Router<AppState> {
 async fn health(State(state): State<AppState>) -> Response {
     let report = service::status(&state).await;
     (
-        report.http_status(),
+        status_code(&report),
         [(header::CACHE_CONTROL, "no-store")],
         Json(report),
     )
         .into_response()
+}
+
+/// 503 when unhealthy, 200 otherwise: a probe asks "can it do its job?", and a degraded
+/// service still can.
+pub fn status_code(report: &service::Health) -> StatusCode {
+    match report.status {
+        HealthStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+        HealthStatus::Healthy | HealthStatus::Degraded => StatusCode::OK,
+    }
 }

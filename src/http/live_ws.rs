@@ -51,10 +51,8 @@ impl FromRequestParts<AppState> for Watcher {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = crate::console::session::cookie(
-            &parts.headers,
-            crate::console::session::cookie_name(&state.config),
-        );
+        let session =
+            auth::cookie::cookie(&parts.headers, auth::cookie::cookie_name(&state.config));
         if let (None, Some(cookie)) = (auth::bearer::presented(&parts.headers), session) {
             if same_origin(&parts.headers)
                 && auth::session::find(&state.store, cookie, now_ms())

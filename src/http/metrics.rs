@@ -99,7 +99,7 @@ async fn refresh(state: &AppState) -> Result<(), crate::store::StoreError> {
 
 /// Records each finished run's duration into `helix_sync_duration_seconds{status}` until
 /// `cancel` fires.
-pub async fn record_runs(state: AppState, cancel: CancellationToken) {
+pub async fn record_runs(state: crate::service::App, cancel: CancellationToken) {
     let mut rx = state.run_events.subscribe();
     loop {
         let event = tokio::select! {

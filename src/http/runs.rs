@@ -29,7 +29,7 @@ async fn run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<versions::RunRecord>, ApiError> {
-    Ok(Json(versions::record(&state.store, &id).await?))
+    Ok(Json(versions::record(&state, &id).await?))
 }
 
 async fn snapshot(
@@ -67,7 +67,7 @@ async fn diff(
         ));
     };
     let scope = parse_scope(q.scope.as_deref().unwrap_or("full"))?;
-    Ok(Json(versions::diff(&state.store, &from, &to, scope).await?))
+    Ok(Json(versions::diff(&state, &from, &to, scope).await?))
 }
 
 async fn roll_back(

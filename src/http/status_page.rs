@@ -75,7 +75,7 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
          connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
     Ok((
-        health.http_status(),
+        super::health::status_code(&health),
         [
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::CACHE_CONTROL, "no-store".to_owned()),

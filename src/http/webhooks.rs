@@ -1,8 +1,9 @@
-//! `POST /webhooks/github` and `POST /webhooks/ritual`.
+//! `POST /webhooks/github` and `POST /webhooks/ritual`: one handler, [`receive`], for every
+//! signature scheme (`ingest::Scheme`).
 //!
-//! Order matters and is the same for both: configured? → content type → size → signature →
+//! Order matters and is the same for all: configured? → content type → size → signature →
 //! parse → commit → answer. Nothing is parsed before it is verified and nothing is answered
-//! 2xx before it is committed. Until the signature is checked, the body's bytes are held on
+//! 2xx before it is committed (`Ingestor::accept`). Until the signature is checked, the body's bytes are held on
 //! the shared budget of unverified bytes (`budget`); a verified sender is remembered there so
 //! that unsigned floods cannot crowd it out.
 
@@ -15,31 +16,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Extension;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::budget::client_of;
 use super::error::ApiError;
 use super::AppState;
-use crate::ingest::{github, ritual, IngestError};
-use crate::store::{now_ms, Compressed, NewEvent};
-
-/// GitHub caps webhook payloads at 25 MB.
-pub const GITHUB_BODY_LIMIT: usize = 25 * 1024 * 1024;
-/// Ritual events are small documents.
-pub const RITUAL_BODY_LIMIT: usize = 1024 * 1024;
+use crate::ingest::github::GitHub;
+use crate::ingest::ritual::Ritual;
+use crate::ingest::{Scheme, Verdict};
+use crate::store::now_ms;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/github", post(github_webhook))
-        .route("/webhooks/ritual", post(ritual_webhook))
-}
-
-fn accepted(outcome: &crate::store::IngestOutcome) -> Response {
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({"id": outcome.id, "duplicate": outcome.duplicate})),
-    )
-        .into_response()
+        .route("/webhooks/github", post(receive::<GitHub>))
+        .route("/webhooks/ritual", post(receive::<Ritual>))
 }
 
 fn reject(source: &'static str, e: ApiError) -> ApiError {
@@ -51,7 +41,8 @@ fn reject(source: &'static str, e: ApiError) -> ApiError {
 /// The client's address as the server recorded it.
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
-async fn github_webhook(
+/// One webhook request of scheme `S`, in the order of the module docs.
+async fn receive<S: Scheme>(
     State(state): State<AppState>,
     peer: Peer,
     headers: HeaderMap,
@@ -59,105 +50,28 @@ async fn github_webhook(
 ) -> Result<Response, ApiError> {
     let client = client_of(peer.as_deref());
     let started = std::time::Instant::now();
-    let secrets = &state.config.secrets.github_webhook;
+    let config = &state.config;
+    let budget = &state.edge().unverified;
     let result = async {
-        if secrets.is_empty() {
-            return Err(IngestError::NotConfigured("GITHUB_WEBHOOK_SECRET").into());
-        }
-        let kind = github::body_kind(&headers)?;
-        let (raw, held) = (state.unverified)
-            .read(client, &headers, body, GITHUB_BODY_LIMIT)
-            .await?;
-        let sig = headers
-            .get(github::SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok());
-        github::verify_signature(secrets, &raw, sig)?;
-        drop(held);
-        state.unverified.trust(client);
-        let delivery = github::decode(&headers, kind, &raw)?;
-        if delivery.event == "ping" {
-            let zen = delivery.payload.zen.clone();
-            return Ok((
-                StatusCode::OK,
-                Json(json!({"zen": zen, "hook_id": delivery.hook_id})),
-            )
-                .into_response());
-        }
-        let route = github::route(&delivery, &state.config.file.sync_schedule);
-        let mut kept = delivery.headers;
-        if let Some(flag) = route.default_branch {
-            kept.insert("default_branch".into(), Value::Bool(flag));
-        }
-        let event = NewEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            source: "github",
-            delivery_id: delivery.delivery_id,
-            event_type: delivery.event,
-            hook_id: delivery.hook_id,
-            repo: route.repo,
-            headers: Value::Object(kept).to_string(),
-            payload: delivery.document,
-            received_at: now_ms(),
-            job: None,
-        };
-        let outcome = state.ingest.submit(event, route.job).await?;
-        Ok(accepted(&outcome))
-    }
-    .await;
-    let claimed = Claimed::of(&headers, "x-github-delivery", Some("x-github-event"));
-    finish(&state, "github", client, claimed, started, result)
-}
-
-async fn ritual_webhook(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let client = client_of(peer.as_deref());
-    let started = std::time::Instant::now();
-    let keys = &state.config.secrets.ritual_webhook;
-    let result = async {
-        if keys.is_empty() {
-            return Err(IngestError::NotConfigured("RITUAL_WEBHOOK_SECRET").into());
-        }
-        if !super::error::is_json(&headers) {
-            let ct = super::error::content_type(&headers).to_owned();
-            return Err(IngestError::UnsupportedMediaType(ct).into());
-        }
-        let (raw, held) = (state.unverified)
-            .read(client, &headers, body, RITUAL_BODY_LIMIT)
-            .await?;
+        let kind = S::admit(config, &headers)?;
+        let (raw, held) = budget.read(client, &headers, body, S::BODY_LIMIT).await?;
         let now = now_ms();
-        let id = ritual::verify(keys, &headers, &raw, now / 1000)?;
+        S::verify(config, &headers, &raw, now)?;
         drop(held);
-        state.unverified.trust(client);
-        let envelope = ritual::decode(&raw)?;
-        let job = ritual::route(&envelope, &state.config.file.sync_schedule);
-        let event = NewEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            source: "ritual",
-            delivery_id: id,
-            event_type: envelope.event_type,
-            hook_id: None,
-            repo: None,
-            headers: Value::Object(crate::ingest::keep_headers(
-                &headers,
-                &["webhook-id", "webhook-timestamp", "user-agent"],
-            ))
-            .to_string(),
-            payload: std::str::from_utf8(&raw)
-                .map(Compressed::new)
-                .map_err(|_| IngestError::BadRequest("body is not UTF-8".into()))?,
-            received_at: now,
-            job: None,
+        budget.trust(client);
+        let answer = match S::decode(config, &headers, kind, &raw, now)? {
+            Verdict::Reply(body) => (StatusCode::OK, Json(body)),
+            Verdict::Store(inbound) => {
+                let outcome = state.ingest.accept(inbound).await?;
+                let body = json!({"id": outcome.id, "duplicate": outcome.duplicate});
+                (StatusCode::ACCEPTED, Json(body))
+            }
         };
-        let outcome = state.ingest.submit(event, job).await?;
-        Ok(accepted(&outcome))
+        Ok(answer.into_response())
     }
     .await;
-    let claimed = Claimed::of(&headers, "webhook-id", None);
-    finish(&state, "ritual", client, claimed, started, result)
+    let claimed = Claimed::of(&headers, S::CLAIMED.0, S::CLAIMED.1);
+    finish(&state, S::SOURCE, client, claimed, started, result)
 }
 
 /// What a request said about itself before it was verified (for the rejected-request log).
@@ -201,16 +115,19 @@ fn finish(
             Ok(r)
         }
         Err(e) => {
-            state.rejected.push(crate::ingest::rejected::Rejected {
-                at: now_ms(),
-                source: source.to_owned(),
-                client: (!client.is_unspecified()).then_some(client),
-                claimed_delivery: claimed.delivery,
-                event_type: claimed.event_type,
-                code: e.code().to_owned(),
-                reason: e.to_string(),
-                body_bytes: claimed.body_bytes,
-            });
+            state
+                .edge()
+                .rejected
+                .push(crate::ingest::rejected::Rejected {
+                    at: now_ms(),
+                    source: source.to_owned(),
+                    client: (!client.is_unspecified()).then_some(client),
+                    claimed_delivery: claimed.delivery,
+                    event_type: claimed.event_type,
+                    code: e.code().to_owned(),
+                    reason: e.to_string(),
+                    body_bytes: claimed.body_bytes,
+                });
             Err(reject(source, e))
         }
     }

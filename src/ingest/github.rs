@@ -12,12 +12,68 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{required_header, IngestError};
-use crate::config::{Secret, SyncSchedule};
+use super::{required_header, Inbound, IngestError, Scheme, Verdict};
+use crate::config::{Config, Secret, SyncSchedule};
 use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
 use crate::store::Compressed;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// GitHub's webhooks, as an ingest [`Scheme`].
+pub struct GitHub;
+
+impl Scheme for GitHub {
+    const SOURCE: &'static str = "github";
+    /// GitHub caps webhook payloads at 25 MB.
+    const BODY_LIMIT: usize = 25 * 1024 * 1024;
+    const CLAIMED: (&'static str, Option<&'static str>) =
+        ("x-github-delivery", Some("x-github-event"));
+    type Body = BodyKind;
+
+    fn admit(config: &Config, headers: &HeaderMap) -> Result<BodyKind, IngestError> {
+        if config.secrets.github_webhook.is_empty() {
+            return Err(IngestError::NotConfigured("GITHUB_WEBHOOK_SECRET"));
+        }
+        body_kind(headers)
+    }
+
+    fn verify(config: &Config, headers: &HeaderMap, raw: &[u8], _: i64) -> Result<(), IngestError> {
+        let sig = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        verify_signature(&config.secrets.github_webhook, raw, sig)
+    }
+
+    fn decode(
+        config: &Config,
+        headers: &HeaderMap,
+        kind: BodyKind,
+        raw: &[u8],
+        now: i64,
+    ) -> Result<Verdict, IngestError> {
+        let delivery = decode(headers, kind, raw)?;
+        if delivery.event == "ping" {
+            let zen = delivery.payload.zen.clone();
+            return Ok(Verdict::Reply(
+                serde_json::json!({"zen": zen, "hook_id": delivery.hook_id}),
+            ));
+        }
+        let route = route(&delivery, &config.file.sync_schedule);
+        let mut headers = delivery.headers;
+        if let Some(flag) = route.default_branch {
+            headers.insert("default_branch".into(), Value::Bool(flag));
+        }
+        Ok(Verdict::Store(Inbound {
+            source: Self::SOURCE,
+            delivery_id: delivery.delivery_id,
+            event_type: delivery.event,
+            hook_id: delivery.hook_id,
+            repo: route.repo,
+            headers,
+            payload: delivery.document,
+            received_at: now,
+            job: route.job,
+        }))
+    }
+}
 
 /// Events that change what a repository sync would collect, and so queue one.
 const SYNC_EVENTS: [&str; 4] = ["push", "release", "issues", "pull_request"];
@@ -68,20 +124,10 @@ pub enum BodyKind {
 
 /// Accepts `application/json` and `application/x-www-form-urlencoded` (with parameters).
 pub fn body_kind(headers: &HeaderMap) -> Result<BodyKind, IngestError> {
-    let raw = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
+    match super::media_type(headers).as_str() {
         "application/json" => Ok(BodyKind::Json),
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
-        _ => Err(IngestError::UnsupportedMediaType(raw.to_owned())),
+        _ => Err(super::unsupported(headers)),
     }
 }
 

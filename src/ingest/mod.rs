@@ -1,10 +1,13 @@
 //! Inbound events: verify, validate, route, and hand to the group-commit writer.
 //!
 //! One file per signature scheme (`github`: X-Hub-Signature-256, `ritual`: Standard
-//! Webhooks, `manual`: bearer token); each takes the raw bytes and verifies *before* it
-//! parses. Nothing here may block on anything but the one store write, and nothing is
-//! written for a request that fails verification or validation. The caller answers 2xx only
-//! after [`Ingestor::submit`] returns, i.e. after the commit.
+//! Webhooks; each a [`Scheme`]), plus `manual` (the bearer-authenticated trigger). A scheme
+//! takes the raw bytes and verifies *before* it parses, then turns what it verified into an
+//! [`Inbound`] event: the one shape every way in produces. [`Ingestor::accept`] is the one
+//! path from there to "acknowledged": it builds the store's row and the job, and returns
+//! only after the commit, so the caller's 2xx is backed by disk. Nothing here may block on
+//! anything but that one store write, and nothing is written for a request that fails
+//! verification or validation.
 
 pub mod github;
 pub mod manual;
@@ -15,9 +18,13 @@ mod writer;
 
 pub use writer::Writer;
 
+use axum::http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
 use crate::live::{self, LiveEvent, LiveEvents};
 use crate::queue::{JobPayload, Queue};
-use crate::store::{IngestOutcome, NewEvent, StoreError};
+use crate::store::{Compressed, IngestOutcome, NewEvent, StoreError};
 
 /// Why an inbound request was refused. The HTTP edge maps each to its status.
 #[derive(Debug, thiserror::Error)]
@@ -70,16 +77,33 @@ impl Ingestor {
         self
     }
 
-    /// Commits one event (and its job, if any) and returns once it is on disk.
-    pub async fn submit(
-        &self,
-        mut event: NewEvent,
-        job: Option<JobPayload>,
-    ) -> Result<IngestOutcome, IngestError> {
-        event.job = job.map(|p| self.queue.new_job(&p, event.received_at));
+    /// Commits one verified event (and the job it asks for, if any) and returns once both
+    /// are on disk. A repeated delivery id of the same source is a duplicate: nothing new is
+    /// written and the first event's id comes back.
+    pub async fn accept(&self, inbound: Inbound) -> Result<IngestOutcome, IngestError> {
+        let job = inbound
+            .job
+            .map(|p| self.queue.new_job(&p, inbound.received_at));
         // Only the announcement needs these; they are copied only when someone listens.
-        let announce = (self.live.receiver_count() > 0)
-            .then(|| (event.source, event.event_type.clone(), event.repo.clone()));
+        let announce = (self.live.receiver_count() > 0).then(|| {
+            (
+                inbound.source,
+                inbound.event_type.clone(),
+                inbound.repo.clone(),
+            )
+        });
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            source: inbound.source,
+            delivery_id: inbound.delivery_id,
+            event_type: inbound.event_type,
+            hook_id: inbound.hook_id,
+            repo: inbound.repo,
+            headers: Value::Object(inbound.headers).to_string(),
+            payload: inbound.payload,
+            received_at: inbound.received_at,
+            job,
+        };
         let outcome = self.writer.write(event).await?;
         if outcome.job_created {
             self.queue.notify();
@@ -97,23 +121,111 @@ impl Ingestor {
     }
 }
 
+/// A verified event, decoded: what every way in (a webhook scheme, a manual trigger) hands
+/// to [`Ingestor::accept`].
+#[derive(Debug)]
+pub struct Inbound {
+    /// One of `store::SOURCES`.
+    pub source: &'static str,
+    /// The sender's id of this delivery: the dedupe key within the source.
+    pub delivery_id: String,
+    pub event_type: String,
+    pub hook_id: Option<String>,
+    /// The repository it concerns, when it names one.
+    pub repo: Option<String>,
+    /// The request headers kept with the event (see each scheme).
+    pub headers: Map<String, Value>,
+    /// The exact signed document.
+    pub payload: Compressed,
+    pub received_at: i64,
+    /// The job it asks for under today's routing rules.
+    pub job: Option<JobPayload>,
+}
+
+/// What a scheme makes of a verified request.
+// Made once per request and moved once: boxing the large variant would add an allocation
+// to ingest's path and save nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Verdict {
+    /// Commit this event (and its job), then acknowledge it.
+    Store(Inbound),
+    /// Answer 200 with this body at once and store nothing (GitHub's `ping`).
+    Reply(Value),
+}
+
+/// One signature scheme. The HTTP edge runs every scheme through the same steps, in this
+/// order: [`Scheme::admit`] (configured? content type?) → read the body within
+/// [`Scheme::BODY_LIMIT`] → [`Scheme::verify`] → [`Scheme::decode`] → [`Ingestor::accept`]
+/// → answer. A scheme never reads the body before `admit` and never parses it before
+/// `verify` succeeded.
+pub trait Scheme: Send + Sync + 'static {
+    /// The `source` its events are stored under.
+    const SOURCE: &'static str;
+    /// Largest body read.
+    const BODY_LIMIT: usize;
+    /// The headers that name a delivery and its type, read (unverified) for the log of
+    /// refused requests.
+    const CLAIMED: (&'static str, Option<&'static str>);
+    /// What `admit` learnt about the body from its headers (its media type).
+    type Body: Copy + Send;
+
+    /// Refuses a request before its body is read: not configured here (503), a content type
+    /// the scheme does not take (415).
+    fn admit(config: &Config, headers: &HeaderMap) -> Result<Self::Body, IngestError>;
+
+    /// Checks the signature over the raw bytes (401 when it does not hold). `now` is unix ms.
+    fn verify(
+        config: &Config,
+        headers: &HeaderMap,
+        raw: &[u8],
+        now: i64,
+    ) -> Result<(), IngestError>;
+
+    /// Decodes and routes a verified body (400 when it is malformed).
+    fn decode(
+        config: &Config,
+        headers: &HeaderMap,
+        body: Self::Body,
+        raw: &[u8],
+        now: i64,
+    ) -> Result<Verdict, IngestError>;
+}
+
+/// The request's media type, lowercased and without parameters (empty when there is none).
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The 415 for a request's content type, naming it as sent.
+pub(crate) fn unsupported(headers: &HeaderMap) -> IngestError {
+    let raw = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    IngestError::UnsupportedMediaType(raw.to_owned())
+}
+
 /// A JSON object of selected headers, for the event row.
-pub(crate) fn keep_headers(
-    headers: &axum::http::HeaderMap,
-    names: &[&str],
-) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn keep_headers(headers: &HeaderMap, names: &[&str]) -> Map<String, Value> {
     names
         .iter()
         .filter_map(|n| {
             let v = headers.get(*n)?.to_str().ok()?;
-            Some(((*n).to_owned(), serde_json::Value::String(v.to_owned())))
+            Some(((*n).to_owned(), Value::String(v.to_owned())))
         })
         .collect()
 }
 
 /// A required, non-empty, visible-ASCII header.
 pub(crate) fn required_header<'a>(
-    headers: &'a axum::http::HeaderMap,
+    headers: &'a HeaderMap,
     name: &'static str,
 ) -> Result<&'a str, IngestError> {
     headers

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use super::{required_header, IngestError};
-use crate::config::{Secret, SyncSchedule};
+use super::{keep_headers, required_header, Inbound, IngestError, Scheme, Verdict};
+use crate::config::{Config, Secret, SyncSchedule, UCF_METRICS};
 use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
-use crate::sync::snapshot::UCF_METRICS;
+use crate::store::Compressed;
 
 /// Allowed clock difference between sender and us, in seconds.
 pub const TOLERANCE_SECS: i64 = 5 * 60;
@@ -23,10 +23,59 @@ pub const TOLERANCE_SECS: i64 = 5 * 60;
 /// The event types the ritual system sends.
 pub const EVENT_TYPES: [&str; 3] = ["ritual.completed", "ritual.started", "ucf.updated"];
 
-/// The raw HMAC key of a `whsec_<base64>` secret; `None` when it is not in that form.
-pub fn decode_key(secret: &Secret) -> Option<Vec<u8>> {
-    let b64 = secret.expose().strip_prefix("whsec_")?;
-    STANDARD.decode(b64).ok().filter(|k| !k.is_empty())
+/// The ritual system's events, as an ingest [`Scheme`].
+pub struct Ritual;
+
+impl Scheme for Ritual {
+    const SOURCE: &'static str = "ritual";
+    /// Ritual events are small documents.
+    const BODY_LIMIT: usize = 1024 * 1024;
+    const CLAIMED: (&'static str, Option<&'static str>) = ("webhook-id", None);
+    type Body = ();
+
+    fn admit(config: &Config, headers: &HeaderMap) -> Result<(), IngestError> {
+        if config.secrets.ritual_webhook.is_empty() {
+            return Err(IngestError::NotConfigured("RITUAL_WEBHOOK_SECRET"));
+        }
+        if super::media_type(headers) != "application/json" {
+            return Err(super::unsupported(headers));
+        }
+        Ok(())
+    }
+
+    fn verify(
+        config: &Config,
+        headers: &HeaderMap,
+        raw: &[u8],
+        now: i64,
+    ) -> Result<(), IngestError> {
+        verify(&config.secrets.ritual_webhook, headers, raw, now / 1000).map(drop)
+    }
+
+    fn decode(
+        config: &Config,
+        headers: &HeaderMap,
+        _: (),
+        raw: &[u8],
+        now: i64,
+    ) -> Result<Verdict, IngestError> {
+        let envelope = decode(raw)?;
+        let payload = std::str::from_utf8(raw)
+            .map(Compressed::new)
+            .map_err(|_| IngestError::BadRequest("body is not UTF-8".into()))?;
+        Ok(Verdict::Store(Inbound {
+            source: Self::SOURCE,
+            // `verify` held it: present and visible ASCII.
+            delivery_id: required_header(headers, "webhook-id")?.to_owned(),
+            job: route(&envelope, &config.file.sync_schedule),
+            event_type: envelope.event_type,
+            hook_id: None,
+            repo: None,
+            headers: keep_headers(headers, &["webhook-id", "webhook-timestamp", "user-agent"]),
+            payload,
+            received_at: now,
+        }))
+    }
 }
 
 /// Verifies the three Standard Webhooks headers; returns the message id on success.
@@ -60,7 +109,7 @@ pub fn verify(
         .filter_map(|s| s.strip_prefix("v1,"))
         .filter_map(|b| STANDARD.decode(b).ok())
         .collect();
-    let ok = keys.iter().filter_map(decode_key).any(|key| {
+    let ok = keys.iter().filter_map(Secret::whsec_key).any(|key| {
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
         mac.update(id.as_bytes());
         mac.update(b".");
@@ -157,7 +206,7 @@ mod tests {
     const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     fn sign(key: &str, id: &str, ts: i64, body: &str) -> String {
-        let k = decode_key(&Secret::new(key)).unwrap();
+        let k = Secret::new(key).whsec_key().unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(&k).unwrap();
         mac.update(format!("{id}.{ts}.{body}").as_bytes());
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))

@@ -42,7 +42,7 @@ use super::wire::{self, Inbound};
 use super::HelixMcp;
 use crate::config::Config;
 use crate::http::error::ApiError;
-use crate::http::AppState;
+use crate::service::App;
 
 /// A session nobody used for this long is closed (clients that never send DELETE).
 const SESSION_IDLE: Duration = Duration::from_secs(3600);
@@ -51,16 +51,17 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 const SESSION_HEADER: &str = "mcp-session-id";
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// What the guard needs besides the application state.
+/// What the guard and the metadata answer read: the application and the sessions.
 #[derive(Clone)]
 struct Guard {
-    state: AppState,
+    app: App,
     sessions: Arc<LocalSessionManager>,
 }
 
-/// The `/mcp` route, guarded, and the protected-resource metadata.
-pub fn router(state: &AppState) -> Router<AppState> {
-    let for_sessions = state.clone();
+/// The `/mcp` route, guarded, and the protected-resource metadata, over `app` (whatever the
+/// state of the router it is merged into).
+pub fn router<S: Clone + Send + Sync + 'static>(app: &App) -> Router<S> {
+    let for_sessions = app.clone();
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(SESSION_IDLE);
     let sessions = Arc::new(sessions);
@@ -73,21 +74,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
             .with_max_request_body_bytes(MAX_BODY)
             // The guard checks Host and Origin itself, against the configured public URL.
             .disable_allowed_hosts()
-            .with_cancellation_token(state.shutdown.child_token()),
+            .with_cancellation_token(app.shutdown.child_token()),
     );
     let guard = Guard {
-        state: state.clone(),
+        app: app.clone(),
         sessions,
     };
     Router::new()
         .route_service("/mcp", service)
-        .route_layer(middleware::from_fn_with_state(guard, guard_mcp))
+        .route_layer(middleware::from_fn_with_state(guard.clone(), guard_mcp))
         .route(METADATA_PATH, get(metadata))
         .route(&format!("{METADATA_PATH}/mcp"), get(metadata))
+        .with_state(guard)
 }
 
 async fn guard_mcp(State(guard): State<Guard>, req: Request, next: Next) -> Response {
-    let state = &guard.state;
+    let state = &guard.app;
     if let Err(refused) = check_host_and_origin(req.headers(), &state.config) {
         tracing::warn!(reason = %refused, "MCP request refused");
         return ApiError::Forbidden(refused).into_response();
@@ -197,8 +199,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// RFC 9728 protected-resource metadata: the resource, and that a bearer token in the
 /// `Authorization` header is how to reach it. No `authorization_servers`: there is no OAuth
 /// server to discover, the token comes from the operator (`HELIX_API_TOKEN`).
-async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base_url(&headers, &state.config);
+async fn metadata(State(guard): State<Guard>, headers: HeaderMap) -> Response {
+    let base = base_url(&headers, &guard.app.config);
     let body = json!({
         "resource": format!("{base}/mcp"),
         "resource_name": "helix-sync MCP server",

@@ -45,13 +45,13 @@ use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::http::AppState;
 use crate::ingest::manual::TriggerRequest;
+use crate::service::App;
 use crate::service::{self, Health, RunView, ServiceError};
 use crate::sync::analytics::Analytics;
 use crate::sync::exporters::Scope;
-use contract::{ingest_error, principal, service_error, structured, tool_error};
 pub use contract::{input_schema, output_schema, parse_args};
+use contract::{principal, service_error, structured, tool_error};
 
 /// `helix-sync-status` takes no argument.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -139,10 +139,10 @@ pub struct ExportOutput {
     pub text: String,
 }
 
-/// The MCP server over one application state; one value per session.
+/// The MCP server over the application context; one value per session.
 #[derive(Clone)]
 pub struct HelixMcp {
-    state: AppState,
+    app: App,
     tool_router: ToolRouter<Self>,
     /// What this session subscribed to and its log level.
     session: Arc<notify::Session>,
@@ -150,9 +150,9 @@ pub struct HelixMcp {
 
 #[tool_router]
 impl HelixMcp {
-    pub fn new(state: AppState) -> Self {
+    pub fn new(app: App) -> Self {
         Self {
-            state,
+            app,
             tool_router: Self::tool_router() + Self::versions_router(),
             session: Arc::default(),
         }
@@ -178,17 +178,13 @@ impl HelixMcp {
             Some(who) => who,
             None => return Ok(tool_error("not authenticated")),
         };
-        if let Err(e) = who.require(crate::auth::Role::Operator) {
-            return Ok(tool_error(e.to_string()));
-        }
-        Ok(match service::trigger(&self.state, req).await {
+        Ok(match service::trigger(&self.app, &who, req).await {
             Ok(job_id) => {
-                service::users::audit(&self.state.store, &who, "sync.trigger", &job_id, None).await;
                 let note = serde_json::json!({ "event": "sync_queued", "job_id": job_id });
                 let _ = self.session.log(LoggingLevel::Info, note).await;
                 structured(&TriggerOutput { job_id })
             }
-            Err(e) => ingest_error(e),
+            Err(e) => service_error(e),
         })
     }
 
@@ -203,7 +199,7 @@ impl HelixMcp {
         if let Err(e) = parse_args::<StatusArgs>(args) {
             return Ok(tool_error(e));
         }
-        Ok(structured(&service::status(&self.state).await))
+        Ok(structured(&service::status(&self.app).await))
     }
 
     /// The last runs, newest first.
@@ -219,7 +215,7 @@ impl HelixMcp {
             Err(e) => return Ok(tool_error(e)),
         };
         Ok(
-            match service::history(&self.state, args.limit.unwrap_or(10)).await {
+            match service::history(&self.app, args.limit.unwrap_or(10)).await {
                 Ok(runs) => structured(&HistoryOutput { runs }),
                 Err(e) => service_error(ServiceError::Store(e)),
             },
@@ -247,7 +243,7 @@ impl HelixMcp {
             ExportFormat::Html => "html",
         };
         let artifact =
-            match service::export::export(&self.state, format_name, scope.into(), None).await {
+            match service::export::export(&self.app, format_name, scope.into(), None).await {
                 Ok(a) => a,
                 Err(e) => return Ok(service_error(e)),
             };
@@ -285,7 +281,7 @@ impl HelixMcp {
         };
         let scope = args.scope.unwrap_or_default().into();
         Ok(
-            match service::analytics::analytics(&self.state, args.run_id.as_deref(), scope).await {
+            match service::analytics::analytics(&self.app, args.run_id.as_deref(), scope).await {
                 Ok(a) => structured(&a),
                 Err(e) => service_error(e),
             },
@@ -333,7 +329,7 @@ impl ServerHandler for HelixMcp {
         request: ReadResourceRequestParams,
         _: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        resources::read(&self.state, &request.uri)
+        resources::read(&self.app, &request.uri)
             .await
             .map(Into::into)
     }
@@ -344,7 +340,7 @@ impl ServerHandler for HelixMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.session.subscribe(request.uri);
-        self.session.watch(&self.state, context.peer);
+        self.session.watch(&self.app, context.peer);
         Ok(())
     }
 
@@ -363,7 +359,7 @@ impl ServerHandler for HelixMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.session.set_level(request.level);
-        self.session.watch(&self.state, context.peer);
+        self.session.watch(&self.app, context.peer);
         Ok(())
     }
 
@@ -385,7 +381,7 @@ impl ServerHandler for HelixMcp {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        notify::listen(&self.state, context).await;
+        notify::listen(&self.app, context).await;
         Ok(())
     }
 }

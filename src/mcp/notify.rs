@@ -25,7 +25,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::resources::Target;
-use crate::http::AppState;
+use crate::service::App;
 use crate::sync::RunEvent;
 
 /// A run id seen from two paths (our workers and the store poll) is told once.
@@ -57,13 +57,13 @@ impl Session {
     }
 
     /// Starts this session's watcher, once.
-    pub fn watch(self: &std::sync::Arc<Self>, state: &AppState, peer: Peer<RoleServer>) {
+    pub fn watch(self: &std::sync::Arc<Self>, app: &App, peer: Peer<RoleServer>) {
         if self.peer.set(peer.clone()).is_err() {
             return;
         }
         let session = self.clone();
-        let mut events = state.run_events.subscribe();
-        let shutdown = state.shutdown.clone();
+        let mut events = app.run_events.subscribe();
+        let shutdown = app.shutdown.clone();
         tokio::spawn(async move {
             let mut seen = VecDeque::with_capacity(REMEMBERED_RUNS);
             loop {
@@ -129,19 +129,19 @@ impl Session {
 
 /// A 2026-07-28 `subscriptions/listen` stream: resource updates for the accepted URIs
 /// until the client cancels it or the server shuts down.
-pub async fn listen(state: &AppState, context: SubscriptionContext) {
+pub async fn listen(app: &App, context: SubscriptionContext) {
     let uris: Vec<String> = context
         .accepted()
         .resource_subscriptions
         .clone()
         .unwrap_or_default();
-    let mut events = state.run_events.subscribe();
+    let mut events = app.run_events.subscribe();
     let mut seen = VecDeque::with_capacity(REMEMBERED_RUNS);
     loop {
         let event = tokio::select! {
             e = events.recv() => e,
             _ = context.cancelled() => return,
-            _ = state.shutdown.cancelled() => return,
+            _ = app.shutdown.cancelled() => return,
         };
         let run_id = match event {
             Ok(RunEvent::Finished { run_id, .. }) => run_id,

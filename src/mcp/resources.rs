@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::ErrorData;
 use serde_json::json;
 
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::{self, ServiceError};
 use crate::sync::exporters::{Scope, FORMATS};
 
@@ -95,9 +95,7 @@ pub fn list() -> ListResourcesResult {
     resources.push(
         Resource::new(format!("{RUNS}{LATEST}/snapshot"), "latest-snapshot")
             .with_title("Latest snapshot")
-            .with_description(
-                "The normalised snapshot (repos, UCF state, agents) of the newest run.",
-            )
+            .with_description("The normalised snapshot (repos, UCF app, agents) of the newest run.")
             .with_mime_type("application/json"),
     );
     resources.push(
@@ -136,11 +134,11 @@ pub fn templates() -> ListResourceTemplatesResult {
 }
 
 /// Reads `uri`; an unknown URI or run is -32002 (resource not found) naming it.
-pub async fn read(state: &AppState, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+pub async fn read(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     let target = Target::parse(uri).ok_or_else(|| not_found(uri, "no such resource"))?;
     let contents = match target {
         Target::Export { run, format } => {
-            let artifact = service::export::export(state, &format, Scope::Full, run.as_deref())
+            let artifact = service::export::export(app, &format, Scope::Full, run.as_deref())
                 .await
                 .map_err(|e| service_error(uri, e))?;
             match String::from_utf8(artifact.bytes) {
@@ -153,7 +151,7 @@ pub async fn read(state: &AppState, uri: &str) -> Result<ReadResourceResult, Err
             .with_mime_type(artifact.content_type)
         }
         Target::Snapshot { run } => {
-            let (_, json) = service::runs::snapshot(state, run.as_deref())
+            let (_, json) = service::runs::snapshot(app, run.as_deref())
                 .await
                 .map_err(|e| service_error(uri, e))?;
             let text = String::from_utf8(json).map_err(|e| {
@@ -162,7 +160,7 @@ pub async fn read(state: &AppState, uri: &str) -> Result<ReadResourceResult, Err
             ResourceContents::text(text, uri).with_mime_type("application/json")
         }
         Target::Changes { run } => {
-            let (_, text) = service::runs::changes(state, run.as_deref())
+            let (_, text) = service::runs::changes(app, run.as_deref())
                 .await
                 .map_err(|e| service_error(uri, e))?;
             ResourceContents::text(text, uri).with_mime_type("application/json")

@@ -23,7 +23,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use super::wire::{self, Inbound};
 use super::HelixMcp;
-use crate::http::AppState;
+use crate::service::App;
 use crate::sync::RunEvent;
 
 /// Longest line taken (a request is small; a line this long is an attack or a bug).
@@ -42,20 +42,20 @@ pub enum StdioError {
 type Out = Arc<Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
 
 /// Serves one session on stdin/stdout until the client disconnects.
-pub async fn serve(state: AppState) -> Result<(), StdioError> {
-    serve_on(state, tokio::io::stdin(), tokio::io::stdout()).await
+pub async fn serve(app: App) -> Result<(), StdioError> {
+    serve_on(app, tokio::io::stdin(), tokio::io::stdout()).await
 }
 
 /// [`serve`] on any pair of streams (tests use in-memory pipes).
 pub async fn serve_on(
-    state: AppState,
+    app: App,
     input: impl tokio::io::AsyncRead + Send + Unpin + 'static,
     output: impl AsyncWrite + Send + Unpin + 'static,
 ) -> Result<(), StdioError> {
     let out: Out = Arc::new(Mutex::new(Box::new(output)));
     let (tx, rx) = mpsc::channel::<ClientJsonRpcMessage>(64);
     tokio::spawn(read_lines(input, tx, out.clone()));
-    tokio::spawn(poll_runs(state.clone()));
+    tokio::spawn(poll_runs(app.clone()));
     let sink = Box::pin(futures::sink::unfold(
         out,
         |out, message: ServerJsonRpcMessage| async move {
@@ -64,7 +64,7 @@ pub async fn serve_on(
             Ok::<_, std::io::Error>(out)
         },
     ));
-    let running = HelixMcp::new(state)
+    let running = HelixMcp::new(app)
         .serve((sink, ReceiverStream::new(rx)))
         .await
         .map_err(|e| StdioError::Initialize(e.to_string()))?;
@@ -122,9 +122,9 @@ async fn write_line(out: &Out, line: &[u8]) -> std::io::Result<()> {
 
 /// Announces runs finished elsewhere on the local bus (our own arrive there directly;
 /// subscribers tell each run once).
-async fn poll_runs(state: AppState) {
-    let newest = |state: AppState| async move {
-        match state.store.list_runs(1).await {
+async fn poll_runs(app: App) {
+    let newest = |app: App| async move {
+        match app.store.list_runs(1).await {
             Ok(runs) => runs.into_iter().next().filter(|r| r.finished_at.is_some()),
             Err(e) => {
                 tracing::debug!(error = %e, "polling the newest run failed");
@@ -132,18 +132,18 @@ async fn poll_runs(state: AppState) {
             }
         }
     };
-    let mut last = newest(state.clone()).await.map(|r| r.id);
+    let mut last = newest(app.clone()).await.map(|r| r.id);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(RUN_POLL) => {}
-            _ = state.shutdown.cancelled() => return,
+            _ = app.shutdown.cancelled() => return,
         }
-        let Some(run) = newest(state.clone()).await else {
+        let Some(run) = newest(app.clone()).await else {
             continue;
         };
         if last.as_deref() != Some(run.id.as_str()) {
             last = Some(run.id.clone());
-            let _ = state.run_events.send(RunEvent::Finished {
+            let _ = app.run_events.send(RunEvent::Finished {
                 run_id: run.id,
                 status: run.status,
             });

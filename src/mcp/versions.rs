@@ -84,7 +84,7 @@ impl HelixMcp {
     /// A stored run's snapshot.
     #[tool(
         name = "helix-sync-snapshot",
-        description = "The full stored snapshot of any past sync run (repositories, UCF state, agents, source statuses), by run id.",
+        description = "The full stored snapshot of any past sync run (repositories, UCF app, agents, source statuses), by run id.",
         input_schema = input_schema::<SnapshotArgs>(),
         output_schema = output_schema::<SnapshotOutput>()
     )]
@@ -94,7 +94,7 @@ impl HelixMcp {
             Err(e) => return Ok(tool_error(e)),
         };
         Ok(
-            match service::runs::snapshot(&self.state, Some(&args.run_id)).await {
+            match service::runs::snapshot(&self.app, Some(&args.run_id)).await {
                 Ok((run_id, json)) => match serde_json::from_slice(&json) {
                     Ok(snapshot) => structured(&SnapshotOutput { run_id, snapshot }),
                     Err(e) => service_error(service::ServiceError::Internal(e.to_string())),
@@ -116,7 +116,7 @@ impl HelixMcp {
             Ok(a) => a,
             Err(e) => return Ok(tool_error(e)),
         };
-        let d = versions::diff(&self.state.store, &args.from, &args.to, scope(args.scope)).await;
+        let d = versions::diff(&self.app, &args.from, &args.to, scope(args.scope)).await;
         Ok(match d {
             Ok(d) => structured(&DiffOutput {
                 from: d.from,
@@ -147,11 +147,9 @@ impl HelixMcp {
         let Some(who) = principal(&ctx) else {
             return Ok(tool_error("not authenticated"));
         };
-        Ok(
-            match rollback::requested(&self.state, &who, &args.to).await {
-                Ok(outcome) => structured(&outcome),
-                Err(e) => service_error(e),
-            },
-        )
+        Ok(match rollback::requested(&self.app, &who, &args.to).await {
+            Ok(outcome) => structured(&outcome),
+            Err(e) => service_error(e),
+        })
     }
 }

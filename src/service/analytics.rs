@@ -3,18 +3,18 @@
 //! exports embed, because all of them call `sync::analytics` on the same loaded input.
 
 use super::export::load;
+use super::App;
 use super::ServiceError;
-use crate::http::AppState;
 use crate::sync::analytics::{self, Analytics};
 use crate::sync::exporters::{scope, Scope};
 
 /// The analytics of run `run_id` (the newest run with a snapshot when `None`) for `scope`.
 pub async fn analytics(
-    state: &AppState,
+    app: &App,
     run_id: Option<&str>,
     scope: Scope,
 ) -> Result<Analytics, ServiceError> {
-    let loaded = load(&state.config, &state.store, run_id).await?;
+    let loaded = load(app, run_id).await?;
     let input = loaded.input();
     let scoped = scope::apply(&input, scope);
     Ok(analytics::compute(&scoped.input(input.run), scope))

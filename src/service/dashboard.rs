@@ -4,12 +4,13 @@
 //! UCF and agent figures come from the newest stored snapshot (what was last published);
 //! everything else from the same report as `/health`.
 
+use crate::timestamp::millis;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::status::{recent_runs, RunLine};
-use super::{iso, Health, ServiceError};
-use crate::http::AppState;
+use super::App;
+use super::{Health, ServiceError};
 use crate::sync::snapshot::{harmony_status, TARGET_NAMES, UCF_METRICS};
 
 /// Runs the dashboard lists.
@@ -57,10 +58,10 @@ pub struct Dashboard {
     pub targets: Vec<TargetView>,
 }
 
-pub async fn dashboard(state: &AppState) -> Result<Dashboard, ServiceError> {
-    let health = super::status(state).await;
-    let runs = recent_runs(state, RUNS).await?;
-    let snapshot = state.store.latest_snapshot_json().await?;
+pub async fn dashboard(app: &App) -> Result<Dashboard, ServiceError> {
+    let health = super::status(app).await;
+    let runs = recent_runs(app, RUNS).await?;
+    let snapshot = app.store.latest_snapshot_json().await?;
     let (ucf, agents) = match snapshot {
         Some((run_id, json)) => {
             let doc: Value = serde_json::from_slice(&json).unwrap_or(Value::Null);
@@ -73,13 +74,13 @@ pub async fn dashboard(state: &AppState) -> Result<Dashboard, ServiceError> {
         ucf,
         agents,
         runs,
-        targets: targets(state).await?,
+        targets: targets(app).await?,
     })
 }
 
 /// Every publish target's breaker.
-pub async fn targets(state: &AppState) -> Result<Vec<TargetView>, ServiceError> {
-    let lanes = state.store.lanes().await?;
+pub async fn targets(app: &App) -> Result<Vec<TargetView>, ServiceError> {
+    let lanes = app.store.lanes().await?;
     Ok(TARGET_NAMES
         .iter()
         .map(|name| {
@@ -88,11 +89,11 @@ pub async fn targets(state: &AppState) -> Result<Vec<TargetView>, ServiceError> 
                 name,
                 breaker: lane.map_or("closed".into(), |l| l.breaker.clone()),
                 failures: lane.map_or(0, |l| l.failures),
-                opened_at: lane.and_then(|l| l.opened_at).map(iso),
+                opened_at: lane.and_then(|l| l.opened_at).map(millis),
                 next_probe_at: lane
                     .filter(|l| l.breaker == "open")
                     .and_then(|l| l.next_probe_at)
-                    .map(iso),
+                    .map(millis),
             }
         })
         .collect())
@@ -149,10 +150,10 @@ pub struct RunDeliveries {
 }
 
 /// One run and its deliveries (each delivery's upstream answer redacted).
-pub async fn run(state: &AppState, id: &str) -> Result<RunDeliveries, ServiceError> {
-    let mut run = super::versions::record(&state.store, id).await?;
-    let secrets = &state.config.secrets;
-    let deliveries = state
+pub async fn run(app: &App, id: &str) -> Result<RunDeliveries, ServiceError> {
+    let mut run = super::versions::record(app, id).await?;
+    let secrets = &app.config.secrets;
+    let deliveries = app
         .store
         .deliveries_for_run(id)
         .await?
@@ -169,11 +170,11 @@ pub async fn run(state: &AppState, id: &str) -> Result<RunDeliveries, ServiceErr
         .run
         .error
         .map(|e| super::redact::redact(&e, secrets, 2000));
-    let generated = state.store.generated_summary(id).await?;
+    let generated = app.store.generated_summary(id).await?;
     // A run without a snapshot (failed, running, or pruned) simply has no analytics.
     let analytics = match run.run.status.as_str() {
         "succeeded" | "partial" => {
-            super::analytics::analytics(state, Some(id), crate::sync::exporters::Scope::Full)
+            super::analytics::analytics(app, Some(id), crate::sync::exporters::Scope::Full)
                 .await
                 .ok()
         }

@@ -4,14 +4,16 @@
 //! Filters arrive as the text a form sends; [`EventQuery::parse`] checks every field and
 //! names each bad one, so the page can show the errors beside the fields and change nothing.
 
+use crate::timestamp::millis;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{iso, job_detail, JobDetail, ServiceError};
+use super::App;
+use super::{job_detail, JobDetail, ServiceError};
 use crate::auth::{Principal, Role};
-use crate::http::AppState;
+use crate::ingest::rejected::RejectedLog;
 pub use crate::store::SOURCES;
 use crate::store::{now_ms, EventFilter, EventLine, JobState, BULK_MAX};
 
@@ -187,7 +189,7 @@ impl From<EventLine> for EventItem {
             delivery_id: e.delivery_id,
             event_type: e.event_type,
             repo: e.repo,
-            received_at: iso(e.received_at),
+            received_at: millis(e.received_at),
             job_id: e.job_id,
             outcome,
         }
@@ -202,11 +204,11 @@ pub struct EventPage {
 }
 
 pub async fn events(
-    state: &AppState,
+    app: &App,
     filter: &EventFilter,
     cursor: &Option<(i64, String)>,
 ) -> Result<EventPage, ServiceError> {
-    let mut rows = state.store.event_page(filter, cursor, PAGE + 1).await?;
+    let mut rows = app.store.event_page(filter, cursor, PAGE + 1).await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let next = more
@@ -219,18 +221,16 @@ pub async fn events(
 }
 
 /// How many events match (at most [`BULK_MAX`] + 1: "more than 10,000").
-pub async fn count_matching(state: &AppState, filter: &EventFilter) -> Result<i64, ServiceError> {
-    Ok(state.store.count_events_matching(filter).await?)
+pub async fn count_matching(app: &App, filter: &EventFilter) -> Result<i64, ServiceError> {
+    Ok(app.store.count_events_matching(filter).await?)
 }
 
 /// Suggestions for the filter form: sources, types and repositories seen recently.
-pub async fn filter_values(
-    state: &AppState,
-) -> Result<BTreeMap<&'static str, Vec<String>>, ServiceError> {
+pub async fn filter_values(app: &App) -> Result<BTreeMap<&'static str, Vec<String>>, ServiceError> {
     use crate::store::EventColumn as C;
     let mut out = BTreeMap::new();
-    out.insert("type", state.store.recent_event_values(C::Type).await?);
-    out.insert("repo", state.store.recent_event_values(C::Repo).await?);
+    out.insert("type", app.store.recent_event_values(C::Type).await?);
+    out.insert("repo", app.store.recent_event_values(C::Repo).await?);
     Ok(out)
 }
 
@@ -260,13 +260,13 @@ pub struct EventDetail {
     pub job: Option<JobDetail>,
 }
 
-pub async fn event(state: &AppState, id: &str) -> Result<EventDetail, ServiceError> {
-    let e = state
+pub async fn event(app: &App, id: &str) -> Result<EventDetail, ServiceError> {
+    let e = app
         .store
         .get_event(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no event {id}")))?;
-    let redactor = crate::config::Redactor::new(&state.config.secrets);
+    let redactor = crate::config::Redactor::new(&app.config.secrets);
     let headers = match serde_json::from_str::<Value>(&e.headers) {
         Ok(Value::Object(map)) => map
             .into_iter()
@@ -290,7 +290,7 @@ pub async fn event(state: &AppState, id: &str) -> Result<EventDetail, ServiceErr
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| e.payload.clone());
     let job = match &e.job_id {
-        Some(j) => job_detail(state, j).await?,
+        Some(j) => job_detail(app, j).await?,
         None => None,
     };
     Ok(EventDetail {
@@ -302,7 +302,7 @@ pub async fn event(state: &AppState, id: &str) -> Result<EventDetail, ServiceErr
         event_type: e.event_type,
         hook_id: e.hook_id,
         repo: e.repo,
-        received_at: iso(e.received_at),
+        received_at: millis(e.received_at),
         job,
     })
 }
@@ -319,43 +319,36 @@ pub struct Replayed {
 }
 
 /// Replays one event: queues the job it asks for now.
-pub async fn replay(state: &AppState, who: &Principal, id: &str) -> Result<Replayed, ServiceError> {
+pub async fn replay(app: &App, who: &Principal, id: &str) -> Result<Replayed, ServiceError> {
     who.require(Role::Operator)?;
-    let e = state
+    let e = app
         .store
         .get_event(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no event {id}")))?;
-    let out = replay_rows(state, vec![e]).await?;
-    super::users::audit(&state.store, who, "event.replay", id, Some(summary(&out))).await;
+    let out = replay_rows(app, vec![e]).await?;
+    super::users::audit(app, who, "event.replay", id, Some(summary(&out))).await;
     Ok(out)
 }
 
 /// Replays every event matching `filter` (the newest [`BULK_MAX`]), oldest first.
 pub async fn replay_matching(
-    state: &AppState,
+    app: &App,
     who: &Principal,
     filter: &EventFilter,
     query: &str,
 ) -> Result<Replayed, ServiceError> {
     who.require(Role::Operator)?;
-    let ids = state.store.event_ids_matching(filter).await?;
+    let ids = app.store.event_ids_matching(filter).await?;
     let mut rows = Vec::with_capacity(ids.len());
     for id in &ids {
-        if let Some(e) = state.store.get_event(id).await? {
+        if let Some(e) = app.store.get_event(id).await? {
             rows.push(e);
         }
     }
-    let out = replay_rows(state, rows).await?;
+    let out = replay_rows(app, rows).await?;
     let detail = format!("filter {query:?}: {}", summary(&out));
-    super::users::audit(
-        &state.store,
-        who,
-        "event.replay_matching",
-        "events",
-        Some(detail),
-    )
-    .await;
+    super::users::audit(app, who, "event.replay_matching", "events", Some(detail)).await;
     Ok(out)
 }
 
@@ -372,10 +365,10 @@ fn summary(r: &Replayed) -> String {
 /// Queues each event's job, all in one transaction (`Queue::enqueue_many`); equal jobs (the
 /// same coalescing key) are queued once.
 async fn replay_rows(
-    state: &AppState,
+    app: &App,
     rows: Vec<crate::store::EventRow>,
 ) -> Result<Replayed, ServiceError> {
-    let schedule = &state.config.file.sync_schedule;
+    let schedule = &app.config.file.sync_schedule;
     let mut payloads = Vec::new();
     let mut keys = std::collections::HashSet::new();
     let mut nothing_to_do = 0;
@@ -391,7 +384,7 @@ async fn replay_rows(
             None => nothing_to_do += 1,
         }
     }
-    let mut jobs = state.queue.enqueue_many(&payloads, now_ms()).await?;
+    let mut jobs = app.queue.enqueue_many(&payloads, now_ms()).await?;
     jobs.dedup();
     Ok(Replayed {
         events,
@@ -400,14 +393,13 @@ async fn replay_rows(
     })
 }
 
-/// The refused requests (newest first), optionally of one source.
-pub fn rejected(state: &AppState, source: Option<&str>) -> Vec<RejectedItem> {
-    state
-        .rejected
-        .list(source)
+/// The refused requests of `log` (newest first), optionally of one source. The log belongs
+/// to the network edge that refused them, which passes it in.
+pub fn rejected(log: &RejectedLog, source: Option<&str>) -> Vec<RejectedItem> {
+    log.list(source)
         .into_iter()
         .map(|r| RejectedItem {
-            at: iso(r.at),
+            at: millis(r.at),
             source: r.source,
             client: r.client.map(|c| c.to_string()),
             claimed_delivery: r.claimed_delivery,

@@ -1,28 +1,30 @@
-//! Producing an export on demand: the API's `GET /api/export/{format}`, the CLI's `export` and
-//! the MCP `helix-export` tool all end in [`export_from_store`], so they return the same bytes
-//! for the same run.
+//! Producing an export on demand: the API's `GET /api/export/{format}`, the CLI's `export`,
+//! the console and the MCP `helix-export` tool all call [`export`], so they return the same
+//! bytes for the same run.
 //!
 //! It loads the run's stored snapshot, its change summary (from the run row), its generated
 //! summary and the trend history of the runs up to it ([`load`], which the analytics share),
 //! then calls the pure `exporters::export`. It never writes files (that is the sync cycle's
 //! `write_exports`) and never reads the clock.
 
-use super::ServiceError;
-use crate::config::Config;
-use crate::http::AppState;
-use crate::store::Store;
+use super::{App, ServiceError};
 use crate::sync::exporters::{self, Artifact, ExportInput, HistoryPoint, RunInfo, Scope, FORMATS};
 use crate::sync::narrate;
 use crate::sync::snapshot::{ChangeSummary, Snapshot};
 
 /// Exports run `run_id`'s snapshot (the latest run's when `None`) in `format` and `scope`.
 pub async fn export(
-    state: &AppState,
+    app: &App,
     format: &str,
     scope: Scope,
     run_id: Option<&str>,
 ) -> Result<Artifact, ServiceError> {
-    export_from_store(&state.config, &state.store, format, scope, run_id).await
+    check_format(format)?;
+    let loaded = load(app, run_id).await?;
+    exporters::export(&app.config, format, &loaded.input(), scope).map_err(|e| match e {
+        exporters::ExportError::UnknownFormat(_) => ServiceError::BadRequest(e.to_string()),
+        other => ServiceError::Internal(other.to_string()),
+    })
 }
 
 /// Parses a scope name, naming the valid ones when it is wrong.
@@ -46,22 +48,6 @@ fn check_format(format: &str) -> Result<(), ServiceError> {
     }
 }
 
-/// The same as [`export`], for callers without an `AppState` (the CLI).
-pub async fn export_from_store(
-    config: &Config,
-    store: &Store,
-    format: &str,
-    scope: Scope,
-    run_id: Option<&str>,
-) -> Result<Artifact, ServiceError> {
-    check_format(format)?;
-    let loaded = load(config, store, run_id).await?;
-    exporters::export(config, format, &loaded.input(), scope).map_err(|e| match e {
-        exporters::ExportError::UnknownFormat(_) => ServiceError::BadRequest(e.to_string()),
-        other => ServiceError::Internal(other.to_string()),
-    })
-}
-
 /// A stored run as an exporter reads it: what [`load`] returns.
 pub struct Loaded {
     pub run: RunInfo,
@@ -83,11 +69,8 @@ impl Loaded {
 
 /// Loads run `run_id` (the newest run with a snapshot when `None`): its snapshot, its change
 /// summary (from the run row) and the history of the runs up to it.
-pub async fn load(
-    config: &Config,
-    store: &Store,
-    run_id: Option<&str>,
-) -> Result<Loaded, ServiceError> {
+pub async fn load(app: &App, run_id: Option<&str>) -> Result<Loaded, ServiceError> {
+    let store = &app.store;
     let (id, json) = match run_id {
         Some(id) => {
             let json = store.snapshot_json(id).await?;
@@ -113,7 +96,9 @@ pub async fn load(
             ServiceError::Internal(format!("change summary of {id} is unreadable: {e}"))
         })?,
     };
-    let history = history(config, store, &id, &snapshot).await?;
+    // The trend points of the runs stored before it, then its own: the same points the sync
+    // cycle gave the exporters when it wrote the run's files (so they come out byte for byte).
+    let history = crate::sync::history::as_of(store, &app.config, &id, &snapshot).await?;
     let generated = store.generated_summary(&id).await?;
     Ok(Loaded {
         run: RunInfo::from(&row).with_summary(narrate::decode(generated.as_deref())),
@@ -123,27 +108,12 @@ pub async fn load(
     })
 }
 
-/// Trend points (UCF values and agent success rates) of the runs stored before `run_id`,
-/// then its own, oldest first: the same points the sync cycle gave the exporters and the
-/// analytics when it wrote the run's files (so a past run's exports come out byte for byte).
-async fn history(
-    config: &Config,
-    store: &Store,
-    run_id: &str,
-    snapshot: &Snapshot,
-) -> Result<Vec<HistoryPoint>, ServiceError> {
-    Ok(crate::sync::history::as_of(store, config, run_id, snapshot).await?)
-}
-
 /// Every export file run `run_id` wrote, made again from its stored snapshot and run record:
 /// `(path relative to EXPORT_PATH as the run recorded it, bytes)`. With the configuration of
 /// the time, the bytes are those written then (the CLI's `export --run ID` without a format).
-pub async fn regenerate(
-    config: &Config,
-    store: &Store,
-    run_id: &str,
-) -> Result<Vec<(String, Vec<u8>)>, ServiceError> {
-    let row = store
+pub async fn regenerate(app: &App, run_id: &str) -> Result<Vec<(String, Vec<u8>)>, ServiceError> {
+    let row = app
+        .store
         .get_run(run_id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no run {run_id}")))?;
@@ -156,8 +126,7 @@ pub async fn regenerate(
     }
     let mut out = Vec::with_capacity(files.len());
     for file in files {
-        let artifact =
-            export_from_store(config, store, &file.format, Scope::Full, Some(run_id)).await?;
+        let artifact = export(app, &file.format, Scope::Full, Some(run_id)).await?;
         out.push((file.path, artifact.bytes));
     }
     Ok(out)

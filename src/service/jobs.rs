@@ -1,12 +1,13 @@
 //! Jobs for the console: a filtered list, one job with its attempt history, and retry or
 //! cancel of one job or of every job matching a filter. Every action is audited.
 
+use crate::timestamp::millis;
 use serde::{Deserialize, Serialize};
 
 use super::events::FieldErrors;
-use super::{iso, job_detail, JobDetail, JobView, ServiceError};
+use super::App;
+use super::{job_detail, JobDetail, JobView, ServiceError};
 use crate::auth::{Principal, Role};
-use crate::http::AppState;
 use crate::store::{now_ms, JobFilter, JobState};
 use crate::sync::snapshot::TARGET_NAMES;
 
@@ -99,11 +100,11 @@ pub struct JobPage {
 }
 
 pub async fn jobs(
-    state: &AppState,
+    app: &App,
     filter: &JobFilter,
     cursor: &Option<(i64, String)>,
 ) -> Result<JobPage, ServiceError> {
-    let mut rows = state.store.job_page(filter, cursor, PAGE + 1).await?;
+    let mut rows = app.store.job_page(filter, cursor, PAGE + 1).await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let next = more
@@ -134,11 +135,11 @@ pub struct JobFull {
     pub history: Vec<AttemptView>,
 }
 
-pub async fn job(state: &AppState, id: &str) -> Result<JobFull, ServiceError> {
-    let mut detail = job_detail(state, id)
+pub async fn job(app: &App, id: &str) -> Result<JobFull, ServiceError> {
+    let mut detail = job_detail(app, id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no job {id}")))?;
-    let secrets = &state.config.secrets;
+    let secrets = &app.config.secrets;
     // Upstream answers are redacted when stored; once more here costs nothing.
     for d in &mut detail.deliveries {
         d.last_error = d
@@ -146,15 +147,15 @@ pub async fn job(state: &AppState, id: &str) -> Result<JobFull, ServiceError> {
             .take()
             .map(|e| super::redact::redact(&e, secrets, 2000));
     }
-    let history = state
+    let history = app
         .store
         .attempts(id)
         .await?
         .into_iter()
         .map(|a| AttemptView {
             attempt: a.attempt,
-            started_at: a.started_at.map(iso),
-            finished_at: iso(a.finished_at),
+            started_at: a.started_at.map(millis),
+            finished_at: millis(a.finished_at),
             outcome: a.outcome,
             error: a.error.map(|e| super::redact::redact(&e, secrets, 2000)),
         })
@@ -163,21 +164,16 @@ pub async fn job(state: &AppState, id: &str) -> Result<JobFull, ServiceError> {
 }
 
 /// Retry (`retry`) or cancel one job.
-pub async fn act(
-    state: &AppState,
-    who: &Principal,
-    id: &str,
-    retry: bool,
-) -> Result<(), ServiceError> {
+pub async fn act(app: &App, who: &Principal, id: &str, retry: bool) -> Result<(), ServiceError> {
     who.require(Role::Operator)?;
     let now = now_ms();
     let done = if retry {
-        state.store.retry_jobs(Some(id), now).await? == 1
+        app.store.retry_jobs(Some(id), now).await? == 1
     } else {
-        state.store.cancel_job(id, now).await?
+        app.store.cancel_job(id, now).await?
     };
     if !done {
-        let job = state
+        let job = app
             .store
             .get_job(id)
             .await?
@@ -191,26 +187,26 @@ pub async fn act(
         )));
     }
     if retry {
-        state.queue.notify();
+        app.queue.notify();
     }
     let action = if retry { "job.retry" } else { "job.cancel" };
-    super::users::audit(&state.store, who, action, id, None).await;
+    super::users::audit(app, who, action, id, None).await;
     Ok(())
 }
 
 /// How many jobs matching `filter` a bulk retry (or cancel) would touch.
 pub async fn count_matching(
-    state: &AppState,
+    app: &App,
     filter: &JobFilter,
     retry: bool,
 ) -> Result<i64, ServiceError> {
     let states: &[&str] = if retry { &RETRYABLE } else { &CANCELLABLE };
-    Ok(state.store.count_jobs_matching(filter, states).await?)
+    Ok(app.store.count_jobs_matching(filter, states).await?)
 }
 
 /// Retries (or cancels) every job matching `filter` that can be; returns how many.
 pub async fn act_matching(
-    state: &AppState,
+    app: &App,
     who: &Principal,
     filter: &JobFilter,
     query: &str,
@@ -218,12 +214,9 @@ pub async fn act_matching(
 ) -> Result<usize, ServiceError> {
     who.require(Role::Operator)?;
     let states: &[&str] = if retry { &RETRYABLE } else { &CANCELLABLE };
-    let ids = state
-        .store
-        .bulk_jobs(filter, states, retry, now_ms())
-        .await?;
+    let ids = app.store.bulk_jobs(filter, states, retry, now_ms()).await?;
     if retry && !ids.is_empty() {
-        state.queue.notify();
+        app.queue.notify();
     }
     let action = if retry {
         "job.retry_matching"
@@ -231,6 +224,6 @@ pub async fn act_matching(
         "job.cancel_matching"
     };
     let detail = format!("filter {query:?}: {} job(s)", ids.len());
-    super::users::audit(&state.store, who, action, "jobs", Some(detail)).await;
+    super::users::audit(app, who, action, "jobs", Some(detail)).await;
     Ok(ids.len())
 }

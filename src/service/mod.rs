@@ -1,22 +1,26 @@
-//! The operations the HTTP API, the console, the MCP server and the CLI offer, written once.
+//! The application context ([`App`]) and the operations the HTTP API, the console, the MCP
+//! server and the CLI offer, written once.
 //!
-//! Handlers, console pages and MCP tools are thin: they authenticate and decode, call one
-//! function here, and encode the result. Nothing here knows which of them called it. Every
-//! operation that changes something takes the acting `auth::Principal`, checks its role and
-//! writes the audit log, so no caller can forget either.
+//! Handlers, console pages, MCP tools and CLI commands are thin: they authenticate and
+//! decode, call one function here with their `App`, and encode the result. Nothing here
+//! knows which of them called it, renders HTML or speaks a protocol: this module imports
+//! none of `http`, `console`, `mcp` or the CLI. Every operation that changes something takes
+//! the acting `auth::Principal`, checks its role and writes the audit log, so no caller can
+//! forget either (the CLI acts as `cli:<user>`).
 
+use crate::timestamp::millis;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::http::AppState;
+use crate::auth::{Principal, Role};
 use crate::ingest::manual::TriggerRequest;
-use crate::ingest::IngestError;
-use crate::queue::JobPayload;
-use crate::store::{
-    now_ms, Compressed, DeliveryRow, EventRow, JobRow, NewEvent, RunRow, StoreError,
-};
+use crate::ingest::{Inbound, IngestError};
+use crate::queue::{JobError, JobPayload, Trigger};
+use crate::store::{now_ms, Compressed, DeliveryRow, EventRow, JobRow, RunRow, StoreError};
+use crate::sync::cycle::RunOutcome;
 
 pub mod analytics;
+pub mod app;
 pub mod dashboard;
 pub mod events;
 pub mod export;
@@ -29,6 +33,7 @@ pub mod status;
 pub mod users;
 pub mod versions;
 
+pub use app::{App, Open, Opened};
 pub use status::{status, Health};
 
 /// Why a shared operation failed; the HTTP edge and the MCP server each map it once.
@@ -64,30 +69,60 @@ impl From<crate::auth::AuthError> for ServiceError {
     }
 }
 
-/// Queues a manual sync; returns the job id (an existing queued job when it coalesced).
-pub async fn trigger(state: &AppState, req: TriggerRequest) -> Result<String, IngestError> {
-    if !state.config.manual_trigger {
+/// Queues a manual sync for `who` (operator); returns the job id (an existing queued job
+/// when it coalesced). The request is stored as a `manual` event like any webhook, so it can
+/// be seen and replayed, and the trigger is audited.
+pub async fn trigger(
+    app: &App,
+    who: &Principal,
+    req: TriggerRequest,
+) -> Result<String, ServiceError> {
+    who.require(Role::Operator)?;
+    if !app.config.manual_trigger {
         return Err(IngestError::Forbidden(
             "manual triggers are disabled (HELIX_SYNC_MANUAL_TRIGGER=false)".into(),
-        ));
+        )
+        .into());
     }
     let payload = serde_json::to_string(&req).expect("a trigger request always serializes");
     let job = req.into_job()?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let event = NewEvent {
-        id: id.clone(),
+    let inbound = Inbound {
         source: "manual",
-        delivery_id: id,
+        delivery_id: uuid::Uuid::now_v7().to_string(),
         event_type: "manual.trigger".into(),
         hook_id: None,
         repo: None,
-        headers: "{}".into(),
+        headers: Default::default(),
         payload: Compressed::new(&payload),
         received_at: now_ms(),
-        job: None,
+        job: Some(job),
     };
-    let outcome = state.ingest.submit(event, Some(job)).await?;
-    Ok(outcome.job_id.expect("a manual trigger always has a job"))
+    let outcome = app.ingest.accept(inbound).await?;
+    let job_id = outcome.job_id.expect("a manual trigger always has a job");
+    users::audit(app, who, "sync.trigger", &job_id, None).await;
+    Ok(job_id)
+}
+
+/// Runs one sync cycle in this process, now, for `who` (operator): the CLI's `sync`, with the
+/// workers' own cycle. Its publish jobs wait in the queue for the workers. `Err` when it was
+/// refused; otherwise the cycle's own outcome (a failed run is recorded either way).
+pub async fn sync_now(
+    app: &App,
+    who: &Principal,
+    req: TriggerRequest,
+) -> Result<Result<RunOutcome, JobError>, ServiceError> {
+    who.require(Role::Operator)?;
+    let JobPayload::Sync(mut job) = req.into_job()? else {
+        unreachable!("a trigger request always builds a sync job")
+    };
+    job.trigger = Trigger::Cli;
+    let outcome = crate::sync::cycle::run(&app.sync, None, &job).await;
+    let detail = match &outcome {
+        Ok(o) => format!("run {} {}", o.run_id, o.status),
+        Err(e) => format!("failed: {e}"),
+    };
+    users::audit(app, who, "sync.run", "sync", Some(detail)).await;
+    Ok(outcome)
 }
 
 /// A job with what it covers and, once run, its run record.
@@ -120,7 +155,7 @@ impl From<DeliveryRow> for DeliveryView {
     fn from(d: DeliveryRow) -> Self {
         let waiting = matches!(d.state.as_str(), "pending" | "failed");
         Self {
-            next_attempt_at: d.next_attempt_at.filter(|_| waiting).map(iso),
+            next_attempt_at: d.next_attempt_at.filter(|_| waiting).map(millis),
             run_id: d.run_id,
             target: d.target,
             state: d.state,
@@ -201,13 +236,6 @@ fn exports_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
-/// RFC 3339 text of a unix-millisecond time.
-pub fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn json_or_null(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
@@ -215,17 +243,18 @@ fn json_or_null(text: &str) -> Value {
 impl From<JobRow> for JobView {
     fn from(r: JobRow) -> Self {
         Self {
-            next_attempt_at: matches!(r.state.as_str(), "queued" | "failed").then(|| iso(r.run_at)),
+            next_attempt_at: matches!(r.state.as_str(), "queued" | "failed")
+                .then(|| millis(r.run_at)),
             payload: json_or_null(&r.payload),
             id: r.id,
             kind: r.kind,
             state: r.state,
             attempts: r.attempts,
             max_attempts: r.max_attempts,
-            run_at: iso(r.run_at),
-            created_at: iso(r.created_at),
-            started_at: r.started_at.map(iso),
-            finished_at: r.finished_at.map(iso),
+            run_at: millis(r.run_at),
+            created_at: millis(r.created_at),
+            started_at: r.started_at.map(millis),
+            finished_at: r.finished_at.map(millis),
             last_error: r.last_error,
         }
     }
@@ -239,7 +268,7 @@ impl From<EventRow> for EventSummary {
             event_type: e.event_type,
             delivery_id: e.delivery_id,
             repo: e.repo,
-            received_at: iso(e.received_at),
+            received_at: millis(e.received_at),
         }
     }
 }
@@ -254,34 +283,34 @@ impl From<RunRow> for RunView {
             job_id: r.job_id,
             trigger: r.trigger,
             status: r.status,
-            started_at: iso(r.started_at),
-            finished_at: r.finished_at.map(iso),
+            started_at: millis(r.started_at),
+            finished_at: r.finished_at.map(millis),
             duration_seconds: r.duration_ms.map(|d| d as f64 / 1000.0),
             error: r.error,
         }
     }
 }
 
-pub async fn job_detail(state: &AppState, id: &str) -> Result<Option<JobDetail>, StoreError> {
-    let Some(job) = state.store.get_job(id).await? else {
+pub async fn job_detail(app: &App, id: &str) -> Result<Option<JobDetail>, StoreError> {
+    let Some(job) = app.store.get_job(id).await? else {
         return Ok(None);
     };
-    let events = state
+    let events = app
         .store
         .events_for_job(id)
         .await?
         .into_iter()
         .map(Into::into)
         .collect();
-    let run: Option<RunView> = state.store.run_for_job(id).await?.map(Into::into);
+    let run: Option<RunView> = app.store.run_for_job(id).await?.map(Into::into);
     let deliveries = match (&run, serde_json::from_str::<JobPayload>(&job.payload)) {
-        (_, Ok(JobPayload::Publish(p))) => state
+        (_, Ok(JobPayload::Publish(p))) => app
             .store
             .get_delivery(&p.run_id, &p.target)
             .await?
             .into_iter()
             .collect(),
-        (Some(r), _) => state.store.deliveries_for_run(&r.id).await?,
+        (Some(r), _) => app.store.deliveries_for_run(&r.id).await?,
         _ => Vec::new(),
     };
     Ok(Some(JobDetail {
@@ -293,8 +322,8 @@ pub async fn job_detail(state: &AppState, id: &str) -> Result<Option<JobDetail>,
 }
 
 /// The last `limit` runs (1..=100), newest first.
-pub async fn history(state: &AppState, limit: i64) -> Result<Vec<RunView>, StoreError> {
-    Ok(state
+pub async fn history(app: &App, limit: i64) -> Result<Vec<RunView>, StoreError> {
+    Ok(app
         .store
         .list_runs(limit.clamp(1, 100))
         .await?

@@ -14,19 +14,19 @@
 //! restored snapshot does not hold, and the next sync must fetch everything again rather
 //! than skip what happened after T.
 //!
-//! Over the API and MCP a rollback is [`requested`] by a principal with the operator role and
-//! lands in the audit log; the CLI (a local admin) calls [`rollback`] with its user's name.
+//! Every front end asks for a rollback through [`requested`]: the principal needs the operator
+//! role, is named on the run (and in Discord) and lands in the audit log.
 
 use serde::Serialize;
 
 use super::versions::load;
-use super::ServiceError;
+use super::{App, ServiceError};
 use crate::store::{now_ms, RollbackOrigin, RunStart};
 use crate::sync::changes::summarize;
 use crate::sync::cycle::{abandon, record, Recording};
 use crate::sync::publishers;
 use crate::sync::snapshot::{ChangeSummary, Snapshot, SCHEMA_VERSION};
-use crate::sync::{RunEvent, SyncDeps};
+use crate::sync::RunEvent;
 
 /// The trigger label of a rollback run.
 pub const TRIGGER: &str = "rollback";
@@ -50,49 +50,30 @@ pub struct RollbackOutcome {
     pub changes: ChangeSummary,
 }
 
-/// What a rollback needs, from the server's state (the CLI builds its own).
-pub fn deps(state: &crate::http::AppState) -> SyncDeps {
-    SyncDeps::new(
-        state.config.clone(),
-        state.store.clone(),
-        state.queue.clone(),
-        state.run_events.clone(),
-    )
-}
-
-/// A rollback asked for by `who` (API or MCP): needs the operator role, and is audited.
+/// A rollback asked for by `who` (API, console, MCP or CLI): needs the operator role, is
+/// recorded on the run as `who`'s, and is audited.
 pub async fn requested(
-    state: &crate::http::AppState,
+    app: &App,
     who: &crate::auth::Principal,
     to: &str,
 ) -> Result<RollbackOutcome, ServiceError> {
     who.require(crate::auth::Role::Operator)?;
-    let outcome = rollback(&deps(state), to, &who.actor()).await?;
+    let outcome = rollback(app, to, &who.actor()).await?;
     let detail = format!("rolled back to run {to}");
-    super::users::audit(
-        &state.store,
-        who,
-        "run.rollback",
-        &outcome.run_id,
-        Some(detail),
-    )
-    .await;
+    super::users::audit(app, who, "run.rollback", &outcome.run_id, Some(detail)).await;
     Ok(outcome)
 }
 
 /// Publishes run `to`'s snapshot again as a new run, requested by `by`.
-pub async fn rollback(
-    deps: &SyncDeps,
-    to: &str,
-    by: &str,
-) -> Result<RollbackOutcome, ServiceError> {
+async fn rollback(app: &App, to: &str, by: &str) -> Result<RollbackOutcome, ServiceError> {
+    let deps = &app.sync;
     let by = by.trim();
     if by.is_empty() {
         return Err(ServiceError::BadRequest(
             "a rollback needs a requester name".into(),
         ));
     }
-    let (target, snapshot) = load(&deps.store, to).await?;
+    let (target, snapshot) = load(app, to).await?;
     if snapshot.schema_version != SCHEMA_VERSION {
         return Err(ServiceError::Conflict(format!(
             "run {to} stored a snapshot of schema version {}; this helix-sync publishes version \
@@ -107,7 +88,7 @@ pub async fn rollback(
         .ok_or_else(|| ServiceError::Conflict(format!("run {to} has no snapshot")))?;
     let from = deps.store.latest_snapshot_run_id().await?;
     let previous: Option<Snapshot> = match &from {
-        Some(id) => Some(load(&deps.store, id).await?.1),
+        Some(id) => Some(load(app, id).await?.1),
         None => None,
     };
     let changes = summarize(previous.as_ref(), &snapshot);

@@ -4,26 +4,23 @@
 //! the exporters were given. `None` as the run id means the newest run that has a snapshot
 //! (the same run the `latest` exports show). It never re-parses or re-renders anything.
 
+use super::App;
 use super::ServiceError;
-use crate::http::AppState;
 
 /// `(run id, snapshot JSON)` of run `run_id`, or of the newest run with a snapshot.
-pub async fn snapshot(
-    state: &AppState,
-    run_id: Option<&str>,
-) -> Result<(String, Vec<u8>), ServiceError> {
+pub async fn snapshot(app: &App, run_id: Option<&str>) -> Result<(String, Vec<u8>), ServiceError> {
     match run_id {
         Some(id) => {
-            let json = state.store.snapshot_json(id).await?;
+            let json = app.store.snapshot_json(id).await?;
             match json {
                 Some(json) => Ok((id.to_owned(), json)),
-                None if state.store.get_run(id).await?.is_some() => {
+                None if app.store.get_run(id).await?.is_some() => {
                     Err(ServiceError::NotFound(format!("run {id} has no snapshot")))
                 }
                 None => Err(ServiceError::NotFound(format!("no run {id}"))),
             }
         }
-        None => state
+        None => app
             .store
             .latest_snapshot_json()
             .await?
@@ -33,19 +30,16 @@ pub async fn snapshot(
 
 /// `(run id, change summary JSON)` of run `run_id`, or of the newest run with a snapshot.
 /// A run that recorded no summary has the empty object.
-pub async fn changes(
-    state: &AppState,
-    run_id: Option<&str>,
-) -> Result<(String, String), ServiceError> {
+pub async fn changes(app: &App, run_id: Option<&str>) -> Result<(String, String), ServiceError> {
     let id = match run_id {
         Some(id) => id.to_owned(),
-        None => state
+        None => app
             .store
             .latest_snapshot_run_id()
             .await?
             .ok_or_else(|| ServiceError::NotFound("no run has a snapshot yet".into()))?,
     };
-    let row = state
+    let row = app
         .store
         .get_run(&id)
         .await?

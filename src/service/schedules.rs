@@ -5,14 +5,15 @@
 //! not a firing: the scheduler's ledger (one row per fire time) is left alone, so the next
 //! regular firing still happens.
 
+use crate::timestamp::millis;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{iso, ServiceError};
+use super::App;
+use super::ServiceError;
 use crate::auth::{Principal, Role};
-use crate::http::AppState;
+use crate::config::schedule::{Rule, Schedule};
 use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
-use crate::scheduler::{Rule, Schedule};
 use crate::store::now_ms;
 
 /// Next firings listed per schedule.
@@ -30,11 +31,12 @@ pub struct ScheduleView {
     pub last_outcome: Option<String>,
 }
 
-fn configured(state: &AppState) -> Result<Vec<Schedule>, ServiceError> {
-    if !state.config.sync_enabled {
+fn configured(app: &App) -> Result<Vec<Schedule>, ServiceError> {
+    if !app.config.sync_enabled {
         return Ok(Vec::new());
     }
-    crate::scheduler::schedules(&state.config.file.sync_schedule).map_err(ServiceError::Internal)
+    crate::config::schedule::schedules(&app.config.file.sync_schedule)
+        .map_err(ServiceError::Internal)
 }
 
 fn rule_text(s: &Schedule) -> String {
@@ -44,23 +46,23 @@ fn rule_text(s: &Schedule) -> String {
     }
 }
 
-pub async fn schedules(state: &AppState) -> Result<Vec<ScheduleView>, ServiceError> {
+pub async fn schedules(app: &App) -> Result<Vec<ScheduleView>, ServiceError> {
     let now = DateTime::<Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
     let mut out = Vec::new();
-    for s in configured(state)? {
+    for s in configured(app)? {
         let mut next = Vec::with_capacity(NEXT);
         let mut t = now;
         while next.len() < NEXT {
             let Some(n) = s.next_after(t) else { break };
-            next.push(iso(n.timestamp_millis()));
+            next.push(millis(n.timestamp_millis()));
             t = n;
         }
-        let last = state.store.last_firing_job(&s.name).await?;
+        let last = app.store.last_firing_job(&s.name).await?;
         out.push(ScheduleView {
             rule: rule_text(&s),
             name: s.name,
             next,
-            last_fire_at: last.as_ref().map(|(at, _, _)| iso(*at)),
+            last_fire_at: last.as_ref().map(|(at, _, _)| millis(*at)),
             last_job_id: last.as_ref().map(|(_, id, _)| id.clone()),
             last_outcome: last.and_then(|(_, _, st)| st),
         });
@@ -69,13 +71,9 @@ pub async fn schedules(state: &AppState) -> Result<Vec<ScheduleView>, ServiceErr
 }
 
 /// Queues schedule `name`'s sync now; returns the job id.
-pub async fn run_now(
-    state: &AppState,
-    who: &Principal,
-    name: &str,
-) -> Result<String, ServiceError> {
+pub async fn run_now(app: &App, who: &Principal, name: &str) -> Result<String, ServiceError> {
     who.require(Role::Operator)?;
-    let schedule = configured(state)?
+    let schedule = configured(app)?
         .into_iter()
         .find(|s| s.name == name)
         .ok_or_else(|| ServiceError::NotFound(format!("no schedule {name}")))?;
@@ -89,9 +87,9 @@ pub async fn run_now(
             fire_at: now,
         },
     });
-    let id = state.queue.enqueue(&payload, now).await?;
+    let id = app.queue.enqueue(&payload, now).await?;
     super::users::audit(
-        &state.store,
+        app,
         who,
         "schedule.run_now",
         name,

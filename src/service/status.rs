@@ -16,6 +16,7 @@
 //! `last_error` goes through [`super::redact`]: it never carries a secret or a whole upstream
 //! body. This module never writes anything.
 
+use crate::timestamp::millis;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -24,9 +25,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::iso;
+use super::App;
 use crate::config::Config;
-use crate::http::AppState;
 use crate::store::{
     now_ms, DeliveryRow, DiskUsage, LaneRow, QueueStats, RunRow, Store, StoreError,
 };
@@ -108,16 +108,6 @@ pub struct Health {
     pub disk: Option<disk::DiskHealth>,
 }
 
-impl Health {
-    /// 503 when unhealthy, 200 otherwise.
-    pub fn http_status(&self) -> axum::http::StatusCode {
-        match self.status {
-            HealthStatus::Unhealthy => axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            _ => axum::http::StatusCode::OK,
-        }
-    }
-}
-
 /// What the store said; `None` fields mean it could not be asked.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -139,20 +129,20 @@ pub struct Observed {
 }
 
 /// Computes the report for the running service.
-pub async fn status(state: &AppState) -> Health {
+pub async fn status(app: &App) -> Health {
     let now = now_ms();
-    let observed = match observe(&state.store, now).await {
+    let observed = match observe(&app.store, now).await {
         Ok(o) => o,
         Err(e) => Observed {
             store_error: Some(format!("store unreachable: {e}")),
             ..Default::default()
         },
     };
-    let next_sync = (*state.next_sync.borrow()).or_else(|| next_firing(&state.config, now));
+    let next_sync = (*app.next_sync.borrow()).or_else(|| next_firing(&app.config, now));
     evaluate(
-        &state.config,
+        &app.config,
         &observed,
-        state.started_at.timestamp_millis(),
+        app.started_at.timestamp_millis(),
         next_sync,
         now,
     )
@@ -194,7 +184,7 @@ pub fn sync_interval(config: &Config) -> Option<Duration> {
     if !config.sync_enabled {
         return None;
     }
-    let schedules = crate::scheduler::schedules(&config.file.sync_schedule).ok()?;
+    let schedules = crate::config::schedule::schedules(&config.file.sync_schedule).ok()?;
     let start = Utc::now();
     schedules
         .iter()
@@ -220,7 +210,7 @@ fn next_firing(config: &Config, now: i64) -> Option<DateTime<Utc>> {
         return None;
     }
     let now = DateTime::from_timestamp_millis(now)?;
-    crate::scheduler::schedules(&config.file.sync_schedule)
+    crate::config::schedule::schedules(&config.file.sync_schedule)
         .ok()?
         .iter()
         .filter_map(|s| s.next_after(now))
@@ -236,8 +226,9 @@ pub fn evaluate(
     now: i64,
 ) -> Health {
     let finished: Vec<&RunRow> = o.runs.iter().filter(|r| r.status != "running").collect();
-    let (sources, source_errors) = source_states(config, &finished);
-    let (targets, target_errors) = target_states(config, o);
+    let on = Enabled::of(config);
+    let (sources, source_errors) = source_states(&on, &finished);
+    let (targets, target_errors) = target_states(&on, o);
 
     let window: Vec<&&RunRow> = finished.iter().take(RATE_WINDOW).collect();
     let success_rate = (!window.is_empty()).then(|| {
@@ -293,8 +284,8 @@ pub fn evaluate(
         version: env!("CARGO_PKG_VERSION").to_owned(),
         last_sync: finished
             .first()
-            .map(|r| iso(r.finished_at.unwrap_or(r.started_at))),
-        next_sync: next_sync.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            .map(|r| millis(r.finished_at.unwrap_or(r.started_at))),
+        next_sync: next_sync.map(crate::timestamp::secs),
         sources,
         targets,
         metrics: RunMetrics {
@@ -311,37 +302,35 @@ pub fn evaluate(
     }
 }
 
-/// Whether each source is configured at all.
-fn source_enabled(config: &Config, name: &str) -> bool {
-    let s = &config.file.sources;
-    match name {
-        "github" => s.github.enabled && !config.github_repos.is_empty(),
-        "ucf_state" => s.ucf_state.enabled && config.ucf_source.is_some(),
-        "agent_metrics" => s.agent_metrics.enabled && config.agents_source.is_some(),
-        _ => false,
-    }
+/// Which sources and targets are on: the cycle's own verdict (the constructors it builds its
+/// sources with, and each publisher's `unconfigured`), never rules of our own, so a part the
+/// cycle runs is a part whose failure degrades the report.
+struct Enabled {
+    sources: Vec<&'static str>,
+    targets: Vec<&'static str>,
 }
 
-/// Whether each target is configured (and has its credentials).
-fn target_enabled(config: &Config, name: &str) -> bool {
-    let p = &config.file.publishers;
-    let s = &config.secrets;
-    match name {
-        "discord" => p.discord.enabled && s.discord_webhook.is_some(),
-        "notion" => {
-            p.notion.enabled && s.notion_api_key.is_some() && config.notion_database_id.is_some()
+impl Enabled {
+    fn of(config: &Config) -> Self {
+        Self {
+            sources: crate::sync::sources::build(config)
+                .into_iter()
+                .filter_map(|(name, source)| source.map(|_| name))
+                .collect(),
+            targets: crate::sync::publishers::targets(config)
+                .into_iter()
+                .filter_map(|(name, on)| on.then_some(name))
+                .collect(),
         }
-        "portal" => p.portal.enabled,
-        _ => false,
     }
 }
 
 /// Each source's state from the newest run that attempted it, plus its error with the
 /// run's time.
-fn source_states(config: &Config, finished: &[&RunRow]) -> (SourceStates, Vec<(i64, String)>) {
+fn source_states(on: &Enabled, finished: &[&RunRow]) -> (SourceStates, Vec<(i64, String)>) {
     let mut errors = Vec::new();
     let mut state = |name: &str| -> PartStatus {
-        if !source_enabled(config, name) {
+        if !on.sources.contains(&name) {
             return PartStatus::Disabled;
         }
         for run in finished {
@@ -373,10 +362,10 @@ fn source_states(config: &Config, finished: &[&RunRow]) -> (SourceStates, Vec<(i
 
 /// Each target's state: `error` while its circuit is open, while it has dead deliveries
 /// (until they are retried or cancelled), or when its newest delivery failed.
-fn target_states(config: &Config, o: &Observed) -> (TargetStates, Vec<(i64, String)>) {
+fn target_states(on: &Enabled, o: &Observed) -> (TargetStates, Vec<(i64, String)>) {
     let mut errors = Vec::new();
     let mut state = |name: &str| -> PartStatus {
-        if !target_enabled(config, name) {
+        if !on.targets.contains(&name) {
             return PartStatus::Disabled;
         }
         if let Some(lane) = o
@@ -389,7 +378,7 @@ fn target_states(config: &Config, o: &Observed) -> (TargetStates, Vec<(i64, Stri
                 since,
                 format!(
                     "{name}: circuit open since {} after {} failures in a row",
-                    super::iso(since),
+                    millis(since),
                     lane.failures
                 ),
             ));
@@ -429,8 +418,8 @@ fn target_states(config: &Config, o: &Observed) -> (TargetStates, Vec<(i64, Stri
 mod tests;
 
 /// Rows per table, for the status page (exact on SQLite, estimates on PostgreSQL).
-pub async fn table_rows(state: &AppState) -> Result<Vec<(&'static str, i64)>, StoreError> {
-    state.store.table_rows().await
+pub async fn table_rows(app: &App) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    app.store.table_rows().await
 }
 
 /// One line of the status page's run table.
@@ -451,9 +440,9 @@ pub struct RunLine {
 }
 
 /// The last `limit` runs with their per-target outcome, newest first.
-pub async fn recent_runs(state: &AppState, limit: i64) -> Result<Vec<RunLine>, StoreError> {
-    let secrets = &state.config.secrets;
-    Ok(state
+pub async fn recent_runs(app: &App, limit: i64) -> Result<Vec<RunLine>, StoreError> {
+    let secrets = &app.config.secrets;
+    Ok(app
         .store
         .recent_runs_with_deliveries(limit)
         .await?
@@ -462,7 +451,7 @@ pub async fn recent_runs(state: &AppState, limit: i64) -> Result<Vec<RunLine>, S
             next_attempts: deliveries
                 .iter()
                 .filter(|d| matches!(d.state.as_str(), "pending" | "failed"))
-                .filter_map(|d| Some((d.target.clone(), iso(d.next_attempt_at?))))
+                .filter_map(|d| Some((d.target.clone(), millis(d.next_attempt_at?))))
                 .collect(),
             targets: deliveries
                 .into_iter()
@@ -472,7 +461,7 @@ pub async fn recent_runs(state: &AppState, limit: i64) -> Result<Vec<RunLine>, S
                 .error
                 .as_deref()
                 .map(|e| super::redact::redact(e, secrets, LAST_ERROR_MAX)),
-            started_at: iso(r.started_at),
+            started_at: millis(r.started_at),
             duration_seconds: r.duration_ms.map(|d| d as f64 / 1000.0),
             id: r.id,
             trigger: r.trigger,

@@ -1,16 +1,18 @@
 //! Users, API tokens, logins and the audit log: the operations the console's admin pages and
-//! the `helix-sync user` commands share.
+//! the `helix-sync user` commands share (the CLI acting as `cli:<user>`, an admin).
 //!
 //! Every change is written to the audit log with the acting [`Principal`]; a password or a
 //! token never is (nor is it ever returned after the one answer that creates a token).
 
+use crate::timestamp::millis;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::{iso, ServiceError};
+use super::App;
+use super::ServiceError;
 use crate::auth::{self, password, Principal, Role};
-use crate::store::{now_ms, AuditRow, Store, UserRow};
+use crate::store::{now_ms, AuditRow, UserRow};
 
 /// Longest user name.
 pub const NAME_MAX: usize = 64;
@@ -45,13 +47,7 @@ pub struct AuditView {
 
 /// Appends to the audit log. A failure to write it is logged, not raised: the action it
 /// describes has already happened.
-pub async fn audit(
-    store: &Store,
-    who: &Principal,
-    action: &str,
-    target: &str,
-    detail: Option<String>,
-) {
+pub async fn audit(app: &App, who: &Principal, action: &str, target: &str, detail: Option<String>) {
     let row = AuditRow {
         id: uuid::Uuid::now_v7().to_string(),
         at: now_ms(),
@@ -61,7 +57,7 @@ pub async fn audit(
         detail,
     };
     tracing::info!(actor = %row.actor, action, target, "audit");
-    if let Err(e) = store.insert_audit(&row).await {
+    if let Err(e) = app.store.insert_audit(&row).await {
         tracing::error!(error = %e, action, target, "could not write the audit log");
     }
 }
@@ -90,7 +86,7 @@ fn parse_role(role: &str) -> Result<Role, ServiceError> {
 }
 
 pub async fn add_user(
-    store: &Store,
+    app: &App,
     who: &Principal,
     name: &str,
     role: &str,
@@ -109,11 +105,11 @@ pub async fn add_user(
         created_at: now,
         updated_at: now,
     };
-    if !store.insert_user(&row).await? {
+    if !app.store.insert_user(&row).await? {
         return Err(ServiceError::Conflict(format!("user {name} exists")));
     }
     audit(
-        store,
+        app,
         who,
         "user.add",
         name,
@@ -123,31 +119,37 @@ pub async fn add_user(
     Ok(())
 }
 
-pub async fn users(store: &Store) -> Result<Vec<UserView>, ServiceError> {
-    Ok(store
+/// Whether nobody can sign in yet: no user exists (a fresh install).
+pub async fn none_yet(app: &App) -> Result<bool, ServiceError> {
+    Ok(!app.store.has_users().await?)
+}
+
+pub async fn users(app: &App) -> Result<Vec<UserView>, ServiceError> {
+    Ok(app
+        .store
         .users()
         .await?
         .into_iter()
         .map(|u| UserView {
             username: u.username,
             role: u.role,
-            created_at: iso(u.created_at),
+            created_at: millis(u.created_at),
         })
         .collect())
 }
 
-pub async fn remove_user(store: &Store, who: &Principal, name: &str) -> Result<(), ServiceError> {
+pub async fn remove_user(app: &App, who: &Principal, name: &str) -> Result<(), ServiceError> {
     who.require(Role::Admin)?;
-    if !store.delete_user(name).await? {
+    if !app.store.delete_user(name).await? {
         return Err(ServiceError::NotFound(format!("no user {name}")));
     }
-    audit(store, who, "user.remove", name, None).await;
+    audit(app, who, "user.remove", name, None).await;
     Ok(())
 }
 
 /// Sets a user's password (ending their sessions) and/or role.
 pub async fn change_user(
-    store: &Store,
+    app: &App,
     who: &Principal,
     name: &str,
     pass: Option<&str>,
@@ -162,18 +164,19 @@ pub async fn change_user(
         Some(p) => Some(password::hash(p.to_owned()).await),
         None => None,
     };
-    let found = store
+    let found = app
+        .store
         .update_user(name, hash.as_deref(), role.map(Role::as_str), now_ms())
         .await?;
     if !found {
         return Err(ServiceError::NotFound(format!("no user {name}")));
     }
     if pass.is_some() {
-        audit(store, who, "user.password", name, None).await;
+        audit(app, who, "user.password", name, None).await;
     }
     if let Some(r) = role {
         audit(
-            store,
+            app,
             who,
             "user.role",
             name,
@@ -186,7 +189,7 @@ pub async fn change_user(
 
 /// Creates an API token for `username`; returns it (the only time it is ever shown).
 pub async fn create_token(
-    store: &Store,
+    app: &App,
     who: &Principal,
     username: &str,
     label: &str,
@@ -198,17 +201,18 @@ pub async fn create_token(
             "a token needs a name of 1-100 characters".into(),
         ));
     }
-    let user = store
+    let user = app
+        .store
         .user_by_name(username)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no user {username}")))?;
     let token = auth::random_secret("hxs_");
     let id = uuid::Uuid::now_v7().to_string();
-    store
+    app.store
         .insert_token(&id, &user.id, label, &auth::secret_hash(&token), now_ms())
         .await?;
     audit(
-        store,
+        app,
         who,
         "token.create",
         username,
@@ -218,8 +222,9 @@ pub async fn create_token(
     Ok(token)
 }
 
-pub async fn tokens(store: &Store) -> Result<Vec<TokenView>, ServiceError> {
-    Ok(store
+pub async fn tokens(app: &App) -> Result<Vec<TokenView>, ServiceError> {
+    Ok(app
+        .store
         .tokens()
         .await?
         .into_iter()
@@ -227,35 +232,36 @@ pub async fn tokens(store: &Store) -> Result<Vec<TokenView>, ServiceError> {
             id: t.id,
             username: t.username,
             name: t.name,
-            created_at: iso(t.created_at),
+            created_at: millis(t.created_at),
         })
         .collect())
 }
 
-pub async fn revoke_token(store: &Store, who: &Principal, id: &str) -> Result<(), ServiceError> {
+pub async fn revoke_token(app: &App, who: &Principal, id: &str) -> Result<(), ServiceError> {
     who.require(Role::Admin)?;
-    if !store.delete_token(id).await? {
+    if !app.store.delete_token(id).await? {
         return Err(ServiceError::NotFound(format!("no token {id}")));
     }
-    audit(store, who, "token.revoke", id, None).await;
+    audit(app, who, "token.revoke", id, None).await;
     Ok(())
 }
 
 /// Newest first, before entry `before`.
 pub async fn audit_page(
-    store: &Store,
+    app: &App,
     who: &Principal,
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<AuditView>, ServiceError> {
     who.require(Role::Admin)?;
-    Ok(store
+    Ok(app
+        .store
         .audit_page(before, limit)
         .await?
         .into_iter()
         .map(|a| AuditView {
             id: a.id,
-            at: iso(a.at),
+            at: millis(a.at),
             actor: a.actor,
             action: a.action,
             target: a.target,
@@ -278,7 +284,7 @@ pub enum LoginError {
 
 /// Checks a name and password (rate limited) and opens a session.
 pub async fn login(
-    store: &Store,
+    app: &App,
     limiter: &auth::LoginLimiter,
     name: &str,
     pass: &str,
@@ -286,9 +292,13 @@ pub async fn login(
 ) -> Result<(Principal, auth::session::NewSession), LoginError> {
     let now = now_ms();
     if let Some(until) = limiter.blocked_until(name, address, now) {
-        return Err(LoginError::Limited(iso(until)));
+        return Err(LoginError::Limited(millis(until)));
     }
-    let user = store.user_by_name(name).await.map_err(ServiceError::from)?;
+    let user = app
+        .store
+        .user_by_name(name)
+        .await
+        .map_err(ServiceError::from)?;
     let ok = password::verify(
         user.as_ref().map(|u| u.password_hash.clone()),
         pass.to_owned(),
@@ -300,7 +310,7 @@ pub async fn login(
         return Err(LoginError::Wrong);
     };
     limiter.succeeded(name);
-    let session = auth::session::open(store, &user.id, now)
+    let session = auth::session::open(&app.store, &user.id, now)
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let who = Principal {
@@ -308,6 +318,6 @@ pub async fn login(
         role: Role::parse(&user.role).unwrap_or(Role::Viewer),
         via: auth::Via::Session,
     };
-    audit(store, &who, "login", &who.name, None).await;
+    audit(app, &who, "login", &who.name, None).await;
     Ok((who, session))
 }

@@ -5,16 +5,17 @@
 //! two arbitrary snapshots instead of two consecutive ones: one function serves both, so "what
 //! changed between A and B" reads the same as a run's own summary. Two runs are compared only
 //! when their snapshots cover the same ground in the scope asked for; otherwise the answer
-//! says what differs instead of reporting half the data as new. Takes a `Store`, not the
-//! HTTP state, so the CLI calls the very same code.
+//! says what differs instead of reporting half the data as new.
 
+use crate::timestamp::millis;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{iso, RunView, ServiceError};
-use crate::store::{RunMeta, RunRow, Store};
+use super::App;
+use super::{RunView, ServiceError};
+use crate::store::{RunMeta, RunRow};
 use crate::sync::changes::summarize;
 use crate::sync::exporters::Scope;
 use crate::sync::snapshot::{ChangeSummary, Snapshot};
@@ -34,7 +35,7 @@ impl From<&RunRow> for RunRef {
             id: r.id.clone(),
             trigger: r.trigger.clone(),
             status: r.status.clone(),
-            finished_at: r.finished_at.map(iso),
+            finished_at: r.finished_at.map(millis),
         }
     }
 }
@@ -53,12 +54,14 @@ pub struct Diff {
 /// A run's row and its decoded snapshot: an unknown run is `NotFound` (404); a run that
 /// stored no snapshot (it failed, or still runs) is `Conflict` (409) with the reason, since
 /// the run exists and only its state stands in the way.
-pub async fn load(store: &Store, id: &str) -> Result<(RunRow, Snapshot), ServiceError> {
-    let row = store
+pub async fn load(app: &App, id: &str) -> Result<(RunRow, Snapshot), ServiceError> {
+    let row = app
+        .store
         .get_run(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no run {id}")))?;
-    let bytes = store
+    let bytes = app
+        .store
         .snapshot_json(id)
         .await?
         .ok_or_else(|| no_snapshot(&row))?;
@@ -81,9 +84,9 @@ fn no_snapshot(row: &RunRow) -> ServiceError {
 }
 
 /// The change summary from run `from` to run `to`, over `scope`.
-pub async fn diff(store: &Store, from: &str, to: &str, scope: Scope) -> Result<Diff, ServiceError> {
-    let (from_row, mut a) = load(store, from).await?;
-    let (to_row, mut b) = load(store, to).await?;
+pub async fn diff(app: &App, from: &str, to: &str, scope: Scope) -> Result<Diff, ServiceError> {
+    let (from_row, mut a) = load(app, from).await?;
+    let (to_row, mut b) = load(app, to).await?;
     comparable(&from_row.id, &a, &to_row.id, &b, scope)?;
     for s in [&mut a, &mut b] {
         narrow(s, scope);
@@ -186,12 +189,13 @@ pub struct RunRecord {
     pub rollback: Option<Value>,
 }
 
-pub async fn record(store: &Store, id: &str) -> Result<RunRecord, ServiceError> {
-    let row = store
+pub async fn record(app: &App, id: &str) -> Result<RunRecord, ServiceError> {
+    let row = app
+        .store
         .get_run(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no run {id}")))?;
-    let meta = store.run_meta(id).await?.unwrap_or_default();
+    let meta = app.store.run_meta(id).await?.unwrap_or_default();
     Ok(view(row, &meta))
 }
 

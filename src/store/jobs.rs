@@ -108,7 +108,27 @@ macro_rules! running {
         "id IN (SELECT job_id FROM running_jobs) AND state = 'running'"
     };
 }
-pub(super) const RUNNING: &str = running!();
+
+/// What a rescue does to a running job: back to the queue, or to the dead letters when it has
+/// no attempt left (shared by lease expiry and node death). `$1` is now, `$2` the reason.
+macro_rules! rescue {
+    ($which:literal) => {
+        concat!(
+            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+             finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
+             last_error = $2, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE ",
+            running!(),
+            " AND ",
+            $which,
+            " RETURNING id"
+        )
+    };
+}
+
+/// Rescue of the running jobs whose lease expired before `$1`.
+const RESCUE_EXPIRED: &str = rescue!("locked_until < $1");
+/// Rescue of the running jobs of a dead node (`$3` is `<node id>/%`), for `nodes`.
+pub(super) const RESCUE_OF_NODE: &str = rescue!("locked_by LIKE $3");
 
 /// A running job of worker `$2` back to the queue, its attempt refunded (`$1` is now).
 const RELEASE: &str = concat!(
@@ -377,15 +397,11 @@ impl Store {
     /// letters when they have no attempts left. Returns the rescued ids.
     pub async fn rescue_expired(&self, now: i64) -> Result<Vec<String>> {
         let _turn = self.gate().await;
-        Ok(sqlx::query_scalar(AssertSqlSafe(format!(
-            "UPDATE jobs SET {} WHERE {} AND locked_until < $1 RETURNING id",
-            super::nodes::RESCUE_SET,
-            RUNNING
-        )))
-        .bind(now)
-        .bind("lease expired: the worker stopped heartbeating")
-        .fetch_all(&self.lease_pool)
-        .await?)
+        Ok(sqlx::query_scalar(RESCUE_EXPIRED)
+            .bind(now)
+            .bind("lease expired: the worker stopped heartbeating")
+            .fetch_all(&self.lease_pool)
+            .await?)
     }
 
     /// Gives back the jobs a stopping worker still holds, with their attempt refunded.

@@ -9,6 +9,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
+use super::jobs::RESCUE_OF_NODE;
 use super::{Result, Store};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -18,13 +19,6 @@ pub struct NodeRow {
     pub started_at: i64,
     pub heartbeat_at: i64,
 }
-
-/// What a rescue does to a running job: back to the queue, or to the dead letters when it has
-/// no attempt left (shared by lease expiry and node death). `$1` is now, `$2` the reason.
-pub(super) const RESCUE_SET: &str =
-    "state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-     finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
-     last_error = $2, locked_by = NULL, locked_until = NULL, updated_at = $1";
 
 impl Store {
     /// Registers this incarnation of node `name`.
@@ -94,15 +88,12 @@ impl Store {
         for (id, name) in dead {
             let (_turn, mut tx) = self.tx_on(&self.lease_pool).await?;
             let reason = format!("node {name} ({id}) stopped: rescued before its lease expired");
-            let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "UPDATE jobs SET {RESCUE_SET} WHERE {} AND locked_by LIKE $3 RETURNING id",
-                super::jobs::RUNNING
-            )))
-            .bind(now)
-            .bind(&reason)
-            .bind(format!("{id}/%"))
-            .fetch_all(&mut *tx)
-            .await?;
+            let ids: Vec<String> = sqlx::query_scalar(RESCUE_OF_NODE)
+                .bind(now)
+                .bind(&reason)
+                .bind(format!("{id}/%"))
+                .fetch_all(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM nodes WHERE id = $1")
                 .bind(&id)
                 .execute(&mut *tx)

@@ -60,6 +60,14 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Whether any user exists (the console's first-run hint).
+    pub async fn has_users(&self) -> Result<bool> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(any.is_some())
+    }
+
     pub async fn users(&self) -> Result<Vec<UserRow>> {
         Ok(sqlx::query_as("SELECT * FROM users ORDER BY username")
             .fetch_all(&self.pool)

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::exporters::HistoryPoint;
+use super::input::HistoryPoint;
 use super::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
 

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod cycle;
 pub mod exporters;
 pub mod history;
+pub mod input;
 pub mod merge;
 pub mod narrate;
 pub mod plan;

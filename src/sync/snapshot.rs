@@ -14,15 +14,9 @@ use serde_json::{Map, Value};
 /// Version of the snapshot / export JSON shape. Bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The six UCF metrics, in the order reports show them.
-pub const UCF_METRICS: [&str; 6] = [
-    "harmony",
-    "resilience",
-    "prana",
-    "drishti",
-    "klesha",
-    "zoom",
-];
+/// The six UCF metrics, in the order reports show them (named in `config`, which validates
+/// `sources.ucf_state.metrics` against them).
+pub use crate::config::UCF_METRICS;
 
 /// Source names, as used in config, jobs, health and the API.
 pub const SOURCE_NAMES: [&str; 3] = ["github", "ucf_state", "agent_metrics"];

@@ -145,7 +145,7 @@ pub async fn spawn_with(spawn: Spawn) -> TestApp {
         .expect("app builds");
     let port = app.port();
     let health_port = app.health_port();
-    let state = app.state().clone();
+    let state = app.state().expect("the test app listens").clone();
     let pool = app.pool().clone();
     let scheduler = app.take_scheduler();
     let server = tokio::spawn(async move {

@@ -251,11 +251,11 @@ async fn unverified_bodies_share_a_bounded_budget_and_signed_senders_still_get_t
     }
     let expected = 3 * (3 * mib - 64 * 1024);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app.state.unverified.held() < expected {
+    while app.state.edge().unverified.held() < expected {
         assert!(
             std::time::Instant::now() < deadline,
             "the server holds {} of {expected} bytes",
-            app.state.unverified.held()
+            app.state.edge().unverified.held()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

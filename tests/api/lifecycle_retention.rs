@@ -87,7 +87,7 @@ async fn events_and_jobs_go_by_age_and_state_in_batches() {
 async fn expired_sessions_and_old_audit_entries_go() {
     let app = spawn_app().await;
     let cli = helix_sync::auth::Principal::cli();
-    helix_sync::service::users::add_user(&app.store, &cli, "ada", "admin", "correct horse battery")
+    helix_sync::service::users::add_user(&app.state, &cli, "ada", "admin", "correct horse battery")
         .await
         .unwrap();
     let ada = app.store.user_by_name("ada").await.unwrap().unwrap();

@@ -223,9 +223,7 @@ async fn a_past_runs_exports_are_made_again_byte_for_byte() {
     let exports = app.dir.path().join("exports");
     // The first and the middle run, after later runs changed `latest.*` and the trend.
     for run in &runs[..2] {
-        let files = regenerate(&app.state.config, &app.store, &run.id)
-            .await
-            .unwrap();
+        let files = regenerate(&app.state, &run.id).await.unwrap();
         assert_eq!(files.len(), 4, "every format the run wrote");
         for (path, bytes) in &files {
             let then = std::fs::read(exports.join(path)).unwrap();
@@ -259,7 +257,5 @@ async fn a_past_runs_exports_are_made_again_byte_for_byte() {
         );
     }
     // A run without exports is a 404-like refusal with the reason, not an empty directory.
-    assert!(regenerate(&app.state.config, &app.store, "nope")
-        .await
-        .is_err());
+    assert!(regenerate(&app.state, "nope").await.is_err());
 }

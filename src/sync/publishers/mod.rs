@@ -338,7 +338,7 @@ fn announce(deps: &SyncDeps, outcome: &DeliveryOutcome<'_>, attempts: i64) {
         target: outcome.target.to_owned(),
         state: outcome.state.to_owned(),
         attempts,
-        next_attempt_at: outcome.next_attempt_at.map(crate::service::iso),
+        next_attempt_at: outcome.next_attempt_at.map(crate::timestamp::millis),
     });
 }
 

@@ -16,13 +16,13 @@ use serde_json::{json, Value};
 use super::stats::QuickStats;
 use super::{PublishContext, PublishError, Publisher, Receipt};
 use crate::config::Config;
-use crate::service::iso;
 use crate::store::RunRow;
 use crate::sync::analytics::{self, Analytics};
 use crate::sync::exporters::{ExportFile, ExportInput, Scope};
 use crate::sync::history;
 use crate::sync::narrate::Narration;
 use crate::sync::snapshot::{ChangeSummary, SourceStatus, SCHEMA_VERSION};
+use crate::timestamp::millis;
 
 /// Feed directory relative to `EXPORT_PATH`.
 pub const FEED_DIR: &str = "portal/api/sync";
@@ -105,8 +105,8 @@ impl<'a> From<&'a RunRow> for RunHeader<'a> {
             id: &r.id,
             trigger: &r.trigger,
             status: &r.status,
-            started_at: iso(r.started_at),
-            finished_at: r.finished_at.map(iso),
+            started_at: millis(r.started_at),
+            finished_at: r.finished_at.map(millis),
             duration_seconds: r.duration_ms.map(|d| d as f64 / 1000.0),
         }
     }
@@ -190,7 +190,7 @@ fn newest_is_newer(path: &Path, run: &RunRow) -> bool {
             .map(String::from)
     };
     match (at("started_at"), at("id")) {
-        (Some(started), Some(id)) => (started, id) > (iso(run.started_at), run.id.clone()),
+        (Some(started), Some(id)) => (started, id) > (millis(run.started_at), run.id.clone()),
         _ => false,
     }
 }

@@ -115,7 +115,7 @@ fn ritual_state(ev: &EventRow, metrics: &[String]) -> (DateTime<Utc>, Result<Ucf
         .unwrap_or_default();
     if let Some(obj) = after.as_object_mut() {
         obj.entry("timestamp")
-            .or_insert_with(|| Value::String(at.to_rfc3339()));
+            .or_insert_with(|| Value::String(crate::timestamp::secs(at)));
         if !obj.contains_key("last_ritual") {
             let keep: Map<String, Value> = ["ritual_id", "name", "steps"]
                 .iter()

@@ -134,6 +134,25 @@ async fn wrong_passwords_read_the_same_and_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn a_fresh_install_login_page_says_how_to_make_the_first_admin() {
+    let app = spawn_app().await;
+    let hint = "helix-sync user add NAME --role admin";
+    let page = |app: &crate::helpers::TestApp| {
+        let url = app.url("/console/login");
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    assert!(
+        page(&app).await.contains(hint),
+        "no user yet: the hint shows"
+    );
+    add(&app, "ada", "admin").await;
+    assert!(
+        !page(&app).await.contains(hint),
+        "once a user exists it is gone"
+    );
+}
+
+#[tokio::test]
 async fn a_login_post_without_its_csrf_cookie_is_403() {
     let app = spawn_app().await;
     add(&app, "alice", "admin").await;

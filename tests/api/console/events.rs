@@ -223,6 +223,7 @@ async fn rejected_requests_show_the_reason_and_never_the_body() {
     // Thousands of forged requests leave the log at its bound.
     for i in 0..(helix_sync::ingest::rejected::CAPACITY + 20) {
         app.state
+            .edge()
             .rejected
             .push(helix_sync::ingest::rejected::Rejected {
                 at: i as i64,
@@ -236,7 +237,7 @@ async fn rejected_requests_show_the_reason_and_never_the_body() {
             });
     }
     assert_eq!(
-        app.state.rejected.list(None).len(),
+        app.state.edge().rejected.list(None).len(),
         helix_sync::ingest::rejected::CAPACITY
     );
     let html = v.page("/console/rejected?source=ritual").await;

@@ -53,7 +53,7 @@ pub fn csrf_of(html: &str) -> String {
 
 /// Adds user `name` with `role` (password [`PASSWORD`]).
 pub async fn add(app: &TestApp, name: &str, role: &str) {
-    add_user(&app.store, &Principal::cli(), name, role, PASSWORD)
+    add_user(&app.state, &Principal::cli(), name, role, PASSWORD)
         .await
         .unwrap();
 }

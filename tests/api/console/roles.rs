@@ -209,10 +209,10 @@ async fn mcp_tokens_carry_their_role_too() {
     let cli = helix_sync::auth::Principal::cli();
     super::add(&app, "vera", "viewer").await;
     super::add(&app, "otto", "operator").await;
-    let viewer = helix_sync::service::users::create_token(&app.store, &cli, "vera", "mcp")
+    let viewer = helix_sync::service::users::create_token(&app.state, &cli, "vera", "mcp")
         .await
         .unwrap();
-    let operator = helix_sync::service::users::create_token(&app.store, &cli, "otto", "mcp")
+    let operator = helix_sync::service::users::create_token(&app.state, &cli, "otto", "mcp")
         .await
         .unwrap();
     let refused = mcp_trigger(&app, &viewer).await;

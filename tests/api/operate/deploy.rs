@@ -1,4 +1,4 @@
-//! The deployment files say what the README promises.
+//! The deployment files say what the documents promise.
 
 use super::repo;
 
@@ -11,7 +11,8 @@ fn dockerfile_fly_and_procfile_have_their_essentials() {
     let docker = read("Dockerfile");
     for needle in [
         "cargo chef prepare",
-        "cargo chef cook --release",
+        "cargo chef cook --profile dist",
+        "cargo build --profile dist",
         "FROM debian:bookworm-slim AS runtime",
         "useradd --system --uid 10001",
         "setpriv",
@@ -46,11 +47,11 @@ fn dockerfile_fly_and_procfile_have_their_essentials() {
     assert!(status.success(), "the entrypoint is not valid sh");
 }
 
-/// Every variable the configuration reads is in the README's table.
+/// Every variable the configuration reads is in the configuration reference's table.
 #[test]
-fn the_readme_documents_every_environment_variable() {
+fn the_configuration_reference_documents_every_environment_variable() {
     let config = read("src/config/mod.rs");
-    let readme = read("README.md");
+    let readme = read("docs/configuration.md");
     let mut names = Vec::new();
     for marker in ["get(\"", "secrets_list(\"", "flag(\"", "number(\""] {
         for (at, _) in config.match_indices(marker) {
@@ -66,7 +67,7 @@ fn the_readme_documents_every_environment_variable() {
     for n in names {
         assert!(
             readme.contains(&format!("| `{n}` |")),
-            "README's table lacks {n}"
+            "docs/configuration.md's table lacks {n}"
         );
     }
 }

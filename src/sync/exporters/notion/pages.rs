@@ -55,10 +55,6 @@ fn url(u: Option<&str>) -> Value {
     json!({ "url": u.filter(|u| u.len() <= URL_LIMIT) })
 }
 
-fn iso(d: &chrono::DateTime<chrono::Utc>) -> String {
-    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn options(names: &[(&str, &str)]) -> Value {
     let opts: Vec<Value> = names
         .iter()
@@ -163,8 +159,8 @@ pub fn run_properties(input: &ExportInput<'_>, r: &Report<'_>) -> Value {
         "Status": select(Some(&run.status)),
         "Trigger": select(Some(&run.trigger)),
         "Scope": select(Some(r.scope)),
-        "Started": date(Some(iso(&run.started_at))),
-        "Finished": date(run.finished_at.as_ref().map(iso)),
+        "Started": date(Some(crate::timestamp::secs(run.started_at))),
+        "Finished": date(run.finished_at.as_ref().map(|t| crate::timestamp::secs(*t))),
         "Duration (s)": float(duration),
         "Repositories": number(s.repos.len() as u64),
         "New Commits": number(input.changes.repos.values().map(|c| c.new_commits).sum::<u64>()),
@@ -200,7 +196,7 @@ pub fn repo_pages(input: &ExportInput<'_>, r: &Report<'_>) -> Value {
                     "Open PRs": number(view.open_pulls_total as u64),
                     "Default Branch": text(view.default_branch.unwrap_or("")),
                     "Language": select(view.top_language),
-                    "Last Push": date(stats.and_then(|s| s.pushed_at.as_ref()).map(iso)),
+                    "Last Push": date(stats.and_then(|s| s.pushed_at.as_ref()).map(|t| crate::timestamp::secs(*t))),
                     "New Commits": number(new_commits),
                     "Last Sync": date(Some(r.generated_at.clone())),
                     "Sync ID": text(&input.run.id),
@@ -230,7 +226,7 @@ pub fn ucf_page(input: &ExportInput<'_>) -> Value {
         .timestamp
         .as_deref()
         .and_then(crate::timestamp::parse)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .map(crate::timestamp::secs)
         .unwrap_or(generated);
     props.insert("Recorded".into(), date(Some(recorded)));
     json!({ "key": input.run.id, "properties": props })

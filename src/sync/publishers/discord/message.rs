@@ -224,7 +224,7 @@ pub(super) fn message(cx: &PublishContext<'_>, undone: &[String]) -> Value {
         url: public.map(|u| format!("{u}/?run={}", run.id)),
         description,
         color: colour(&run.status),
-        timestamp: run.finished_at.map(|t| t.to_rfc3339()),
+        timestamp: run.finished_at.map(crate::timestamp::secs),
         fields,
         footer: Footer {
             text: format!("helix-sync v{} · run {}", env!("CARGO_PKG_VERSION"), run.id),

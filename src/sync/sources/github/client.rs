@@ -29,7 +29,7 @@ const DEFAULT_RATE_LIMIT_WAIT_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GithubError {
-    #[error("{what}: GitHub rate limit reached ({detail}); retry at {}", crate::service::iso(*retry_at))]
+    #[error("{what}: GitHub rate limit reached ({detail}); retry at {}", crate::timestamp::millis(*retry_at))]
     RateLimited {
         what: String,
         detail: String,

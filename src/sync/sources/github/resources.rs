@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::client::{Client, GithubError, Page, PER_PAGE};
@@ -86,10 +86,6 @@ pub type ResourceResult = Option<(Fetched, CursorRow)>;
 struct Position {
     at: Option<DateTime<Utc>>,
     etag: Option<String>,
-}
-
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -174,7 +170,7 @@ fn cursor_row(repo: &str, resource: Resource, pos: Position, now: i64) -> Cursor
     CursorRow {
         repo: repo.to_owned(),
         resource: resource.name().to_owned(),
-        position: pos.at.map(format_time),
+        position: pos.at.map(crate::timestamp::secs),
         etag: pos.etag,
         updated_at: now,
     }
@@ -190,7 +186,7 @@ async fn since_list(
     start: Position,
 ) -> Result<Option<(Vec<Value>, Position)>, GithubError> {
     let url = |since: Option<DateTime<Utc>>| {
-        let since = since.map(format_time);
+        let since = since.map(crate::timestamp::secs);
         let mut q = query.to_vec();
         if let Some(s) = &since {
             q.push(("since", s));

@@ -1,15 +1,17 @@
 //! Building and running the application; the same code path for `main` and for tests.
 //!
-//! `Application::build` connects the store (running migrations), binds the listener (port 0
-//! works: tests read the port back), and wires ingest, queue, workers and scheduler.
+//! `Application::build` opens the application context (`service::App`: store with its
+//! migrations, queue, ingest writer, buses), binds the listener (port 0 works: tests read the
+//! port back), mounts the routers ([`router`]) and wires workers and scheduler to the same
+//! context.
 //! `run_until_stopped` serves until SIGTERM or Ctrl-C, then shuts down in order: stop
 //! accepting and finish in-flight requests, let running jobs finish within the grace
 //! period, stop the scheduler, flush the event writer.
 //!
 //! When `HEALTH_CHECK_ENABLED` and `HEALTH_CHECK_PORT` differs from the main port, a second
 //! listener on the main address's IP serves `/health` alone (port 0 binds an ephemeral one,
-//! which tests use). [`Application::build_headless`] builds the same state with no listener
-//! at all, for `helix-sync mcp` on stdio.
+//! which tests use). [`Application::build_headless`] builds the same context with no listener
+//! and no HTTP state at all, for `helix-sync mcp` on stdio.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,12 +21,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::http::{self, AppState, Shared};
-use crate::ingest::{Ingestor, Writer};
-use crate::queue::Queue;
-use crate::scheduler::{self, Scheduler};
-use crate::store::Store;
+use crate::http::{self, AppState};
+use crate::scheduler::Scheduler;
+use crate::service::{App, Open};
 use crate::worker::{JobRunner, WorkerPool};
+
+pub mod router;
+pub use router::router;
 
 /// What to start besides the HTTP server. Tests turn the background parts off and drive
 /// them by hand (`run_pending_jobs`, `Scheduler::tick`).
@@ -49,7 +52,9 @@ pub struct Application {
     /// `None` for a headless application (no HTTP).
     listener: Option<TcpListener>,
     health_listener: Option<TcpListener>,
-    state: AppState,
+    app: App,
+    /// The HTTP edge's state over `app` (`None` when headless: no HTTP state at all).
+    state: Option<AppState>,
     pool: WorkerPool,
     scheduler: Option<Scheduler>,
     options: Options,
@@ -61,17 +66,13 @@ impl Application {
         Self::assemble(config, options, true).await
     }
 
-    /// The application without any listener: state, workers and scheduler only.
+    /// The application without any listener: the context, workers and scheduler only.
     pub async fn build_headless(config: Config, options: Options) -> anyhow::Result<Self> {
         Self::assemble(config, options, false).await
     }
 
     async fn assemble(config: Config, options: Options, listen: bool) -> anyhow::Result<Self> {
         crate::telemetry::metrics_handle();
-        let config = Arc::new(config);
-        let store = Store::connect_for_workers(&config.database_url, config.workers)
-            .await
-            .with_context(|| format!("opening the database {}", config.database_url))?;
         let (listener, health_listener) = if listen {
             let listener = TcpListener::bind(config.bind)
                 .await
@@ -86,13 +87,24 @@ impl Application {
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
             (port != 0).then(|| format!("{host}:{port}"))
         });
-        let queue = Queue::new(store.clone(), config.file.queue.clone())
-            .with_delivery(config.file.delivery.clone())
-            .with_node_name(node_name);
+        let schedules = if config.sync_enabled {
+            crate::config::schedule::schedules(&config.file.sync_schedule)
+                .map_err(anyhow::Error::msg)?
+        } else {
+            tracing::warn!("HELIX_SYNC_ENABLED=false: scheduled syncs are off (webhooks and manual triggers still run)");
+            Vec::new()
+        };
+        let database = config.database_url.clone();
+        let workers = config.workers;
+        let opened = App::open(config, Open { workers, node_name })
+            .await
+            .with_context(|| format!("opening the database {database}"))?;
+        let app = opened.app;
+        let (queue, store) = (&app.queue, &app.store);
         let now = crate::store::now_ms();
         queue
             .node()
-            .register(&store, now)
+            .register(store, now)
             .await
             .context("registering this node")?;
         queue
@@ -105,44 +117,17 @@ impl Application {
             .rescue(now)
             .await
             .context("rescuing jobs of dead nodes")?;
-        let (writer, writer_task) = Writer::spawn(store.clone());
-        let schedules = if config.sync_enabled {
-            scheduler::schedules(&config.file.sync_schedule).map_err(anyhow::Error::msg)?
-        } else {
-            tracing::warn!("HELIX_SYNC_ENABLED=false: scheduled syncs are off (webhooks and manual triggers still run)");
-            Vec::new()
-        };
-        let scheduler =
-            Scheduler::new(schedules, queue.clone()).with_retention(config.file.retention.clone());
-        let (run_events, _) = tokio::sync::broadcast::channel(256);
-        let live = crate::live::channel(1024);
+        let scheduler = Scheduler::new(schedules, queue.clone())
+            .publishing_to(opened.next_sync)
+            .with_retention(app.config.file.retention.clone());
         let runner: Arc<dyn JobRunner> = match &options.runner {
             Some(r) => r.clone(),
             None => Arc::new(crate::sync::SyncRunner {
-                deps: crate::sync::SyncDeps::new(
-                    config.clone(),
-                    store.clone(),
-                    queue.clone(),
-                    run_events.clone(),
-                )
-                .with_live(live.clone()),
+                deps: app.sync.clone(),
             }),
         };
         let pool = WorkerPool::new(queue.clone(), runner);
-        let state = AppState::new(Shared {
-            next_sync: scheduler.next_sync(),
-            unverified: http::budget::UnverifiedBudget::new(&config.file.http),
-            ingest: Ingestor::new(writer, queue.clone()).with_live(live.clone()),
-            config,
-            store,
-            queue,
-            started_at: chrono::Utc::now(),
-            run_events,
-            live,
-            rejected: Default::default(),
-            logins: Default::default(),
-            shutdown: CancellationToken::new(),
-        });
+        let state = listener.is_some().then(|| AppState::new(app.clone()));
         Ok(Self {
             listener,
             health_listener,
@@ -150,7 +135,8 @@ impl Application {
             pool,
             scheduler: Some(scheduler),
             options,
-            writer_task,
+            writer_task: opened.writer,
+            app,
         })
     }
 
@@ -164,8 +150,14 @@ impl Application {
         self.health_listener.as_ref().map(|l| port_of(Some(l)))
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The application context every front end shares.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The HTTP edge's state (`None` when headless).
+    pub fn state(&self) -> Option<&AppState> {
+        self.state.as_ref()
     }
 
     pub fn pool(&self) -> &WorkerPool {
@@ -187,20 +179,20 @@ impl Application {
         mut self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        for part in self.state.config.disabled_parts() {
+        for part in self.app.config.disabled_parts() {
             tracing::warn!("{part}");
         }
         let cancel = CancellationToken::new();
         let workers = self
             .options
             .workers
-            .then(|| self.pool.spawn(self.state.config.workers));
+            .then(|| self.pool.spawn(self.app.config.workers));
         let scheduler_task = match (self.options.scheduler, self.scheduler.take()) {
             (true, Some(s)) => Some(tokio::spawn(s.run(cancel.clone()))),
             _ => None,
         };
         let node_task = {
-            let queue = self.state.queue.clone();
+            let queue = self.app.queue.clone();
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 let node = queue.node().clone();
@@ -216,30 +208,33 @@ impl Application {
                 .await
             })
         };
-        let run_metrics = tokio::spawn(http::metrics::record_runs(
-            self.state.clone(),
-            cancel.clone(),
-        ));
-        let grace = Duration::from_secs(self.state.config.file.queue.shutdown_grace_secs);
-        let shutdown = self.state.shutdown.clone();
+        let run_metrics =
+            tokio::spawn(http::metrics::record_runs(self.app.clone(), cancel.clone()));
+        let grace = Duration::from_secs(self.app.config.file.queue.shutdown_grace_secs);
+        let shutdown = self.app.shutdown.clone();
         let stop = async move {
             stop.await;
             shutdown.cancel();
         };
-        let health_task = self.health_listener.take().map(|l| {
-            let app = http::health_router(self.state.clone());
-            let done = self.state.shutdown.clone();
-            let limits = self.state.config.file.http.clone();
-            tracing::info!(address = ?l.local_addr().ok(), "health check listening");
-            tokio::spawn(async move {
-                http::serve::serve(l, app, &limits, done.cancelled_owned()).await;
-            })
-        });
-        match self.listener.take() {
-            Some(listener) => {
+        let state = self.state.take();
+        let health_task = self
+            .health_listener
+            .take()
+            .zip(state.clone())
+            .map(|(l, state)| {
+                let app = http::health_router(state);
+                let done = self.app.shutdown.clone();
+                let limits = self.app.config.file.http.clone();
+                tracing::info!(address = ?l.local_addr().ok(), "health check listening");
+                tokio::spawn(async move {
+                    http::serve::serve(l, app, &limits, done.cancelled_owned()).await;
+                })
+            });
+        match self.listener.take().zip(state) {
+            Some((listener, state)) => {
                 tracing::info!(address = %listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "helix-sync listening");
-                let app = http::router(self.state.clone());
-                http::serve::serve(listener, app, &self.state.config.file.http, stop).await;
+                let app = router(state);
+                http::serve::serve(listener, app, &self.app.config.file.http, stop).await;
                 tracing::info!("shutting down: HTTP drained, stopping workers");
             }
             None => {
@@ -259,9 +254,9 @@ impl Application {
             let _ = t.await;
         }
         let _ = node_task.await;
-        self.state.queue.node().leave(&self.state.store).await;
-        let store = self.state.store.clone();
-        drop(self.state);
+        self.app.queue.node().leave(&self.app.store).await;
+        let store = self.app.store.clone();
+        drop(self.app);
         let _ = self.writer_task.await;
         store.close().await;
         tracing::info!("stopped");
