@@ -2,24 +2,29 @@
 //! sync jobs; a worker pool runs each as one sync cycle that collects GitHub, UCF and agent
 //! data into a snapshot, exports it and publishes it to Discord, Notion and the portal feed.
 //!
-//! Data flows one way, and the module tree follows it:
+//! Data flows one way, and the module tree follows it (each module imports only those below
+//! it; `config`, `timestamp` and `live` are leaves):
 //!
-//! - [`config`]: `config/sync_config.json` + environment → one validated `Config`.
-//! - [`http`]: the axum router, error mapping, middleware; handlers stay thin.
-//! - [`ingest`]: signature schemes and event → job routing; commits before answering.
-//! - [`queue`]: job lifecycle (lease, retry, dead letter, rescue, coalescing) over `store`.
+//! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests; the
+//!   router assembly that mounts the front ends side by side.
+//! - [`console`]: the operator console (server-rendered pages, sessions, CSRF) over `service`.
+//! - [`mcp`]: the MCP tools (stdio and Streamable HTTP) over those same operations.
+//! - [`http`]: the HTTP edge: its state (the `App` plus edge-only parts), one router per
+//!   area, the error mapping, the accept loop; handlers stay thin.
+//! - [`service`]: the application context `App` every front end holds (the CLI too), and the
+//!   operations they share, each taking it and, where a role applies, the principal.
+//! - [`ingest`]: signature schemes and the one path from verified bytes to a committed event.
+//! - [`sync`]: one sync cycle — sources → snapshot → exporters → publishers.
 //! - [`worker`]: the pool that drains the queue.
 //! - [`scheduler`]: cron firings, each enqueued once.
-//! - [`sync`]: one sync cycle — sources → snapshot → exporters → publishers.
-//! - [`service`]: operations shared by the HTTP API, the console, the MCP server and the CLI.
-//! - [`console`]: the operator console (server-rendered pages, sessions, CSRF) over `service`.
-//! - [`auth`]: users and roles, password hashes, sessions, API tokens, login rate limiting.
-//! - [`mcp`]: the MCP tools (stdio and Streamable HTTP) over those same operations.
+//! - [`auth`]: users and roles, password hashes, sessions and cookies, API tokens.
+//! - [`queue`]: job lifecycle (lease, retry, dead letter, rescue, coalescing) over `store`.
 //! - [`store`]: the only module with SQL.
-//! - [`startup`]: `Application::build` / `run_until_stopped`, used by `main` and tests.
+//! - [`config`]: `config/sync_config.json` + environment → one validated `Config`, with the
+//!   parsing its validation needs (cron schedules, `whsec_` keys, UCF metric names).
 //! - [`telemetry`]: logging and metrics.
 //! - [`live`]: the bus of delivery and ingest notifications for live listeners (WebSocket).
-//! - [`timestamp`]: one reader for the timestamps the ecosystem writes (zone-less = UTC).
+//! - [`timestamp`]: one reader and one RFC 3339 writer of times.
 
 #![forbid(unsafe_code)]
 

@@ -52,7 +52,7 @@ enum Command {
     /// Run one sync cycle in the foreground (the same cycle the workers run).
     Sync(cli::sync::SyncArgs),
     /// Queue a sync for the server's workers (as `POST /api/sync`); prints the job id.
-    Trigger(cli::queue::TriggerArgs),
+    Trigger(cli::Parts),
     /// Replay stored events: queue the job each asks for under today's rules.
     Replay(cli::queue::ReplayArgs),
     /// List past sync runs, newest first.

@@ -15,7 +15,29 @@ pub mod versions;
 use anyhow::Context;
 
 use helix_sync::config::Config;
+use helix_sync::ingest::manual::TriggerRequest;
 use helix_sync::service::{App, Open, Opened};
+
+/// `--sources` and `--targets`: what a sync covers (all enabled ones when left out).
+#[derive(clap::Args)]
+pub struct Parts {
+    /// Sources to collect (default: all enabled): github, ucf_state, agent_metrics.
+    #[arg(long, value_delimiter = ',')]
+    sources: Option<Vec<String>>,
+    /// Targets to publish to (default: all enabled): discord, notion, portal.
+    #[arg(long, value_delimiter = ',')]
+    targets: Option<Vec<String>>,
+}
+
+impl Parts {
+    /// The request `POST /api/sync` would carry.
+    pub fn request(self) -> TriggerRequest {
+        TriggerRequest {
+            sources: self.sources,
+            targets: self.targets,
+        }
+    }
+}
 
 /// Opens the context a one-shot command works in.
 pub async fn open(config: Config) -> anyhow::Result<Opened> {

@@ -6,7 +6,6 @@ use clap::{ArgGroup, Args, Subcommand};
 
 use helix_sync::auth::Principal;
 use helix_sync::config::Config;
-use helix_sync::ingest::manual::TriggerRequest;
 use helix_sync::service::{self, jobs, JobView};
 use helix_sync::store::{now_ms, JobFilter, JobState};
 use helix_sync::timestamp::millis;
@@ -128,22 +127,9 @@ fn print_jobs(jobs: Vec<JobView>) {
     }
 }
 
-#[derive(Args)]
-pub struct TriggerArgs {
-    /// Sources to collect (default: all enabled): github, ucf_state, agent_metrics.
-    #[arg(long, value_delimiter = ',')]
-    sources: Option<Vec<String>>,
-    /// Targets to publish to (default: all enabled): discord, notion, portal.
-    #[arg(long, value_delimiter = ',')]
-    targets: Option<Vec<String>>,
-}
-
 /// Queues a sync for the server's workers, as `POST /api/sync` does; prints the job id.
-pub async fn trigger(config: Config, args: TriggerArgs) -> anyhow::Result<()> {
-    let req = TriggerRequest {
-        sources: args.sources,
-        targets: args.targets,
-    };
+pub async fn trigger(config: Config, parts: super::Parts) -> anyhow::Result<()> {
+    let req = parts.request();
     super::with_app(config, |app| async move {
         let job_id = service::trigger(&app, &Principal::cli(), req).await?;
         println!("{job_id}");

@@ -17,7 +17,6 @@ use clap::Args;
 
 use helix_sync::auth::Principal;
 use helix_sync::config::Config;
-use helix_sync::ingest::manual::TriggerRequest;
 use helix_sync::service::{self, RunView};
 use helix_sync::sync::exporters::report::count;
 use helix_sync::sync::snapshot::ChangeSummary;
@@ -27,22 +26,15 @@ pub const EXIT_PARTIAL: u8 = 3;
 
 #[derive(Args)]
 pub struct SyncArgs {
-    /// Sources to collect (default: all enabled): github, ucf_state, agent_metrics.
-    #[arg(long, value_delimiter = ',')]
-    sources: Option<Vec<String>>,
-    /// Targets to publish to (default: all enabled): discord, notion, portal.
-    #[arg(long, value_delimiter = ',')]
-    targets: Option<Vec<String>>,
+    #[command(flatten)]
+    parts: super::Parts,
     /// Print the run record as JSON instead of a summary.
     #[arg(long)]
     json: bool,
 }
 
 pub async fn run(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let request = TriggerRequest {
-        sources: args.sources,
-        targets: args.targets,
-    };
+    let request = args.parts.request();
     let json = args.json;
     super::with_app(config, |app| async move {
         let store = &app.store;

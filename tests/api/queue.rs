@@ -77,18 +77,81 @@ async fn exhaustion_dead_letters_and_cli_retry_revives() {
 }
 
 pub fn cli(database_url: &str, args: &[&str]) -> Vec<u8> {
-    let out = crate::process::helix()
-        .args(args)
+    cli_as(database_url, None, args)
+}
+
+/// [`cli`] run by the unix account `user` (when given).
+pub fn cli_as(database_url: &str, user: Option<&str>, args: &[&str]) -> Vec<u8> {
+    let mut cmd = crate::process::helix();
+    cmd.args(args)
         .env("DATABASE_URL", database_url)
-        .env("HELIX_CONFIG", "/nonexistent.json")
-        .output()
-        .unwrap();
+        .env("HELIX_CONFIG", "/nonexistent.json");
+    if let Some(user) = user {
+        cmd.env("USER", user);
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "helix-sync {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+#[tokio::test]
+async fn the_cli_calls_the_services_and_its_actions_enter_the_audit_log() {
+    let app = spawn_app().await;
+    let db = app.state.config.database_url.clone();
+    let as_ops = |args: &[&str]| cli_as(&db, Some("ops"), args);
+    let job = String::from_utf8(as_ops(&["trigger", "--sources", "github"])).unwrap();
+    let job = job.trim();
+    let queued = app.store.get_job(job).await.unwrap().unwrap();
+    assert_eq!(queued.state, "queued");
+    as_ops(&["queue", "cancel", job]);
+    assert_eq!(
+        app.store.get_job(job).await.unwrap().unwrap().state,
+        "cancelled"
+    );
+    as_ops(&["queue", "retry", job]);
+    assert_eq!(
+        app.store.get_job(job).await.unwrap().unwrap().state,
+        "queued"
+    );
+    // The trigger was stored as an event like any webhook: it replays.
+    let events = app.store.events_for_job(job).await.unwrap();
+    let [event] = events.as_slice() else {
+        panic!("one manual event: {events:?}")
+    };
+    assert_eq!(event.source, "manual");
+    let out = String::from_utf8(as_ops(&["replay", &event.id])).unwrap();
+    assert!(out.contains(job), "the replay joins the queued job: {out}");
+
+    let audit = app.store.audit_page(None, 20).await.unwrap();
+    let seen: Vec<(&str, &str)> = audit
+        .iter()
+        .rev()
+        .map(|a| (a.actor.as_str(), a.action.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("cli:ops", "sync.trigger"),
+            ("cli:ops", "job.cancel"),
+            ("cli:ops", "job.retry"),
+            ("cli:ops", "event.replay"),
+        ]
+    );
+
+    // Refusals are the services' too, and change nothing.
+    let out = crate::process::helix()
+        .args(["queue", "cancel", "no-such-job"])
+        .env("DATABASE_URL", &db)
+        .env("HELIX_CONFIG", "/nonexistent.json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job no-such-job"));
+    assert_eq!(app.store.audit_page(None, 20).await.unwrap().len(), 4);
 }
 
 #[tokio::test]
