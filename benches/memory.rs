@@ -1,7 +1,10 @@
-//! Memory of the service across syncs: the release binary (what `cargo run --release` and
-//! the Docker image run) on the shipped config file and SQLite, manual syncs of the example
+//! Memory of the service across syncs, for both builds a user runs: the `release` profile
+//! (what `cargo run --release` builds, and `cargo bench` with it) and the `dist` profile (fat
+//! LTO, one codegen unit: the Docker image and published binaries; measured when
+//! `target/dist/helix-sync` exists, i.e. after `cargo build --profile dist --bin
+//! helix-sync`). Each runs on the shipped config file and SQLite, manual syncs of the example
 //! data one after another over its HTTP API (UCF state and agents only, no GitHub, no
-//! Discord), and the service's resident set size after 1, 100 and 1,000 runs
+//! Discord), and reports the service's resident set size after 1, 100 and 1,000 runs
 //! (`HELIX_BENCH_QUICK=1`: 1, 10, 50).
 //!
 //! Targets (issue 19): under 30 MB after 1,000 runs, and no growth from run 100 to 1,000.
@@ -15,8 +18,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use std::path::{Path, PathBuf};
+
 use common::process::{file_backed, rss};
-use common::push::start_service;
+use common::push::start_binary;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "memory-bench-api-token-0123456789";
@@ -28,16 +33,38 @@ async fn main() {
     } else {
         &[1, 100, 1000]
     };
-    for arenas in [None, Some("2")] {
-        println!(
-            "\n== MALLOC_ARENA_MAX={} ==",
-            arenas.unwrap_or("unset (glibc default: 8 per core)")
-        );
-        bench(arenas, marks).await;
+    for (profile, binary) in builds() {
+        let Some(binary) = binary else {
+            println!(
+                "\n== {profile}: not built; `cargo build --profile {profile} --bin helix-sync` \
+                 makes it =="
+            );
+            continue;
+        };
+        for arenas in [None, Some("2")] {
+            println!(
+                "\n== {profile} profile ({}), MALLOC_ARENA_MAX={} ==",
+                binary.display(),
+                arenas.unwrap_or("unset (glibc default: 8 per core)")
+            );
+            bench(&binary, arenas, marks).await;
+        }
     }
 }
 
-async fn bench(arenas: Option<&str>, marks: &[usize]) {
+/// The two profiles' binaries: `release` is the one this bench was built with (cargo bench
+/// builds the release profile into `target/release`); `dist` sits beside it when built.
+fn builds() -> [(&'static str, Option<PathBuf>); 2] {
+    let release = PathBuf::from(env!("CARGO_BIN_EXE_helix-sync"));
+    let dist = release
+        .parent()
+        .and_then(Path::parent)
+        .map(|target| target.join("dist/helix-sync"))
+        .filter(|p| p.exists());
+    [("release", Some(release)), ("dist", dist)]
+}
+
+async fn bench(binary: &Path, arenas: Option<&str>, marks: &[usize]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = env!("CARGO_MANIFEST_DIR");
     let path = |p: &str| dir.path().join(p).display().to_string();
@@ -56,7 +83,8 @@ async fn bench(arenas: Option<&str>, marks: &[usize]) {
         env.push(("MALLOC_ARENA_MAX", n.into()));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (mut child, port) = start_service(&format!("sqlite://{}", path("bench.db")), &env).await;
+    let (mut child, port) =
+        start_binary(binary, &format!("sqlite://{}", path("bench.db")), &env).await;
     let pid = child.id();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}/api/sync");

@@ -13,8 +13,13 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber; later calls are no-ops (tests build many apps).
 pub fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    // A blank RUST_LOG (an `.env` line `RUST_LOG=`) means "unset", as for every variable
+    // of ours: the default filter, not one that shows nothing.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     use std::io::IsTerminal;
     let builder = fmt()
         .with_env_filter(filter)

@@ -161,11 +161,28 @@ pub async fn run(port: u16, body: &[u8], sig: &str, duration: Duration) -> super
     .await
 }
 
-/// Starts `helix-sync serve` (the release binary `cargo bench` built) on `database_url`
-/// with `extra` environment, and waits until it answers `/health`.
+/// The service binary a bench runs: `HELIX_BENCH_BINARY` when set (e.g. the `dist` build,
+/// `target/dist/helix-sync`), else the release binary `cargo bench` built.
+pub fn service_binary() -> std::path::PathBuf {
+    std::env::var_os("HELIX_BENCH_BINARY")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_helix-sync").into())
+}
+
+/// Starts `helix-sync serve` ([`service_binary`]) on `database_url` with `extra`
+/// environment, and waits until it answers `/health`.
 pub async fn start_service(database_url: &str, extra: &[(&str, &str)]) -> (Child, u16) {
+    start_binary(&service_binary(), database_url, extra).await
+}
+
+/// [`start_service`] with the binary at `binary`.
+pub async fn start_binary(
+    binary: &std::path::Path,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> (Child, u16) {
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_helix-sync"));
+    let mut cmd = Command::new(binary);
     cmd.arg("serve")
         .env("HELIX_BIND", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", database_url)
@@ -182,7 +199,7 @@ pub async fn start_service(database_url: &str, extra: &[(&str, &str)]) -> (Child
     }
     let child = cmd
         .spawn()
-        .expect("run `cargo bench`, which builds the release binary");
+        .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
     let client = reqwest::Client::new();
     for _ in 0..400 {
         if client
