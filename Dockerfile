@@ -4,6 +4,8 @@
 # runs as the unprivileged `helix` user (uid 10001): the entrypoint starts as root only to
 # hand a mounted volume (Fly mounts /data as root) to that user, then drops privileges with
 # setpriv. SQLite is bundled and TLS is rustls: no system library beyond CA certificates.
+# One layout on Docker and Fly alike: everything that lasts is under /data (the database,
+# /data/exports, /data/backups), one volume.
 
 ARG RUST_VERSION=1
 FROM rust:${RUST_VERSION}-slim-bookworm AS chef
@@ -29,8 +31,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin helix \
- && mkdir -p /app/data /app/exports \
- && chown -R helix:helix /app
+ && mkdir -p /app /data/exports /data/backups \
+ && chown -R helix:helix /app /data
 WORKDIR /app
 COPY --from=builder /app/target/dist/helix-sync /usr/local/bin/helix-sync
 COPY --chown=helix:helix config ./config
@@ -41,10 +43,10 @@ COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENV HELIX_BIND=0.0.0.0:8080 \
     MALLOC_ARENA_MAX=2 \
     HELIX_LOG_FORMAT=json \
-    DATABASE_URL=sqlite:///app/data/helix-sync.db \
-    EXPORT_PATH=/app/exports
+    DATABASE_URL=sqlite:///data/helix-sync.db \
+    EXPORT_PATH=/data/exports
 EXPOSE 8080 8001
-VOLUME ["/app/data", "/app/exports"]
+VOLUME ["/data"]
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/health > /dev/null || exit 1

@@ -65,6 +65,9 @@ enum Command {
     /// Write a consistent copy of the live SQLite database to a new file (ingest keeps
     /// running). For PostgreSQL use pg_dump (see the README).
     Backup(cli::backup::FileArg),
+    /// Hold the machine up without serving or opening the database (until SIGTERM), so that
+    /// `restore` can run on a platform that restarts stopped machines (Fly).
+    Maintenance,
     /// Put a backup made by `backup` in place of the database. The service must be stopped;
     /// a file that is not a helix-sync database, or has a newer schema, is refused and
     /// nothing changes. The replaced database is kept beside it.
@@ -136,6 +139,7 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Rollback(args) => cli::versions::rollback(config, args).await,
         Command::Backup(args) => cli::backup::backup(&config, args).await,
         Command::Restore(args) => cli::backup::restore_file(&config, args),
+        Command::Maintenance => cli::backup::maintenance(&config).await,
     };
     done.map(|()| std::process::ExitCode::SUCCESS)
 }

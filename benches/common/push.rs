@@ -186,7 +186,10 @@ pub async fn start_binary(
     cmd.arg("serve")
         .env("HELIX_BIND", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", database_url)
-        .env("HELIX_CONFIG", "/nonexistent.json")
+        .env(
+            "HELIX_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
+        )
         .env("GITHUB_WEBHOOK_SECRET", SECRET)
         .env("HELIX_SYNC_ENABLED", "false")
         .env("HEALTH_CHECK_ENABLED", "false")

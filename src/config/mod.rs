@@ -148,9 +148,15 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let config_path =
-            PathBuf::from(get("HELIX_CONFIG").unwrap_or_else(|| "config/sync_config.json".into()));
-        let mut file = read_file(&config_path)?;
+        // A file named on purpose must be there; only the default path may be absent (then
+        // every setting takes its default).
+        let named = get("HELIX_CONFIG");
+        let config_path = PathBuf::from(
+            named
+                .clone()
+                .unwrap_or_else(|| "config/sync_config.json".into()),
+        );
+        let mut file = read_file(&config_path, named.is_some())?;
 
         let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
             match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -262,10 +268,13 @@ impl Config {
             });
         }
 
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/helix-sync.db".into());
+        check_database_url(&database_url)?;
+
         Ok(Config {
             bind,
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://data/helix-sync.db".into()),
+            database_url,
             sync_enabled: flag("HELIX_SYNC_ENABLED", true)?,
             manual_trigger: flag("HELIX_SYNC_MANUAL_TRIGGER", true)?,
             workers: number("HELIX_WORKERS", get("HELIX_WORKERS"))?
@@ -350,6 +359,23 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The start-up warning for a server reachable beyond loopback without
+    /// `HELIX_PUBLIC_URL`: `/mcp` then refuses every `Host` but loopback's, and console
+    /// cookies are not `Secure` even behind a TLS proxy.
+    pub fn public_url_warning(&self) -> Option<String> {
+        if self.public_url.is_some() || self.bind.ip().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "HELIX_PUBLIC_URL is not set and the server listens on {}: /mcp answers only \
+             loopback Host names (others get 403) and console cookies are not Secure; set it \
+             to the URL clients use, e.g. https://sync.example.org",
+            self.bind
+        ))
+    }
+}
+
 fn split_list(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -358,12 +384,35 @@ fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads and strictly parses the JSON file; a missing file means all defaults.
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+/// The schemes the store opens: a SQLite file or a PostgreSQL server.
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    if matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        return Ok(());
+    }
+    Err(ConfigError::Env {
+        name: "DATABASE_URL",
+        message: format!(
+            "unsupported scheme {scheme:?}; use sqlite://<file> or postgres://<user>@<host>/<db>"
+        ),
+    })
+}
+
+/// Reads and strictly parses the JSON file. A missing file means all defaults only when it
+/// is the default path (`named` false); a file `HELIX_CONFIG` names must exist.
+fn read_file(path: &Path, named: bool) -> Result<FileConfig, ConfigError> {
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
+            return Ok(FileConfig::default())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::Env {
+                name: "HELIX_CONFIG",
+                message: format!("{file} does not exist (unset HELIX_CONFIG for all defaults)"),
+            })
+        }
         Err(source) => return Err(ConfigError::Read { file, source }),
     };
     let de = &mut serde_json::Deserializer::from_str(&text);
@@ -409,6 +458,12 @@ fn validate(f: &FileConfig) -> Result<(), (String, String)> {
                 format!("unknown metric {m:?}"),
             ));
         }
+    }
+    if f.sources.timeout_secs == 0 {
+        return Err((
+            "sources.timeout_secs".into(),
+            "must be at least 1 second".into(),
+        ));
     }
     delivery::validate(&f.delivery)?;
     if f.queue.max_attempts == 0 {

@@ -42,11 +42,13 @@ impl ServerLimits {
     /// The first inconsistency, as `(key, message)`.
     pub fn check(&self) -> Result<(), (String, String)> {
         let key = |k: &str| format!("http.{k}");
-        if self.header_read_timeout_secs == 0 || self.idle_timeout_secs == 0 {
-            return Err((
-                key("header_read_timeout_secs"),
-                "timeouts must be at least 1 second".into(),
-            ));
+        for (name, secs) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if secs == 0 {
+                return Err((key(name), "must be at least 1 second".into()));
+            }
         }
         if self.unverified_per_client_bytes > self.unverified_body_budget_bytes {
             return Err((

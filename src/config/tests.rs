@@ -9,7 +9,7 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     m.entry("HELIX_CONFIG".into())
-        .or_insert_with(|| "/nonexistent/helix.json".into());
+        .or_insert_with(|| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json").into());
     m
 }
 
@@ -89,4 +89,74 @@ fn debug_never_shows_secrets() {
 fn the_shipped_config_file_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sync_config.json");
     Config::load(&env(&[("HELIX_CONFIG", path)])).unwrap();
+}
+
+#[test]
+fn a_database_url_of_another_scheme_is_refused_naming_the_variable() {
+    for ok in ["sqlite://x.db", "postgres://u@h/d", "postgresql://u@h/d"] {
+        Config::load(&env(&[("DATABASE_URL", ok)])).unwrap();
+    }
+    let err = Config::load(&env(&[("DATABASE_URL", "mysql://u@h/d")])).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("environment variable DATABASE_URL:"),
+        "{msg}"
+    );
+    assert!(msg.contains("\"mysql\""), "{msg}");
+}
+
+#[test]
+fn a_config_file_named_on_purpose_must_exist() {
+    let err = Config::load(&env(&[("HELIX_CONFIG", "/nonexistent/helix.json")])).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("environment variable HELIX_CONFIG:") && msg.contains("does not exist"),
+        "{msg}"
+    );
+    // Unset, the default path may be missing: all defaults (cargo runs unit tests in the
+    // checkout, where config/sync_config.json exists, so ask from elsewhere).
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("config/sync_config.json");
+    assert!(read_file(&missing, false).is_ok());
+    assert!(read_file(&missing, true).is_err());
+}
+
+#[test]
+fn a_zero_timeout_is_refused_under_its_own_key() {
+    for (json, key) in [
+        (
+            r#"{"http": {"idle_timeout_secs": 0}}"#,
+            "http.idle_timeout_secs",
+        ),
+        (
+            r#"{"http": {"header_read_timeout_secs": 0}}"#,
+            "http.header_read_timeout_secs",
+        ),
+        (
+            r#"{"sources": {"timeout_secs": 0}}"#,
+            "sources.timeout_secs",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, json).unwrap();
+        let err = Config::load(&env(&[("HELIX_CONFIG", p.to_str().unwrap())])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("`{key}`")), "{json}: {msg}");
+    }
+}
+
+#[test]
+fn listening_beyond_loopback_without_a_public_url_is_warned_about() {
+    let open = Config::load(&env(&[("HELIX_BIND", "0.0.0.0:8080")])).unwrap();
+    let warning = open.public_url_warning().expect("a warning");
+    assert!(warning.contains("HELIX_PUBLIC_URL") && warning.contains("0.0.0.0:8080"));
+    let named = Config::load(&env(&[
+        ("HELIX_BIND", "0.0.0.0:8080"),
+        ("HELIX_PUBLIC_URL", "https://sync.example.org"),
+    ]))
+    .unwrap();
+    assert_eq!(named.public_url_warning(), None);
+    let local = Config::load(&env(&[("HELIX_BIND", "127.0.0.1:8080")])).unwrap();
+    assert_eq!(local.public_url_warning(), None);
 }

@@ -194,6 +194,13 @@ impl Connection {
     }
 }
 
+/// Whether a receive failed because the client's message or frame exceeded our limit.
+fn too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
 async fn serve(socket: WebSocket, state: AppState, ping: Duration) {
     let mut conn = Connection {
         socket,
@@ -232,7 +239,13 @@ async fn run(conn: &mut Connection, state: &AppState, ping: Duration) -> Result<
             msg = conn.socket.recv() => {
                 waiting = false;
                 match msg {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err(End::Gone),
+                    None | Some(Ok(Message::Close(_))) => return Err(End::Gone),
+                    // A message over the limit: say so with the protocol's own code (1009)
+                    // instead of dropping the connection (which a client sees as 1006).
+                    Some(Err(e)) if too_big(&e) => {
+                        return Err(End::Close(1009, "message too big: at most 16 KiB"));
+                    }
+                    Some(Err(_)) => return Err(End::Gone),
                     Some(Ok(Message::Text(text))) => {
                         let answer = conn.command(&text);
                         conn.send(answer).await?;

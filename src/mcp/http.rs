@@ -205,7 +205,7 @@ async fn metadata(State(guard): State<Guard>, headers: HeaderMap) -> Response {
         "resource": format!("{base}/mcp"),
         "resource_name": "helix-sync MCP server",
         "bearer_methods_supported": ["header"],
-        "resource_documentation": format!("{base}/openapi.json"),
+        "resource_documentation": format!("{base}/api/openapi.json"),
     });
     ([(header::CACHE_CONTROL, "max-age=3600")], Json(body)).into_response()
 }
@@ -302,7 +302,10 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            m.insert("HELIX_CONFIG".into(), "/nonexistent.json".into());
+            m.insert(
+                "HELIX_CONFIG".into(),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json").into(),
+            );
             Config::load(&m).unwrap()
         };
         let c = env(&[("HELIX_PUBLIC_URL", "https://sync.example.org/base")]);

@@ -82,11 +82,11 @@ impl Application {
         } else {
             (None, None)
         };
-        let node_name = config.node_name.clone().or_else(|| {
-            let port = port_of(listener.as_ref());
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
-            (port != 0).then(|| format!("{host}:{port}"))
-        });
+        let port = port_of(listener.as_ref());
+        let node_name = config
+            .node_name
+            .clone()
+            .or_else(|| (port != 0).then(|| default_node_name(port)));
         let schedules = if config.sync_enabled {
             crate::config::schedule::schedules(&config.file.sync_schedule)
                 .map_err(anyhow::Error::msg)?
@@ -182,6 +182,14 @@ impl Application {
         for part in self.app.config.disabled_parts() {
             tracing::warn!("{part}");
         }
+        if let Some(warning) = self
+            .listener
+            .is_some()
+            .then(|| self.app.config.public_url_warning())
+            .flatten()
+        {
+            tracing::warn!("{warning}");
+        }
         let cancel = CancellationToken::new();
         let workers = self
             .options
@@ -262,6 +270,22 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// `<host name>:<port>`: the system's host name (`uname`), which differs between machines,
+/// unlike `$HOSTNAME`, which shells set but do not export (so replicas on different hosts
+/// shared a name).
+pub fn default_node_name(port: u16) -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let host = if host.is_empty() {
+        "helix".into()
+    } else {
+        host
+    };
+    format!("{host}:{port}")
 }
 
 fn port_of(listener: Option<&TcpListener>) -> u16 {

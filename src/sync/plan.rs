@@ -68,10 +68,12 @@ mod tests {
 
     #[test]
     fn targets_need_their_switch_and_credentials() {
-        let mut env: std::collections::HashMap<String, String> =
-            [("HELIX_CONFIG", "/nonexistent.json")]
-                .map(|(k, v)| (k.into(), v.into()))
-                .into();
+        let mut env: std::collections::HashMap<String, String> = [(
+            "HELIX_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
+        )]
+        .map(|(k, v)| (k.into(), v.into()))
+        .into();
         let c = Config::load(&env).unwrap();
         let all = publish_targets(&c, &job(SyncScope::Full, None, None));
         assert_eq!(

@@ -25,7 +25,10 @@ async fn cli(database_url: &str, args: &[&str]) -> Output {
     cmd.args(args)
         .env_clear()
         .env("DATABASE_URL", database_url)
-        .env("HELIX_CONFIG", "/nonexistent.json")
+        .env(
+            "HELIX_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
+        )
         .env("RUST_LOG", "warn");
     tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
         .await
@@ -228,4 +231,32 @@ async fn an_older_binary_on_a_newer_database_says_so_in_one_line() {
         !stderr.contains("previously applied"),
         "not sqlx's message: {stderr}"
     );
+}
+
+#[tokio::test]
+async fn backup_refuses_postgresql_at_once_and_makes_its_folder() {
+    // A "server" on loopback that takes the connection and never answers: a backup that
+    // tried to reach it would hang; it is refused before any connection is made.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://nobody@{}/none", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let out = cli(&url, &["backup", "x.db"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_dump"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "at once"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let target = dir.path().join("backups/nested/helix.db");
+    let out = cli(&url, &["backup", target.to_str().unwrap()]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(target.exists());
 }

@@ -2,6 +2,7 @@
 //! router on a loopback port with its own SQLite file and its own fake upstreams.
 
 mod analytics;
+mod check_config;
 mod conflicts;
 mod console;
 mod crash;

@@ -60,7 +60,10 @@ pub async fn start_serve_logging(
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HELIX_BIND", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", database_url)
-        .env("HELIX_CONFIG", "/nonexistent.json")
+        .env(
+            "HELIX_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
+        )
         .env("EXPORT_PATH", dir.join("exports"))
         .env(
             "UCF_STATE_SOURCE",

@@ -9,7 +9,10 @@ const NOW: i64 = 1_800_000_000_000;
 
 fn config(extra: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = [
-        ("HELIX_CONFIG", "/nonexistent/helix.json"),
+        (
+            "HELIX_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
+        ),
         ("GITHUB_REPOS", "o/r"),
         (
             "DISCORD_SYNC_WEBHOOK",

@@ -201,6 +201,11 @@ async fn a_401_points_at_the_protected_resource_metadata() {
             meta.get("authorization_servers").is_none(),
             "no OAuth server to find"
         );
+        // The documentation it points at is there.
+        let docs = meta["resource_documentation"].as_str().unwrap();
+        let res = app.client.get(docs).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{docs}");
+        assert!(res.json::<serde_json::Value>().await.unwrap()["openapi"].is_string());
     }
 }
 

@@ -329,8 +329,14 @@ mod tests {
 
     #[test]
     fn only_numeric_roles_are_mentioned() {
-        let mut c =
-            Config::load(&[("HELIX_CONFIG".to_owned(), "/nonexistent".to_owned())].into()).unwrap();
+        let mut c = Config::load(
+            &[(
+                "HELIX_CONFIG".to_owned(),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json").to_owned(),
+            )]
+            .into(),
+        )
+        .unwrap();
         c.file.publishers.discord.mention_roles = vec![
             "123".into(),
             "<@&456>".into(),
