@@ -82,15 +82,7 @@ pub fn cli(database_url: &str, args: &[&str]) -> Vec<u8> {
 
 /// [`cli`] run by the unix account `user` (when given).
 pub fn cli_as(database_url: &str, user: Option<&str>, args: &[&str]) -> Vec<u8> {
-    let mut cmd = crate::process::helix();
-    cmd.args(args).env("DATABASE_URL", database_url).env(
-        "HELIX_CONFIG",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
-    );
-    if let Some(user) = user {
-        cmd.env("USER", user);
-    }
-    let out = cmd.output().unwrap();
+    let out = cli_output(database_url, user, args);
     assert!(
         out.status.success(),
         "helix-sync {args:?}: {}",
@@ -144,33 +136,31 @@ async fn the_cli_calls_the_services_and_its_actions_enter_the_audit_log() {
     );
 
     // Refusals are the services' too, and change nothing.
-    let out = crate::process::helix()
-        .args(["queue", "cancel", "no-such-job"])
-        .env("DATABASE_URL", &db)
-        .env(
-            "HELIX_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
-        )
-        .output()
-        .unwrap();
+    let out = cli_output(&db, None, &["queue", "cancel", "no-such-job"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no job no-such-job"));
     assert_eq!(app.store.audit_page(None, 20).await.unwrap().len(), 4);
 
     // `queue retry` needs an id or --all-dead: a usage error (2), as documented.
-    let out = crate::process::helix()
-        .args(["queue", "retry"])
-        .env("DATABASE_URL", &db)
-        .env(
-            "HELIX_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
-        )
-        .output()
-        .unwrap();
+    let out = cli_output(&db, None, &["queue", "retry"]);
     assert_eq!(out.status.code(), Some(2));
     // Nothing dead is not a failure.
     let out = String::from_utf8(as_ops(&["queue", "retry", "--all-dead"])).unwrap();
     assert_eq!(out.trim(), "no dead jobs: nothing to retry");
+}
+
+/// `helix-sync <args>` on `database_url` (as unix account `user`, when given), whatever its
+/// outcome.
+fn cli_output(database_url: &str, user: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = crate::process::helix();
+    cmd.args(args).env("DATABASE_URL", database_url).env(
+        "HELIX_CONFIG",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/defaults.json"),
+    );
+    if let Some(user) = user {
+        cmd.env("USER", user);
+    }
+    cmd.output().unwrap()
 }
 
 #[tokio::test]
