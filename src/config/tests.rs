@@ -22,7 +22,7 @@ fn no_environment_gives_the_embedded_defaults() {
     assert!(c.sync_enabled && c.manual_trigger);
     assert_eq!(c.export_formats, ["notion", "markdown", "json", "html"]);
     assert!(c.github_repos.is_empty());
-    assert_eq!(c.disabled_parts().len(), 6);
+    assert_eq!(c.disabled_parts().len(), 7);
 }
 
 #[test]
@@ -89,4 +89,29 @@ fn debug_never_shows_secrets() {
 fn the_shipped_config_file_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sync_config.json");
     Config::load(&env(&[("HELIX_CONFIG", path)])).unwrap();
+}
+
+#[test]
+fn discord_bot_settings_are_checked_at_start() {
+    let key = hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+            .verifying_key()
+            .as_bytes(),
+    );
+    let c = Config::load(&env(&[
+        ("DISCORD_PUBLIC_KEY", &key),
+        ("DISCORD_APPLICATION_ID", "81384788765712384"),
+    ]))
+    .unwrap();
+    assert!(c.discord_public_key.is_some());
+    assert!(!c.disabled_parts().iter().any(|p| p.contains("/webhooks/discord")));
+    for (name, value) in [
+        ("DISCORD_PUBLIC_KEY", "abc"),
+        ("DISCORD_PUBLIC_KEY", &"g".repeat(64)),
+        ("DISCORD_APPLICATION_ID", "my-app"),
+    ] {
+        let msg = Config::load(&env(&[(name, value)])).unwrap_err().to_string();
+        assert!(msg.starts_with(&format!("environment variable {name}:")), "{msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
 }

@@ -3,6 +3,7 @@
 //! refuses (and records why), and can be told to fail the next requests on demand.
 
 pub mod discord;
+pub mod discord_bot;
 pub mod notion;
 
 use std::sync::{Arc, Mutex, MutexGuard};
