@@ -104,14 +104,22 @@ fn discord_bot_settings_are_checked_at_start() {
     ]))
     .unwrap();
     assert!(c.discord_public_key.is_some());
-    assert!(!c.disabled_parts().iter().any(|p| p.contains("/webhooks/discord")));
+    assert!(!c
+        .disabled_parts()
+        .iter()
+        .any(|p| p.contains("/webhooks/discord")));
     for (name, value) in [
         ("DISCORD_PUBLIC_KEY", "abc"),
         ("DISCORD_PUBLIC_KEY", &"g".repeat(64)),
         ("DISCORD_APPLICATION_ID", "my-app"),
     ] {
-        let msg = Config::load(&env(&[(name, value)])).unwrap_err().to_string();
-        assert!(msg.starts_with(&format!("environment variable {name}:")), "{msg}");
+        let msg = Config::load(&env(&[(name, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with(&format!("environment variable {name}:")),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'), "one line: {msg}");
     }
 }

@@ -52,7 +52,10 @@ const EPHEMERAL: u64 = 1 << 6;
 /// Discord's response to a verified slash command (answered 200). Counted in
 /// `helix_discord_interactions_total{command, outcome}`.
 pub async fn answer(app: &App, interaction: Interaction) -> Value {
-    let command = interaction.command.as_ref().map_or("invalid", Command::name);
+    let command = interaction
+        .command
+        .as_ref()
+        .map_or("invalid", Command::name);
     let (outcome, response) = match respond(app, interaction).await {
         Ok(answered) => answered,
         Err(e) => refusal(e),
@@ -164,7 +167,9 @@ async fn rollback(
     if stored.duplicate {
         return Ok((
             "duplicate",
-            ephemeral("This rollback was asked for already (Discord sent it twice); see /helix history."),
+            ephemeral(
+                "This rollback was asked for already (Discord sent it twice); see /helix history.",
+            ),
         ));
     }
     let task = {
@@ -269,9 +274,15 @@ mod tests {
             viewer: vec!["20".into()],
         };
         let p = principal(&roles, &member(&["20", "10"])).unwrap();
-        assert_eq!((p.role, p.name.as_str()), (Role::Operator, "discord:ada (1)"));
+        assert_eq!(
+            (p.role, p.name.as_str()),
+            (Role::Operator, "discord:ada (1)")
+        );
         assert_eq!(p.actor(), "discord:ada (1)");
-        assert_eq!(principal(&roles, &member(&["20"])).unwrap().role, Role::Viewer);
+        assert_eq!(
+            principal(&roles, &member(&["20"])).unwrap().role,
+            Role::Viewer
+        );
         assert!(principal(&roles, &member(&["30"])).is_none());
         assert!(principal(&CommandRoles::default(), &member(&["10"])).is_none());
     }
@@ -283,6 +294,9 @@ mod tests {
         assert_eq!(m["data"]["allowed_mentions"]["parse"], json!([]));
         assert!(m["data"]["content"].as_str().unwrap().chars().count() <= 2000);
         let (outcome, r) = refusal(ServiceError::Forbidden("no".into()));
-        assert_eq!((outcome, r["data"]["flags"].as_u64()), ("forbidden", Some(64)));
+        assert_eq!(
+            (outcome, r["data"]["flags"].as_u64()),
+            ("forbidden", Some(64))
+        );
     }
 }

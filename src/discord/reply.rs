@@ -16,6 +16,17 @@ fn word<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Each part of a struct of parts and its state: `github ok · ucf_state error`.
+fn parts<T: Serialize>(v: &T) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(v) else {
+        return String::new();
+    };
+    map.iter()
+        .map(|(name, state)| format!("{name} {}", state.as_str().unwrap_or("?")))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// `/helix status`: the health summary `GET /api/sync/status` returns, in a few lines.
 pub fn status(h: &Health, config: &Config) -> String {
     let icon = match word(&h.status).as_str() {
@@ -35,25 +46,10 @@ pub fn status(h: &Health, config: &Config) -> String {
             .avg_duration_seconds
             .map(|s| format!(", {s:.1} s on average"))
             .unwrap_or_default();
-        lines.push(format!(
-            "Recent runs: {:.0}% succeeded{avg}",
-            rate * 100.0
-        ));
+        lines.push(format!("Recent runs: {:.0}% succeeded{avg}", rate * 100.0));
     }
-    let s = &h.sources;
-    lines.push(format!(
-        "Sources: github {} · ucf_state {} · agent_metrics {}",
-        word(&s.github),
-        word(&s.ucf_state),
-        word(&s.agent_metrics)
-    ));
-    let t = &h.targets;
-    lines.push(format!(
-        "Targets: discord {} · notion {} · portal {}",
-        word(&t.discord),
-        word(&t.notion),
-        word(&t.portal)
-    ));
+    lines.push(format!("Sources: {}", parts(&h.sources)));
+    lines.push(format!("Targets: {}", parts(&h.targets)));
     let depth = |state: &str| h.queue.depth.get(state).copied().unwrap_or(0);
     lines.push(format!(
         "Queue: {} queued · {} running · {} waiting to retry · {} dead",

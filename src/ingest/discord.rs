@@ -71,10 +71,7 @@ impl Scheme for Discord {
         if config.discord_application_id.is_none() {
             return Err(IngestError::NotConfigured("DISCORD_APPLICATION_ID"));
         }
-        if super::media_type(headers) != "application/json" {
-            return Err(super::unsupported(headers));
-        }
-        Ok(())
+        super::json_only(headers)
     }
 
     fn verify(
@@ -328,7 +325,12 @@ fn parse(config: &Config, data: &Data) -> Result<(Command, Option<Route>), Strin
     }
     let sub = match data.options.as_slice() {
         [sub] if sub.kind == SUB_COMMAND => sub,
-        _ => return Err(format!("/{COMMAND} needs one of: {}", SUBCOMMANDS.join(", "))),
+        _ => {
+            return Err(format!(
+                "/{COMMAND} needs one of: {}",
+                SUBCOMMANDS.join(", ")
+            ))
+        }
     };
     let options = Options(&sub.options);
     match sub.name.as_str() {
@@ -563,13 +565,23 @@ mod tests {
     fn bad_options_are_sentences_for_the_member() {
         let c = config();
         let err = |sub: &str, options: Value| parse(&c, &data(sub, options)).unwrap_err();
-        assert!(err("history", json!([{"name": "limit", "type": 4, "value": 99}])).contains("1 and 20"));
-        assert!(err("history", json!([{"name": "limit", "type": 4, "value": "x"}])).contains("whole number"));
+        assert!(err(
+            "history",
+            json!([{"name": "limit", "type": 4, "value": 99}])
+        )
+        .contains("1 and 20"));
+        assert!(err(
+            "history",
+            json!([{"name": "limit", "type": 4, "value": "x"}])
+        )
+        .contains("whole number"));
         assert!(err("rollback", json!([])).contains("id of a run"));
         assert!(err("explode", json!([])).contains("sync, status, history, rollback"));
         assert_eq!(
             parse(&c, &data("history", json!([]))).unwrap().0,
-            Command::History { limit: HISTORY_DEFAULT }
+            Command::History {
+                limit: HISTORY_DEFAULT
+            }
         );
         let other: Data = serde_json::from_value(json!({"name": "other"})).unwrap();
         assert!(parse(&c, &other).unwrap_err().contains("/helix"));

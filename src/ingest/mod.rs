@@ -211,6 +211,15 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// `Ok` for a JSON body (`application/json`, parameters allowed), else the 415.
+pub(crate) fn json_only(headers: &HeaderMap) -> Result<(), IngestError> {
+    if media_type(headers) == "application/json" {
+        Ok(())
+    } else {
+        Err(unsupported(headers))
+    }
+}
+
 /// The 415 for a request's content type, naming it as sent.
 pub(crate) fn unsupported(headers: &HeaderMap) -> IngestError {
     let raw = headers

@@ -37,10 +37,7 @@ impl Scheme for Ritual {
         if config.secrets.ritual_webhook.is_empty() {
             return Err(IngestError::NotConfigured("RITUAL_WEBHOOK_SECRET"));
         }
-        if super::media_type(headers) != "application/json" {
-            return Err(super::unsupported(headers));
-        }
-        Ok(())
+        super::json_only(headers)
     }
 
     fn verify(

@@ -75,13 +75,22 @@ pub enum SyncScope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
-    Webhook { event: String },
-    Ritual { event: String },
+    Webhook {
+        event: String,
+    },
+    Ritual {
+        event: String,
+    },
     Manual,
-    Schedule { schedule: String, fire_at: i64 },
+    Schedule {
+        schedule: String,
+        fire_at: i64,
+    },
     Cli,
     /// A Discord member's `/helix sync`; `member` is `<username> (<user id>)`.
-    Discord { member: String },
+    Discord {
+        member: String,
+    },
 }
 
 impl Trigger {

@@ -1,12 +1,13 @@
 //! The application context ([`App`]) and the operations the HTTP API, the console, the MCP
-//! server and the CLI offer, written once.
+//! server, the CLI and the Discord bot offer, written once.
 //!
 //! Handlers, console pages, MCP tools and CLI commands are thin: they authenticate and
 //! decode, call one function here with their `App`, and encode the result. Nothing here
 //! knows which of them called it, renders HTML or speaks a protocol: this module imports
 //! none of `http`, `console`, `mcp` or the CLI. Every operation that changes something takes
 //! the acting `auth::Principal`, checks its role and writes the audit log, so no caller can
-//! forget either (the CLI acts as `cli:<user>`).
+//! forget either (the CLI acts as `cli:<user>`, a Discord member as
+//! `discord:<username> (<user id>)`).
 
 use crate::timestamp::millis;
 use serde::Serialize;

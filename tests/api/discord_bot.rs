@@ -142,11 +142,20 @@ async fn the_portals_endpoint_check_passes_and_forged_or_stale_requests_are_401(
         .post(&url)
         .header("content-type", "application/json")
         .body(body.clone());
-    assert_eq!(error_code(unsigned.send().await.unwrap(), 401).await, "unauthorized");
-    let stale = bot.fake.post(&body, BotFake::headers(now - 600, &body), &ping).await;
+    assert_eq!(
+        error_code(unsigned.send().await.unwrap(), 401).await,
+        "unauthorized"
+    );
+    let stale = bot
+        .fake
+        .post(&body, BotFake::headers(now - 600, &body), &ping)
+        .await;
     assert_eq!(stale.status, Some(401));
     assert_eq!(stale.answer["error"], "unauthorized");
-    assert!(stale.answer["message"].as_str().unwrap().contains("X-Signature-Timestamp"));
+    assert!(stale.answer["message"]
+        .as_str()
+        .unwrap()
+        .contains("X-Signature-Timestamp"));
     assert_eq!(bot.app.count("events").await, 0);
 }
 
@@ -168,14 +177,25 @@ async fn without_a_public_key_the_endpoint_is_503() {
 async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
     let bot = bot().await;
     let sent = bot
-        .send("sync", json!([{"name": "scope", "type": 3, "value": "ucf"}]), &[OPERATOR])
+        .send(
+            "sync",
+            json!([{"name": "scope", "type": 3, "value": "ucf"}]),
+            &[OPERATOR],
+        )
         .await;
-    assert_eq!((sent.status, sent.response_type()), (Some(200), Some(5)), "{:?}", sent.answer);
+    assert_eq!(
+        (sent.status, sent.response_type()),
+        (Some(200), Some(5)),
+        "{:?}",
+        sent.answer
+    );
 
     // Stored like any event, the sync job queued as the member's, the follow-up beside it.
     let sync = bot.job_of_kind("sync").await;
     let payload: JobPayload = serde_json::from_str(&sync.payload).unwrap();
-    let JobPayload::Sync(job) = payload else { panic!() };
+    let JobPayload::Sync(job) = payload else {
+        panic!()
+    };
     assert_eq!(job.sources, Some(vec!["ucf_state".to_owned()]));
     assert_eq!(
         job.trigger,
@@ -184,12 +204,27 @@ async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
         }
     );
     let followup = bot.job_of_kind("discord_followup").await;
-    assert!(!followup.payload.contains(&sent.token), "the token is not in the job");
-    let events: Value = bot.app.get_authed(&format!("/api/sync/jobs/{}", sync.id)).await.json().await.unwrap();
+    assert!(
+        !followup.payload.contains(&sent.token),
+        "the token is not in the job"
+    );
+    let events: Value = bot
+        .app
+        .get_authed(&format!("/api/sync/jobs/{}", sync.id))
+        .await
+        .json()
+        .await
+        .unwrap();
     let event_id = events["events"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(events["events"][0]["source"], "discord");
     assert_eq!(events["events"][0]["delivery_id"], sent.id);
-    let shown: Value = bot.app.get_authed(&format!("/api/events/{event_id}")).await.json().await.unwrap();
+    let shown: Value = bot
+        .app
+        .get_authed(&format!("/api/events/{event_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(shown["payload"]["token"], "[redacted]");
     assert_eq!(shown["payload"]["member"]["user"]["username"], "ada");
 
@@ -201,19 +236,32 @@ async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
     let run = bot.app.store.run_for_job(&sync.id).await.unwrap().unwrap();
     assert_eq!(run.trigger, format!("{MEMBER}"));
     let content = body["content"].as_str().unwrap();
-    assert!(content.contains(&run.id) && content.contains("succeeded"), "{content}");
-    assert!(content.contains(&format!("https://helix.example/console/runs/{}", run.id)), "{content}");
+    assert!(
+        content.contains(&run.id) && content.contains("succeeded"),
+        "{content}"
+    );
+    assert!(
+        content.contains(&format!("https://helix.example/console/runs/{}", run.id)),
+        "{content}"
+    );
     assert_eq!(body["allowed_mentions"]["parse"], json!([]));
     assert_eq!(bot.job_of_kind("discord_followup").await.state, "succeeded");
 
     // The audit log names the member; the metrics count the interaction.
     let audit = bot.app.store.audit_page(None, 10).await.unwrap();
-    assert!(audit.iter().any(|a| a.actor == MEMBER && a.action == "sync.trigger"), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.actor == MEMBER && a.action == "sync.trigger"),
+        "{audit:?}"
+    );
     let metrics = bot.app.get_text("/metrics").await;
     assert!(
-        metrics.lines().any(|l| l.starts_with("helix_discord_interactions_total")
-            && l.contains("command=\"sync\"")
-            && l.contains("outcome=\"queued\"")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("helix_discord_interactions_total")
+                && l.contains("command=\"sync\"")
+                && l.contains("outcome=\"queued\"")),
         "{metrics}"
     );
 }
@@ -228,7 +276,10 @@ async fn a_run_still_going_when_the_token_nears_its_end_is_reported_with_a_conso
     assert!(bot.fake.edits().is_empty());
     let waiting = bot.job_of_kind("discord_followup").await;
     assert_eq!((waiting.state.as_str(), waiting.attempts), ("failed", 0));
-    assert!(waiting.run_at <= now_ms() + 3_100, "it looks again within seconds");
+    assert!(
+        waiting.run_at <= now_ms() + 3_100,
+        "it looks again within seconds"
+    );
 
     bot.advance(Duration::from_secs(14 * 60 + 1));
     bot.run_pending().await;
@@ -237,7 +288,10 @@ async fn a_run_still_going_when_the_token_nears_its_end_is_reported_with_a_conso
     let content = edits[0].1["content"].as_str().unwrap();
     let sync = bot.job_of_kind("sync").await;
     assert!(content.contains("still running"), "{content}");
-    assert!(content.contains(&format!("https://helix.example/console/jobs/{}", sync.id)), "{content}");
+    assert!(
+        content.contains(&format!("https://helix.example/console/jobs/{}", sync.id)),
+        "{content}"
+    );
     assert_eq!(bot.job_of_kind("discord_followup").await.state, "succeeded");
 }
 
@@ -253,7 +307,10 @@ async fn a_follow_up_whose_token_expired_gives_up_without_calling_discord() {
     assert_eq!(followup.state, "dead");
     assert!(followup.last_error.unwrap().contains("expired"));
     assert!(bot.fake.edits().is_empty());
-    assert!(bot.fake.state.lock().refusals.is_empty(), "no call with a dead token");
+    assert!(
+        bot.fake.state.lock().refusals.is_empty(),
+        "no call with a dead token"
+    );
 }
 
 #[tokio::test]
@@ -277,13 +334,28 @@ async fn the_follow_up_waits_out_discords_rate_limit_and_edits_once() {
 async fn members_without_a_mapped_role_are_refused_privately_and_nothing_is_stored() {
     let bot = bot().await;
     let nobody = bot.send("sync", json!([]), &["999"]).await;
-    assert_eq!((nobody.status, nobody.response_type()), (Some(200), Some(4)));
-    assert!(nobody.ephemeral() && nobody.content().contains("command_roles"), "{}", nobody.content());
+    assert_eq!(
+        (nobody.status, nobody.response_type()),
+        (Some(200), Some(4))
+    );
+    assert!(
+        nobody.ephemeral() && nobody.content().contains("command_roles"),
+        "{}",
+        nobody.content()
+    );
 
     let viewer = bot.send("sync", json!([]), &[VIEWER]).await;
-    assert!(viewer.ephemeral() && viewer.content().contains("operator"), "{}", viewer.content());
+    assert!(
+        viewer.ephemeral() && viewer.content().contains("operator"),
+        "{}",
+        viewer.content()
+    );
     let rollback = bot
-        .send("rollback", json!([{"name": "run", "type": 3, "value": "r"}]), &[VIEWER])
+        .send(
+            "rollback",
+            json!([{"name": "run", "type": 3, "value": "r"}]),
+            &[VIEWER],
+        )
         .await;
     assert!(rollback.ephemeral() && rollback.content().contains("operator"));
     assert_eq!(bot.app.count("events").await, 0);
@@ -292,7 +364,11 @@ async fn members_without_a_mapped_role_are_refused_privately_and_nothing_is_stor
     // A viewer may read.
     let status = bot.send("status", json!([]), &[VIEWER]).await;
     assert!(status.ephemeral(), "{:?}", status.answer);
-    assert!(status.content().contains("helix-sync is"), "{}", status.content());
+    assert!(
+        status.content().contains("helix-sync is"),
+        "{}",
+        status.content()
+    );
     assert!(status.content().contains("https://helix.example/console"));
 }
 
@@ -302,11 +378,22 @@ async fn a_redelivered_interaction_queues_its_sync_once() {
     let interaction = bot.fake.command("sync", json!([]), &[OPERATOR]);
     let first = bot.fake.send(&interaction).await;
     let again = bot.fake.send(&interaction).await;
-    assert_eq!((first.response_type(), again.response_type()), (Some(5), Some(5)));
+    assert_eq!(
+        (first.response_type(), again.response_type()),
+        (Some(5), Some(5))
+    );
     assert_eq!(bot.app.count("events").await, 1);
     let kinds: Vec<String> = bot.jobs().await.into_iter().map(|j| j.kind).collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "sync").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "discord_followup").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "sync").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "discord_followup").count(),
+        1,
+        "{kinds:?}"
+    );
     bot.run_pending().await;
     assert_eq!(bot.fake.edits().len(), 1);
 }
@@ -315,16 +402,36 @@ async fn a_redelivered_interaction_queues_its_sync_once() {
 async fn bad_options_and_bad_bodies_get_clear_errors_and_queue_nothing() {
     let bot = bot().await;
     let scope = bot
-        .send("sync", json!([{"name": "scope", "type": 3, "value": "everything"}]), &[OPERATOR])
+        .send(
+            "sync",
+            json!([{"name": "scope", "type": 3, "value": "everything"}]),
+            &[OPERATOR],
+        )
         .await;
     assert!(scope.ephemeral(), "{:?}", scope.answer);
-    assert!(scope.content().contains("full, ucf, agents, repos"), "{}", scope.content());
+    assert!(
+        scope.content().contains("full, ucf, agents, repos"),
+        "{}",
+        scope.content()
+    );
     let repo = bot
-        .send("sync", json!([{"name": "repo", "type": 3, "value": "o/unknown"}]), &[OPERATOR])
+        .send(
+            "sync",
+            json!([{"name": "repo", "type": 3, "value": "o/unknown"}]),
+            &[OPERATOR],
+        )
         .await;
-    assert!(repo.ephemeral() && repo.content().contains("GITHUB_REPOS"), "{}", repo.content());
+    assert!(
+        repo.ephemeral() && repo.content().contains("GITHUB_REPOS"),
+        "{}",
+        repo.content()
+    );
     let limit = bot
-        .send("history", json!([{"name": "limit", "type": 4, "value": 500}]), &[OPERATOR])
+        .send(
+            "history",
+            json!([{"name": "limit", "type": 4, "value": 500}]),
+            &[OPERATOR],
+        )
         .await;
     assert!(limit.ephemeral() && limit.content().contains("between 1 and 20"));
 
@@ -332,10 +439,20 @@ async fn bad_options_and_bad_bodies_get_clear_errors_and_queue_nothing() {
     let now = now_ms() / 1000;
     for (body, status) in [
         (b"{not json".to_vec(), 400),
-        (serde_json::to_vec(&json!({"id": "1", "application_id": "1", "type": 1})).unwrap(), 400),
-        (serde_json::to_vec(&json!({"id": "1", "application_id": APPLICATION_ID, "type": 5})).unwrap(), 400),
+        (
+            serde_json::to_vec(&json!({"id": "1", "application_id": "1", "type": 1})).unwrap(),
+            400,
+        ),
+        (
+            serde_json::to_vec(&json!({"id": "1", "application_id": APPLICATION_ID, "type": 5}))
+                .unwrap(),
+            400,
+        ),
     ] {
-        let sent = bot.fake.post(&body, BotFake::headers(now, &body), &Value::Null).await;
+        let sent = bot
+            .fake
+            .post(&body, BotFake::headers(now, &body), &Value::Null)
+            .await;
         assert_eq!(sent.status, Some(status), "{:?}", sent.answer);
         assert!(sent.answer["message"].is_string());
     }
@@ -350,7 +467,10 @@ async fn bad_options_and_bad_bodies_get_clear_errors_and_queue_nothing() {
         .unwrap();
     assert_eq!(error_code(form, 415).await, "unsupported_media_type");
     let huge = vec![b' '; 300 * 1024];
-    let big = bot.fake.post(&huge, BotFake::headers(now, &huge), &Value::Null).await;
+    let big = bot
+        .fake
+        .post(&huge, BotFake::headers(now, &huge), &Value::Null)
+        .await;
     assert_eq!(big.status, Some(413));
     assert_eq!(bot.app.count("events").await, 0);
     assert!(bot.jobs().await.is_empty());
@@ -366,23 +486,52 @@ async fn history_and_rollback_go_through_the_service_and_name_the_member() {
     let run = bot.app.store.list_runs(1).await.unwrap().remove(0);
 
     let history = bot
-        .send("history", json!([{"name": "limit", "type": 4, "value": 3}]), &[VIEWER])
+        .send(
+            "history",
+            json!([{"name": "limit", "type": 4, "value": 3}]),
+            &[VIEWER],
+        )
         .await;
-    assert!(history.ephemeral() && history.content().contains(&run.id), "{}", history.content());
+    assert!(
+        history.ephemeral() && history.content().contains(&run.id),
+        "{}",
+        history.content()
+    );
 
     let rollback = bot
-        .send("rollback", json!([{"name": "run", "type": 3, "value": run.id}]), &[OPERATOR])
+        .send(
+            "rollback",
+            json!([{"name": "run", "type": 3, "value": run.id}]),
+            &[OPERATOR],
+        )
         .await;
     assert_eq!(rollback.response_type(), Some(4), "{:?}", rollback.answer);
     assert!(!rollback.ephemeral(), "the channel sees a rollback");
-    assert!(rollback.content().contains(&run.id) && rollback.content().contains(MEMBER), "{}", rollback.content());
+    assert!(
+        rollback.content().contains(&run.id) && rollback.content().contains(MEMBER),
+        "{}",
+        rollback.content()
+    );
     let audit = bot.app.store.audit_page(None, 10).await.unwrap();
-    assert!(audit.iter().any(|a| a.actor == MEMBER && a.action == "run.rollback"), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.actor == MEMBER && a.action == "run.rollback"),
+        "{audit:?}"
+    );
 
     let unknown = bot
-        .send("rollback", json!([{"name": "run", "type": 3, "value": "no-such-run"}]), &[OPERATOR])
+        .send(
+            "rollback",
+            json!([{"name": "run", "type": 3, "value": "no-such-run"}]),
+            &[OPERATOR],
+        )
         .await;
-    assert!(unknown.ephemeral() && unknown.content().contains("no-such-run"), "{}", unknown.content());
+    assert!(
+        unknown.ephemeral() && unknown.content().contains("no-such-run"),
+        "{}",
+        unknown.content()
+    );
     // Stored as events, each under its interaction id.
     let page = helix_sync::service::events::events(
         &bot.app.state,
@@ -400,16 +549,33 @@ async fn history_and_rollback_go_through_the_service_and_name_the_member() {
 #[tokio::test]
 async fn a_stored_sync_interaction_replays_as_its_sync() {
     let bot = bot().await;
-    bot.send("sync", json!([{"name": "scope", "type": 3, "value": "agents"}]), &[OPERATOR])
-        .await;
+    bot.send(
+        "sync",
+        json!([{"name": "scope", "type": 3, "value": "agents"}]),
+        &[OPERATOR],
+    )
+    .await;
     bot.run_pending().await;
     let sync = bot.job_of_kind("sync").await;
-    let detail = helix_sync::service::job_detail(&bot.app.state, &sync.id).await.unwrap().unwrap();
-    let replayed = helix_sync::service::events::replay(&bot.app.state, &Principal::cli(), &detail.events[0].id)
+    let detail = helix_sync::service::job_detail(&bot.app.state, &sync.id)
         .await
+        .unwrap()
         .unwrap();
+    let replayed = helix_sync::service::events::replay(
+        &bot.app.state,
+        &Principal::cli(),
+        &detail.events[0].id,
+    )
+    .await
+    .unwrap();
     assert_eq!(replayed.jobs.len(), 1);
-    let again = bot.app.store.get_job(&replayed.jobs[0]).await.unwrap().unwrap();
+    let again = bot
+        .app
+        .store
+        .get_job(&replayed.jobs[0])
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(again.id, sync.id);
     assert!(again.payload.contains("agent_metrics"), "{}", again.payload);
 }
@@ -437,18 +603,36 @@ async fn register_puts_the_command_definitions_with_the_bot_token() {
             cmd.output().unwrap()
         })
     };
-    let out = run(Some(BOT_TOKEN), &["--guild", "700000000000000001"]).await.unwrap();
+    let out = run(Some(BOT_TOKEN), &["--guild", "700000000000000001"])
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("registered /helix in server 700000000000000001"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("registered /helix in server 700000000000000001"),
+        "{stdout}"
+    );
     let (path, body) = fake.state.lock().registrations[0].clone();
-    assert_eq!(path, format!("/api/v10/applications/{APPLICATION_ID}/guilds/700000000000000001/commands"));
+    assert_eq!(
+        path,
+        format!("/api/v10/applications/{APPLICATION_ID}/guilds/700000000000000001/commands")
+    );
     assert_eq!(body, helix_sync::discord::commands::definitions());
 
     let wrong = run(Some("not-the-token"), &[]).await.unwrap();
     let stderr = String::from_utf8_lossy(&wrong.stderr);
-    assert!(!wrong.status.success() && stderr.contains("401"), "{stderr}");
-    assert!(!stderr.contains("not-the-token"), "the token is never printed");
+    assert!(
+        !wrong.status.success() && stderr.contains("401"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not-the-token"),
+        "the token is never printed"
+    );
     let missing = run(None, &[]).await.unwrap();
     assert!(String::from_utf8_lossy(&missing.stderr).contains("DISCORD_BOT_TOKEN is not set"));
 }

@@ -176,8 +176,14 @@ impl BotFake {
         msg.extend_from_slice(body);
         vec![
             ("content-type", "application/json".into()),
-            ("user-agent", "Discord-Interactions/1.0 (+https://discord.com)".into()),
-            ("x-signature-ed25519", hex::encode(signing_key().sign(&msg).to_bytes())),
+            (
+                "user-agent",
+                "Discord-Interactions/1.0 (+https://discord.com)".into(),
+            ),
+            (
+                "x-signature-ed25519",
+                hex::encode(signing_key().sign(&msg).to_bytes()),
+            ),
             ("x-signature-timestamp", ts.to_string()),
         ]
     }
@@ -234,10 +240,8 @@ impl BotFake {
         if good.status != Some(200) || good.answer != json!({"type": 1}) {
             return Err(format!("PING answered {:?} {}", good.status, good.answer));
         }
-        // The same PING, its signature made for other bytes.
-        let mut forged = Self::headers(now, b"{\"type\":1}");
-        forged.retain(|(k, _)| *k != "x-signature-timestamp");
-        forged.push(("x-signature-timestamp", now.to_string()));
+        // The same PING with a signature made for other bytes.
+        let forged = Self::headers(now, b"{\"type\":1,\"forged\":true}");
         let bad = self.post(&body, forged, &ping).await;
         if bad.status != Some(401) {
             return Err(format!(
@@ -269,8 +273,11 @@ impl Responder {
             s.refusals.push(format!("{} was never answered", sent.id));
             return error(404, 10008, "Unknown Message");
         }
-        let recent = s.recent.entry(token.to_owned()).or_default();
-        recent.retain(|t| now - t < WINDOW_MS);
+        let recent = {
+            let kept = s.recent.entry(token.to_owned()).or_default();
+            kept.retain(|t| now - t < WINDOW_MS);
+            kept.clone()
+        };
         let throttled = s.throttle_next > 0;
         if throttled || recent.len() >= BUCKET {
             s.throttle_next = s.throttle_next.saturating_sub(1);
@@ -290,10 +297,11 @@ impl Responder {
         };
         let content = body["content"].as_str().unwrap_or("");
         if content.is_empty() || content.chars().count() > 2000 {
-            s.refusals.push("content empty or over 2000 characters".into());
+            s.refusals
+                .push("content empty or over 2000 characters".into());
             return error(400, 50035, "Invalid Form Body");
         }
-        recent.push(now);
+        s.recent.entry(token.to_owned()).or_default().push(now);
         s.edits.push((token.to_owned(), body.clone()));
         ResponseTemplate::new(200)
             .insert_header("x-ratelimit-limit", BUCKET.to_string())
@@ -301,12 +309,7 @@ impl Responder {
     }
 
     fn register(&self, s: &mut BotState, req: &Request) -> ResponseTemplate {
-        let auth = req
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if auth != format!("Bot {BOT_TOKEN}") {
+        if super::authorization(req) != format!("Bot {BOT_TOKEN}") {
             s.refusals.push("registration without the bot token".into());
             return ResponseTemplate::new(401)
                 .set_body_json(json!({"message": "401: Unauthorized", "code": 0}));

@@ -77,6 +77,14 @@ impl Faults {
     }
 }
 
+/// A request's `Authorization` header ("" when it has none).
+pub fn authorization(req: &wiremock::Request) -> &str {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// Shared state of a fake, cloned into its responder.
 #[derive(Debug, Default)]
 pub struct Shared<T>(Arc<Mutex<T>>);

@@ -13,6 +13,10 @@
 //! cut off (a crash, a lost answer): `lookup` resolves it by reading the channel when a bot
 //! token and channel id are configured, and otherwise it is posted again and counted
 //! (`helix_delivery_uncertain_total`).
+//!
+//! `followup` is the bot's side of the same API: it edits a slash command's deferred answer
+//! with what came of it (the `discord_followup` job), through the same base URL and the same
+//! reading of Discord's refusals.
 
 pub mod followup;
 mod lookup;
