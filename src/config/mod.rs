@@ -267,7 +267,7 @@ impl Config {
             .transpose()
             .map_err(|message| ConfigError::Env {
                 name: "DISCORD_PUBLIC_KEY",
-                message: message.into(),
+                message,
             })?;
         let discord_application_id = get("DISCORD_APPLICATION_ID");
         if discord_application_id
