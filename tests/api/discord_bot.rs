@@ -65,10 +65,17 @@ async fn bot_with(spawn: Spawn) -> Bot {
 }
 
 impl Bot {
-    async fn send(&self, sub: &str, options: Value, roles: &[&str]) -> Sent {
-        self.fake
-            .send(&self.fake.command(sub, options, roles))
-            .await
+    /// `/helix <sub>` with `options` (text or a whole number each), by a member with `role`.
+    async fn send(&self, sub: &str, options: &[(&str, Value)], role: &str) -> Sent {
+        let options: Vec<Value> = options
+            .iter()
+            .map(|(name, value)| {
+                let kind = if value.is_string() { 3 } else { 4 };
+                json!({"name": name, "type": kind, "value": value})
+            })
+            .collect();
+        let interaction = self.fake.command(sub, json!(options), &[role]);
+        self.fake.send(&interaction).await
     }
 
     /// Moves the workers' clock and the fake's together.
@@ -100,6 +107,15 @@ impl Bot {
             .find(|j| j.kind == kind)
             .unwrap_or_else(|| panic!("no {kind} job"))
     }
+}
+
+/// Asserts an answer only the member who asked sees, which says `text`.
+fn says_privately(sent: &Sent, text: &str) {
+    assert!(
+        sent.ephemeral() && sent.content().contains(text),
+        "{:?}",
+        sent.answer
+    );
 }
 
 /// Holds every sync job waiting (as if it ran for ever) and runs the rest for real.
@@ -176,13 +192,7 @@ async fn without_a_public_key_the_endpoint_is_503() {
 #[tokio::test]
 async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
     let bot = bot().await;
-    let sent = bot
-        .send(
-            "sync",
-            json!([{"name": "scope", "type": 3, "value": "ucf"}]),
-            &[OPERATOR],
-        )
-        .await;
+    let sent = bot.send("sync", &[("scope", json!("ucf"))], OPERATOR).await;
     assert_eq!(
         (sent.status, sent.response_type()),
         (Some(200), Some(5)),
@@ -226,6 +236,10 @@ async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
         .await
         .unwrap();
     assert_eq!(shown["payload"]["token"], "[redacted]");
+    let console = helix_sync::service::events::event(&bot.app.state, &event_id)
+        .await
+        .unwrap();
+    assert!(console.payload.contains("[redacted]") && !console.payload.contains(&sent.token));
     assert_eq!(shown["payload"]["member"]["user"]["username"], "ada");
 
     bot.run_pending().await;
@@ -269,7 +283,7 @@ async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
 #[tokio::test]
 async fn a_run_still_going_when_the_token_nears_its_end_is_reported_with_a_console_link() {
     let bot = held_bot().await;
-    let sent = bot.send("sync", json!([]), &[OPERATOR]).await;
+    let sent = bot.send("sync", &[], OPERATOR).await;
     assert_eq!(sent.response_type(), Some(5));
     bot.run_pending().await;
     // The sync is held; the follow-up waits for it without an edit and without a worker.
@@ -298,7 +312,7 @@ async fn a_run_still_going_when_the_token_nears_its_end_is_reported_with_a_conso
 #[tokio::test]
 async fn a_follow_up_whose_token_expired_gives_up_without_calling_discord() {
     let bot = held_bot().await;
-    bot.send("sync", json!([]), &[OPERATOR]).await;
+    bot.send("sync", &[], OPERATOR).await;
     bot.run_pending().await;
     // The server was down for 16 minutes: when the follow-up runs again the token is dead.
     bot.advance(Duration::from_secs(16 * 60));
@@ -317,7 +331,7 @@ async fn a_follow_up_whose_token_expired_gives_up_without_calling_discord() {
 async fn the_follow_up_waits_out_discords_rate_limit_and_edits_once() {
     let bot = bot().await;
     bot.fake.state.lock().throttle_next = 1;
-    bot.send("sync", json!([]), &[OPERATOR]).await;
+    bot.send("sync", &[], OPERATOR).await;
     bot.run_pending().await;
     assert!(bot.fake.edits().is_empty());
     let followup = bot.job_of_kind("discord_followup").await;
@@ -333,42 +347,23 @@ async fn the_follow_up_waits_out_discords_rate_limit_and_edits_once() {
 #[tokio::test]
 async fn members_without_a_mapped_role_are_refused_privately_and_nothing_is_stored() {
     let bot = bot().await;
-    let nobody = bot.send("sync", json!([]), &["999"]).await;
+    let nobody = bot.send("sync", &[], "999").await;
     assert_eq!(
         (nobody.status, nobody.response_type()),
         (Some(200), Some(4))
     );
-    assert!(
-        nobody.ephemeral() && nobody.content().contains("command_roles"),
-        "{}",
-        nobody.content()
-    );
+    says_privately(&nobody, "command_roles");
 
-    let viewer = bot.send("sync", json!([]), &[VIEWER]).await;
-    assert!(
-        viewer.ephemeral() && viewer.content().contains("operator"),
-        "{}",
-        viewer.content()
-    );
-    let rollback = bot
-        .send(
-            "rollback",
-            json!([{"name": "run", "type": 3, "value": "r"}]),
-            &[VIEWER],
-        )
-        .await;
-    assert!(rollback.ephemeral() && rollback.content().contains("operator"));
+    let viewer = bot.send("sync", &[], VIEWER).await;
+    says_privately(&viewer, "operator");
+    let rollback = bot.send("rollback", &[("run", json!("r"))], VIEWER).await;
+    says_privately(&rollback, "operator");
     assert_eq!(bot.app.count("events").await, 0);
     assert!(bot.jobs().await.is_empty());
 
     // A viewer may read.
-    let status = bot.send("status", json!([]), &[VIEWER]).await;
-    assert!(status.ephemeral(), "{:?}", status.answer);
-    assert!(
-        status.content().contains("helix-sync is"),
-        "{}",
-        status.content()
-    );
+    let status = bot.send("status", &[], VIEWER).await;
+    says_privately(&status, "helix-sync is");
     assert!(status.content().contains("https://helix.example/console"));
 }
 
@@ -402,38 +397,17 @@ async fn a_redelivered_interaction_queues_its_sync_once() {
 async fn bad_options_and_bad_bodies_get_clear_errors_and_queue_nothing() {
     let bot = bot().await;
     let scope = bot
-        .send(
-            "sync",
-            json!([{"name": "scope", "type": 3, "value": "everything"}]),
-            &[OPERATOR],
-        )
+        .send("sync", &[("scope", json!("everything"))], OPERATOR)
         .await;
-    assert!(scope.ephemeral(), "{:?}", scope.answer);
-    assert!(
-        scope.content().contains("full, ucf, agents, repos"),
-        "{}",
-        scope.content()
-    );
+    says_privately(&scope, "full, ucf, agents, repos");
     let repo = bot
-        .send(
-            "sync",
-            json!([{"name": "repo", "type": 3, "value": "o/unknown"}]),
-            &[OPERATOR],
-        )
+        .send("sync", &[("repo", json!("o/unknown"))], OPERATOR)
         .await;
-    assert!(
-        repo.ephemeral() && repo.content().contains("GITHUB_REPOS"),
-        "{}",
-        repo.content()
-    );
+    says_privately(&repo, "GITHUB_REPOS");
     let limit = bot
-        .send(
-            "history",
-            json!([{"name": "limit", "type": 4, "value": 500}]),
-            &[OPERATOR],
-        )
+        .send("history", &[("limit", json!(500))], OPERATOR)
         .await;
-    assert!(limit.ephemeral() && limit.content().contains("between 1 and 20"));
+    says_privately(&limit, "between 1 and 20");
 
     // Signed, but not an interaction; for another application; of a type we do not take.
     let now = now_ms() / 1000;
@@ -485,25 +459,11 @@ async fn history_and_rollback_go_through_the_service_and_name_the_member() {
     bot.run_pending().await;
     let run = bot.app.store.list_runs(1).await.unwrap().remove(0);
 
-    let history = bot
-        .send(
-            "history",
-            json!([{"name": "limit", "type": 4, "value": 3}]),
-            &[VIEWER],
-        )
-        .await;
-    assert!(
-        history.ephemeral() && history.content().contains(&run.id),
-        "{}",
-        history.content()
-    );
+    let history = bot.send("history", &[("limit", json!(3))], VIEWER).await;
+    says_privately(&history, &run.id);
 
     let rollback = bot
-        .send(
-            "rollback",
-            json!([{"name": "run", "type": 3, "value": run.id}]),
-            &[OPERATOR],
-        )
+        .send("rollback", &[("run", json!(run.id))], OPERATOR)
         .await;
     assert_eq!(rollback.response_type(), Some(4), "{:?}", rollback.answer);
     assert!(!rollback.ephemeral(), "the channel sees a rollback");
@@ -521,17 +481,9 @@ async fn history_and_rollback_go_through_the_service_and_name_the_member() {
     );
 
     let unknown = bot
-        .send(
-            "rollback",
-            json!([{"name": "run", "type": 3, "value": "no-such-run"}]),
-            &[OPERATOR],
-        )
+        .send("rollback", &[("run", json!("no-such-run"))], OPERATOR)
         .await;
-    assert!(
-        unknown.ephemeral() && unknown.content().contains("no-such-run"),
-        "{}",
-        unknown.content()
-    );
+    says_privately(&unknown, "no-such-run");
     // Stored as events, each under its interaction id.
     let page = helix_sync::service::events::events(
         &bot.app.state,
@@ -549,12 +501,8 @@ async fn history_and_rollback_go_through_the_service_and_name_the_member() {
 #[tokio::test]
 async fn a_stored_sync_interaction_replays_as_its_sync() {
     let bot = bot().await;
-    bot.send(
-        "sync",
-        json!([{"name": "scope", "type": 3, "value": "agents"}]),
-        &[OPERATOR],
-    )
-    .await;
+    bot.send("sync", &[("scope", json!("agents"))], OPERATOR)
+        .await;
     bot.run_pending().await;
     let sync = bot.job_of_kind("sync").await;
     let detail = helix_sync::service::job_detail(&bot.app.state, &sync.id)
