@@ -281,6 +281,37 @@ async fn a_sync_is_deferred_then_its_answer_edited_with_the_runs_result() {
 }
 
 #[tokio::test]
+async fn an_acknowledged_sync_is_still_reported_after_the_process_dies() {
+    // Both processes share one database and one Discord.
+    let discord = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::test_database_url(dir.path()).await;
+    let spawn = || {
+        Spawn::default()
+            .env("DATABASE_URL", &db)
+            .env("DISCORD_API_URL", &discord.uri())
+    };
+    let first = bot_with(spawn()).await;
+    let fake = BotFake::mount(&discord, first.app.url("/webhooks/discord")).await;
+    let sent = fake
+        .send(&fake.command("sync", json!([]), &[OPERATOR]))
+        .await;
+    assert_eq!(sent.response_type(), Some(5));
+    // It dies before any worker ran a job: "thinking…" is all Discord has.
+    drop(first);
+
+    let second = bot_with(spawn()).await;
+    second.run_pending().await;
+    let edits = fake.edits();
+    assert_eq!(edits.len(), 1, "{:?}", fake.state.lock().refusals);
+    assert_eq!(edits[0].0, sent.token);
+    assert!(edits[0].1["content"]
+        .as_str()
+        .unwrap()
+        .contains("succeeded"));
+}
+
+#[tokio::test]
 async fn a_run_still_going_when_the_token_nears_its_end_is_reported_with_a_console_link() {
     let bot = held_bot().await;
     let sent = bot.send("sync", &[], OPERATOR).await;
