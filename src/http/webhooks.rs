@@ -4,9 +4,10 @@
 //! Order matters and is the same for all: configured? → content type → size → signature →
 //! parse → commit → answer. Nothing is parsed before it is verified and nothing is answered
 //! 2xx before it is committed (`Ingestor::accept`; for a Discord slash command, the Discord
-//! front end commits through the service operations and says what to answer). Until the signature is checked, the body's bytes are held on
-//! the shared budget of unverified bytes (`budget`); a verified sender is remembered there so
-//! that unsigned floods cannot crowd it out.
+//! front end commits through the service operations and says what to answer). Until the
+//! signature is checked, the body's bytes are held on the shared budget of unverified bytes
+//! (`budget`); a verified sender is remembered there so that unsigned floods cannot crowd it
+//! out.
 
 use std::net::SocketAddr;
 

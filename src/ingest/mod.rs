@@ -2,13 +2,12 @@
 //!
 //! One file per signature scheme (`github`: X-Hub-Signature-256, `ritual`: Standard
 //! Webhooks, `discord`: Ed25519 interactions; each a [`Scheme`]), plus `manual` (the
-//! bearer-authenticated trigger). A scheme
-//! takes the raw bytes and verifies *before* it parses, then turns what it verified into an
-//! [`Inbound`] event: the one shape every way in produces. [`Ingestor::accept`] is the one
-//! path from there to "acknowledged": it builds the store's row and the job, and returns
-//! only after the commit, so the caller's 2xx is backed by disk. Nothing here may block on
-//! anything but that one store write, and nothing is written for a request that fails
-//! verification or validation. (A Discord slash command is the one exception to "the edge
+//! bearer-authenticated trigger). A scheme takes the raw bytes and verifies *before* it
+//! parses, then turns what it verified into an [`Inbound`] event: the one shape every way in
+//! produces. [`Ingestor::accept`] is the one path from there to "acknowledged": it builds the
+//! store's row and the job, and returns only after the commit, so the caller's 2xx is backed
+//! by disk. Nothing here may block on anything but that one store write, and nothing is
+//! written for a request that fails verification or validation. (A Discord slash command is the one exception to "the edge
 //! commits": what it stores and answers depends on the member's role and on the application,
 //! so its [`Verdict::Interaction`] goes to the Discord front end, which commits through the
 //! same `accept`.)
