@@ -9,6 +9,7 @@
 //!   router assembly that mounts the front ends side by side.
 //! - [`console`]: the operator console (server-rendered pages, sessions, CSRF) over `service`.
 //! - [`mcp`]: the MCP tools (stdio and Streamable HTTP) over those same operations.
+//! - [`discord`]: the Discord bot's slash commands (signed HTTP interactions) over them too.
 //! - [`http`]: the HTTP edge: its state (the `App` plus edge-only parts), one router per
 //!   area, the error mapping, the accept loop; handlers stay thin.
 //! - [`service`]: the application context `App` every front end holds (the CLI too), and the
@@ -31,6 +32,7 @@
 pub mod auth;
 pub mod config;
 pub mod console;
+pub mod discord;
 pub mod http;
 pub mod ingest;
 pub mod live;

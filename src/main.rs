@@ -59,6 +59,11 @@ enum Command {
     History(cli::history::HistoryArgs),
     /// What changed between any two stored runs.
     Diff(cli::versions::DiffArgs),
+    /// The Discord bot: put its slash commands (`register`).
+    Discord {
+        #[command(subcommand)]
+        command: cli::discord::DiscordCommand,
+    },
     /// Publish an earlier run's state again, as a new run (trigger `rollback`); the server's
     /// workers deliver it.
     Rollback(cli::versions::RollbackArgs),
@@ -137,6 +142,7 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::History(args) => cli::history::run(config, args).await,
         Command::Diff(args) => cli::versions::diff(config, args).await,
         Command::Rollback(args) => cli::versions::rollback(config, args).await,
+        Command::Discord { command } => cli::discord::run(&config, command).await,
         Command::Backup(args) => cli::backup::backup(&config, args).await,
         Command::Restore(args) => cli::backup::restore_file(&config, args),
         Command::Maintenance => cli::backup::maintenance(&config).await,

@@ -59,6 +59,9 @@ pub enum Via {
     /// The `helix-sync` command line on the server (whoever can run it can read the
     /// database anyway).
     Cli,
+    /// A Discord member using the bot's slash commands, with the role their Discord roles
+    /// map to (`publishers.discord.command_roles`); the interaction's signature proves it.
+    Discord,
 }
 
 /// An authenticated caller.
@@ -96,12 +99,22 @@ impl Principal {
         }
     }
 
+    /// A Discord member, as `discord:<username> (<user id>)`: the name can change, the id
+    /// cannot.
+    pub fn discord(username: &str, user_id: &str, role: Role) -> Self {
+        Self {
+            name: format!("discord:{}", discord_member(username, user_id)),
+            role,
+            via: Via::Discord,
+        }
+    }
+
     /// The name the audit log records: who, and how they came in.
     pub fn actor(&self) -> String {
         match self.via {
             Via::Session => self.name.clone(),
             Via::Token => format!("{} (API token)", self.name),
-            Via::Bootstrap | Via::Cli => self.name.clone(),
+            Via::Bootstrap | Via::Cli | Via::Discord => self.name.clone(),
         }
     }
 
@@ -116,6 +129,11 @@ impl Principal {
             })
         }
     }
+}
+
+/// How a Discord member is named on a run and in the audit log: `<username> (<user id>)`.
+pub fn discord_member(username: &str, user_id: &str) -> String {
+    format!("{} ({user_id})", username.trim())
 }
 
 /// The account running this process: `$USER` (or `$LOGNAME`), else its numeric uid, so the

@@ -5,6 +5,7 @@
 //! of its own: it parses arguments and prints answers.
 
 pub mod backup;
+pub mod discord;
 pub mod export;
 pub mod history;
 pub mod queue;

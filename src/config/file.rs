@@ -253,6 +253,8 @@ pub struct DiscordPublisher {
     pub enabled: bool,
     /// Role ids to mention (`<@&ID>`); never `@everyone`.
     pub mention_roles: Vec<String>,
+    /// Which Discord roles may use the bot's slash commands, as which role of ours.
+    pub command_roles: super::CommandRoles,
 }
 
 impl Default for DiscordPublisher {
@@ -260,6 +262,7 @@ impl Default for DiscordPublisher {
         Self {
             enabled: true,
             mention_roles: Vec::new(),
+            command_roles: Default::default(),
         }
     }
 }

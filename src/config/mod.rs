@@ -7,6 +7,7 @@
 
 mod conflicts;
 mod delivery;
+pub mod discord;
 mod file;
 pub mod redact;
 mod retention;
@@ -17,6 +18,7 @@ mod summary;
 
 pub use conflicts::{ConflictPolicy, Policy};
 pub use delivery::*;
+pub use discord::{CommandRoles, PublicKey};
 
 pub use file::*;
 pub use redact::Redactor;
@@ -105,6 +107,12 @@ pub struct Config {
     pub notion_database_id: Option<String>,
     /// `DISCORD_CHANNEL_ID`: the channel the webhook posts to (see `discord_bot_token`).
     pub discord_channel_id: Option<String>,
+    /// `DISCORD_PUBLIC_KEY`: the bot application's Ed25519 key (hex), which signs the
+    /// interactions `POST /webhooks/discord` receives.
+    pub discord_public_key: Option<PublicKey>,
+    /// `DISCORD_APPLICATION_ID`: the bot application, whose interactions are answered and
+    /// whose commands `helix-sync discord register` puts.
+    pub discord_application_id: Option<String>,
     /// `HELIX_NODE_NAME`: this process's name in the node registry, stable across restarts
     /// (default `<HOSTNAME>:<port>`), so a restart rescues its predecessor's jobs at once.
     pub node_name: Option<String>,
@@ -260,6 +268,24 @@ impl Config {
             });
         }
 
+        let discord_public_key = get("DISCORD_PUBLIC_KEY")
+            .map(|k| PublicKey::parse(&k))
+            .transpose()
+            .map_err(|message| ConfigError::Env {
+                name: "DISCORD_PUBLIC_KEY",
+                message,
+            })?;
+        let discord_application_id = get("DISCORD_APPLICATION_ID");
+        if discord_application_id
+            .as_deref()
+            .is_some_and(|id| !discord::is_snowflake(id))
+        {
+            return Err(ConfigError::Env {
+                name: "DISCORD_APPLICATION_ID",
+                message: "expected the application's id (decimal digits)".into(),
+            });
+        }
+
         let log_format = get("HELIX_LOG_FORMAT").unwrap_or_else(|| "pretty".into());
         if !matches!(log_format.as_str(), "pretty" | "json") {
             return Err(ConfigError::Env {
@@ -292,6 +318,8 @@ impl Config {
                 .unwrap_or_else(|| "https://api.notion.com".into()),
             notion_database_id: get("NOTION_DATABASE_ID"),
             discord_channel_id: get("DISCORD_CHANNEL_ID"),
+            discord_public_key,
+            discord_application_id,
             node_name: get("HELIX_NODE_NAME"),
             github_repos,
             ucf_source: get("UCF_STATE_SOURCE").or_else(|| file.sources.ucf_state.path.clone()),
@@ -329,6 +357,13 @@ impl Config {
         })
     }
 
+    /// `path` on the public base URL (`HELIX_PUBLIC_URL`), for links in messages; `None`
+    /// when no public URL is set.
+    pub fn link(&self, path: &str) -> Option<String> {
+        let base = self.public_url.as_deref()?.trim_end_matches('/');
+        Some(format!("{base}{path}"))
+    }
+
     /// Start-up warnings: every part that is off because its credential is missing.
     pub fn disabled_parts(&self) -> Vec<String> {
         let s = &self.secrets;
@@ -338,6 +373,13 @@ impl Config {
         }
         if s.ritual_webhook.is_empty() {
             out.push("POST /webhooks/ritual answers 503: RITUAL_WEBHOOK_SECRET is not set".into());
+        }
+        if self.discord_public_key.is_none() || self.discord_application_id.is_none() {
+            out.push(
+                "POST /webhooks/discord (the Discord bot) answers 503: DISCORD_PUBLIC_KEY or \
+                 DISCORD_APPLICATION_ID is not set"
+                    .into(),
+            );
         }
         if s.api_token.is_none() {
             out.push(
@@ -465,6 +507,7 @@ fn validate(f: &FileConfig) -> Result<(), (String, String)> {
             "must be at least 1 second".into(),
         ));
     }
+    f.publishers.discord.command_roles.check()?;
     delivery::validate(&f.delivery)?;
     if f.queue.max_attempts == 0 {
         return Err(("queue.max_attempts".into(), "must be at least 1".into()));

@@ -22,7 +22,7 @@ fn no_environment_gives_the_embedded_defaults() {
     assert!(c.sync_enabled && c.manual_trigger);
     assert_eq!(c.export_formats, ["notion", "markdown", "json", "html"]);
     assert!(c.github_repos.is_empty());
-    assert_eq!(c.disabled_parts().len(), 6);
+    assert_eq!(c.disabled_parts().len(), 7);
 }
 
 #[test]
@@ -159,4 +159,37 @@ fn listening_beyond_loopback_without_a_public_url_is_warned_about() {
     assert_eq!(named.public_url_warning(), None);
     let local = Config::load(&env(&[("HELIX_BIND", "127.0.0.1:8080")])).unwrap();
     assert_eq!(local.public_url_warning(), None);
+}
+
+#[test]
+fn discord_bot_settings_are_checked_at_start() {
+    let key = hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+            .verifying_key()
+            .as_bytes(),
+    );
+    let c = Config::load(&env(&[
+        ("DISCORD_PUBLIC_KEY", &key),
+        ("DISCORD_APPLICATION_ID", "81384788765712384"),
+    ]))
+    .unwrap();
+    assert!(c.discord_public_key.is_some());
+    assert!(!c
+        .disabled_parts()
+        .iter()
+        .any(|p| p.contains("/webhooks/discord")));
+    for (name, value) in [
+        ("DISCORD_PUBLIC_KEY", "abc"),
+        ("DISCORD_PUBLIC_KEY", &"g".repeat(64)),
+        ("DISCORD_APPLICATION_ID", "my-app"),
+    ] {
+        let msg = Config::load(&env(&[(name, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with(&format!("environment variable {name}:")),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
 }

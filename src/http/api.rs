@@ -87,7 +87,7 @@ async fn event(
         "hook_id": e.hook_id,
         "repo": e.repo,
         "headers": serde_json::from_str::<Value>(&e.headers).unwrap_or(Value::Null),
-        "payload": serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null),
+        "payload": service::events::shown_payload(&e.source, &e.payload).unwrap_or(Value::Null),
         "received_at": crate::timestamp::millis(e.received_at),
         "job_id": e.job_id,
     })))

@@ -1,11 +1,13 @@
-//! `POST /webhooks/github` and `POST /webhooks/ritual`: one handler, [`receive`], for every
-//! signature scheme (`ingest::Scheme`).
+//! `POST /webhooks/github`, `POST /webhooks/ritual` and `POST /webhooks/discord`: one
+//! handler, [`receive`], for every signature scheme (`ingest::Scheme`).
 //!
 //! Order matters and is the same for all: configured? → content type → size → signature →
 //! parse → commit → answer. Nothing is parsed before it is verified and nothing is answered
-//! 2xx before it is committed (`Ingestor::accept`). Until the signature is checked, the body's bytes are held on
-//! the shared budget of unverified bytes (`budget`); a verified sender is remembered there so
-//! that unsigned floods cannot crowd it out.
+//! 2xx before it is committed (`Ingestor::accept`; for a Discord slash command, the Discord
+//! front end commits through the service operations and says what to answer). Until the
+//! signature is checked, the body's bytes are held on the shared budget of unverified bytes
+//! (`budget`); a verified sender is remembered there so that unsigned floods cannot crowd it
+//! out.
 
 use std::net::SocketAddr;
 
@@ -21,6 +23,7 @@ use serde_json::json;
 use super::budget::client_of;
 use super::error::ApiError;
 use super::AppState;
+use crate::ingest::discord::Discord;
 use crate::ingest::github::GitHub;
 use crate::ingest::ritual::Ritual;
 use crate::ingest::{Scheme, Verdict};
@@ -30,6 +33,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/github", post(receive::<GitHub>))
         .route("/webhooks/ritual", post(receive::<Ritual>))
+        .route("/webhooks/discord", post(receive::<Discord>))
 }
 
 fn reject(source: &'static str, e: ApiError) -> ApiError {
@@ -66,6 +70,10 @@ async fn receive<S: Scheme>(
                 let body = json!({"id": outcome.id, "duplicate": outcome.duplicate});
                 (StatusCode::ACCEPTED, Json(body))
             }
+            Verdict::Interaction(interaction) => {
+                let answer = crate::discord::answer(state.app(), interaction).await;
+                (StatusCode::OK, Json(answer))
+            }
         };
         Ok(answer.into_response())
     }
@@ -82,7 +90,7 @@ struct Claimed {
 }
 
 impl Claimed {
-    fn of(headers: &HeaderMap, delivery: &str, event_type: Option<&str>) -> Self {
+    fn of(headers: &HeaderMap, delivery: Option<&str>, event_type: Option<&str>) -> Self {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -90,7 +98,7 @@ impl Claimed {
                 .map(str::to_owned)
         };
         Self {
-            delivery: text(delivery),
+            delivery: delivery.and_then(text),
             event_type: event_type.and_then(text),
             body_bytes: super::error::declared_length(headers),
         }

@@ -26,8 +26,8 @@ impl Scheme for GitHub {
     const SOURCE: &'static str = "github";
     /// GitHub caps webhook payloads at 25 MB.
     const BODY_LIMIT: usize = 25 * 1024 * 1024;
-    const CLAIMED: (&'static str, Option<&'static str>) =
-        ("x-github-delivery", Some("x-github-event"));
+    const CLAIMED: (Option<&'static str>, Option<&'static str>) =
+        (Some("x-github-delivery"), Some("x-github-event"));
     type Body = BodyKind;
 
     fn admit(config: &Config, headers: &HeaderMap) -> Result<BodyKind, IngestError> {

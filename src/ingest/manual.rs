@@ -23,14 +23,19 @@ pub struct TriggerRequest {
 impl TriggerRequest {
     /// Validates the names and builds the job.
     pub fn into_job(self) -> Result<JobPayload, IngestError> {
+        self.into_sync(Trigger::Manual).map(JobPayload::Sync)
+    }
+
+    /// Validates the names and builds the full sync they ask for, asked for by `trigger`.
+    pub fn into_sync(self, trigger: Trigger) -> Result<SyncJob, IngestError> {
         check_names("sources", &self.sources, &SOURCE_NAMES)?;
         check_names("targets", &self.targets, &TARGET_NAMES)?;
-        Ok(JobPayload::Sync(SyncJob {
+        Ok(SyncJob {
             scope: SyncScope::Full,
             sources: self.sources,
             targets: self.targets,
-            trigger: Trigger::Manual,
-        }))
+            trigger,
+        })
     }
 }
 

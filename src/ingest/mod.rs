@@ -1,14 +1,18 @@
 //! Inbound events: verify, validate, route, and hand to the group-commit writer.
 //!
 //! One file per signature scheme (`github`: X-Hub-Signature-256, `ritual`: Standard
-//! Webhooks; each a [`Scheme`]), plus `manual` (the bearer-authenticated trigger). A scheme
-//! takes the raw bytes and verifies *before* it parses, then turns what it verified into an
-//! [`Inbound`] event: the one shape every way in produces. [`Ingestor::accept`] is the one
-//! path from there to "acknowledged": it builds the store's row and the job, and returns
-//! only after the commit, so the caller's 2xx is backed by disk. Nothing here may block on
-//! anything but that one store write, and nothing is written for a request that fails
-//! verification or validation.
+//! Webhooks, `discord`: Ed25519 interactions; each a [`Scheme`]), plus `manual` (the
+//! bearer-authenticated trigger). A scheme takes the raw bytes and verifies *before* it
+//! parses, then turns what it verified into an [`Inbound`] event: the one shape every way in
+//! produces. [`Ingestor::accept`] is the one path from there to "acknowledged": it builds the
+//! store's row and the job, and returns only after the commit, so the caller's 2xx is backed
+//! by disk. Nothing here may block on anything but that one store write, and nothing is
+//! written for a request that fails verification or validation. (A Discord slash command is the one exception to "the edge
+//! commits": what it stores and answers depends on the member's role and on the application,
+//! so its [`Verdict::Interaction`] goes to the Discord front end, which commits through the
+//! same `accept`.)
 
+pub mod discord;
 pub mod github;
 pub mod manual;
 pub mod rejected;
@@ -150,8 +154,11 @@ pub struct Inbound {
 pub enum Verdict {
     /// Commit this event (and its job), then acknowledge it.
     Store(Inbound),
-    /// Answer 200 with this body at once and store nothing (GitHub's `ping`).
+    /// Answer 200 with this body at once and store nothing (GitHub's `ping`, Discord's).
     Reply(Value),
+    /// A Discord slash command: the Discord front end (`crate::discord`) decides who may do
+    /// what, commits through the service operations and answers 200 with Discord's response.
+    Interaction(discord::Interaction),
 }
 
 /// One signature scheme. The HTTP edge runs every scheme through the same steps, in this
@@ -165,8 +172,8 @@ pub trait Scheme: Send + Sync + 'static {
     /// Largest body read.
     const BODY_LIMIT: usize;
     /// The headers that name a delivery and its type, read (unverified) for the log of
-    /// refused requests.
-    const CLAIMED: (&'static str, Option<&'static str>);
+    /// refused requests (Discord names neither in a header).
+    const CLAIMED: (Option<&'static str>, Option<&'static str>);
     /// What `admit` learnt about the body from its headers (its media type).
     type Body: Copy + Send;
 
@@ -203,6 +210,15 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// `Ok` for a JSON body (`application/json`, parameters allowed), else the 415.
+pub(crate) fn json_only(headers: &HeaderMap) -> Result<(), IngestError> {
+    if media_type(headers) == "application/json" {
+        Ok(())
+    } else {
+        Err(unsupported(headers))
+    }
+}
+
 /// The 415 for a request's content type, naming it as sent.
 pub(crate) fn unsupported(headers: &HeaderMap) -> IngestError {
     let raw = headers
@@ -221,6 +237,27 @@ pub(crate) fn keep_headers(headers: &HeaderMap, names: &[&str]) -> Map<String, V
             Some(((*n).to_owned(), Value::String(v.to_owned())))
         })
         .collect()
+}
+
+/// Refuses a signed timestamp (unix seconds, the text of header `name`) more than
+/// `tolerance` seconds from `now_secs`, either way: that bounds replays to the dedupe window.
+pub(crate) fn check_timestamp(
+    name: &str,
+    text: &str,
+    now_secs: i64,
+    tolerance: i64,
+) -> Result<(), IngestError> {
+    let ts: i64 = text
+        .parse()
+        .map_err(|_| IngestError::InvalidTimestamp(format!("{name} is not an integer")))?;
+    // Checked: a timestamp near i64::MIN or MAX must not wrap into the window.
+    let skew = now_secs.checked_sub(ts).and_then(i64::checked_abs);
+    if skew.is_none_or(|d| d > tolerance) {
+        return Err(IngestError::InvalidTimestamp(format!(
+            "{name} is more than {tolerance} seconds from the server's clock"
+        )));
+    }
+    Ok(())
 }
 
 /// A required, non-empty, visible-ASCII header.

@@ -7,17 +7,17 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{github, ritual, IngestError};
-use crate::config::SyncSchedule;
+use super::{discord, github, ritual, IngestError};
+use crate::config::Config;
 use crate::ingest::manual::TriggerRequest;
 use crate::queue::JobPayload;
 use crate::store::EventRow;
 
-/// The job a stored event asks for now, if any.
-pub fn job_for(
-    event: &EventRow,
-    schedule: &SyncSchedule,
-) -> Result<Option<JobPayload>, IngestError> {
+/// The job a stored event asks for now, if any. (A Discord `/helix sync` is queued again
+/// for the operator who replays it, whatever the member's roles are today; its deferred
+/// answer is not edited again: that token has long expired.)
+pub fn job_for(event: &EventRow, config: &Config) -> Result<Option<JobPayload>, IngestError> {
+    let schedule = &config.file.sync_schedule;
     match event.source.as_str() {
         "github" => {
             let headers = stored_headers(&event.headers);
@@ -29,6 +29,7 @@ pub fn job_for(
             let envelope = ritual::decode(event.payload.as_bytes())?;
             Ok(ritual::route(&envelope, schedule))
         }
+        "discord" => discord::job_for(config, event.payload.as_bytes()),
         "manual" => {
             let req: TriggerRequest = serde_json::from_str(&event.payload)
                 .map_err(|e| IngestError::BadRequest(format!("stored trigger: {e}")))?;

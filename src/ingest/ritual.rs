@@ -30,17 +30,14 @@ impl Scheme for Ritual {
     const SOURCE: &'static str = "ritual";
     /// Ritual events are small documents.
     const BODY_LIMIT: usize = 1024 * 1024;
-    const CLAIMED: (&'static str, Option<&'static str>) = ("webhook-id", None);
+    const CLAIMED: (Option<&'static str>, Option<&'static str>) = (Some("webhook-id"), None);
     type Body = ();
 
     fn admit(config: &Config, headers: &HeaderMap) -> Result<(), IngestError> {
         if config.secrets.ritual_webhook.is_empty() {
             return Err(IngestError::NotConfigured("RITUAL_WEBHOOK_SECRET"));
         }
-        if super::media_type(headers) != "application/json" {
-            return Err(super::unsupported(headers));
-        }
-        Ok(())
+        super::json_only(headers)
     }
 
     fn verify(
@@ -94,16 +91,7 @@ pub fn verify(
         required_header(headers, "webhook-timestamp").map_err(|_| missing("webhook-timestamp"))?;
     let sigs =
         required_header(headers, "webhook-signature").map_err(|_| missing("webhook-signature"))?;
-    let ts: i64 = ts_text
-        .parse()
-        .map_err(|_| IngestError::InvalidTimestamp("webhook-timestamp is not an integer".into()))?;
-    // Checked: a timestamp near i64::MIN or MAX must not wrap into the window.
-    let skew = now_secs.checked_sub(ts).and_then(i64::checked_abs);
-    if skew.is_none_or(|d| d > TOLERANCE_SECS) {
-        return Err(IngestError::InvalidTimestamp(format!(
-            "webhook-timestamp is more than {TOLERANCE_SECS} seconds from the server's clock"
-        )));
-    }
+    super::check_timestamp("webhook-timestamp", ts_text, now_secs, TOLERANCE_SECS)?;
     let candidates: Vec<Vec<u8>> = sigs
         .split_whitespace()
         .filter_map(|s| s.strip_prefix("v1,"))

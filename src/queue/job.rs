@@ -13,6 +13,8 @@ pub enum JobPayload {
     Sync(SyncJob),
     /// Deliver one finished run to one publish target (its own retries and backoff).
     Publish(PublishJob),
+    /// Edit a deferred Discord answer with what came of the command (see [`FollowupJob`]).
+    DiscordFollowup(FollowupJob),
 }
 
 impl JobPayload {
@@ -21,13 +23,14 @@ impl JobPayload {
         match self {
             JobPayload::Sync(_) => SyncJob::NAME,
             JobPayload::Publish(_) => PublishJob::NAME,
+            JobPayload::DiscordFollowup(_) => FollowupJob::NAME,
         }
     }
 
     /// The publish target a job competes for (its concurrency, rate and breaker lane).
     pub fn lane(&self) -> Option<String> {
         match self {
-            JobPayload::Sync(_) => None,
+            JobPayload::Sync(_) | JobPayload::DiscordFollowup(_) => None,
             JobPayload::Publish(p) => Some(p.target.clone()),
         }
     }
@@ -50,6 +53,10 @@ impl JobPayload {
             JobPayload::Sync(s) => Some(s.coalesce_key()),
             // One delivery per (run, target): never merged, and targets never wait on each other.
             JobPayload::Publish(p) => Some(format!("publish:{}:{}", p.run_id, p.target)),
+            // One follow-up per interaction, however often it is asked for.
+            JobPayload::DiscordFollowup(f) => {
+                Some(format!("{}:{}", FollowupJob::NAME, f.interaction_id))
+            }
         }
     }
 }
@@ -68,11 +75,22 @@ pub enum SyncScope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
-    Webhook { event: String },
-    Ritual { event: String },
+    Webhook {
+        event: String,
+    },
+    Ritual {
+        event: String,
+    },
     Manual,
-    Schedule { schedule: String, fire_at: i64 },
+    Schedule {
+        schedule: String,
+        fire_at: i64,
+    },
     Cli,
+    /// A Discord member's `/helix sync`; `member` is `<username> (<user id>)`.
+    Discord {
+        member: String,
+    },
 }
 
 impl Trigger {
@@ -84,6 +102,7 @@ impl Trigger {
             Trigger::Manual => "manual".into(),
             Trigger::Schedule { schedule, .. } => format!("schedule:{schedule}"),
             Trigger::Cli => "cli".into(),
+            Trigger::Discord { member } => format!("discord:{member}"),
         }
     }
 }
@@ -132,6 +151,32 @@ pub struct PublishJob {
 
 impl PublishJob {
     pub const NAME: &'static str = "publish";
+}
+
+/// Edit the deferred answer of Discord interaction `interaction_id` with `report`, before its
+/// token expires at `expires_at` (unix ms). The token itself is not here: it is read from the
+/// stored interaction, event `event_id`, so no job view can show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowupJob {
+    pub interaction_id: String,
+    pub event_id: String,
+    pub expires_at: i64,
+    pub report: Report,
+}
+
+impl FollowupJob {
+    pub const NAME: &'static str = "discord_followup";
+}
+
+/// What a follow-up edits the answer to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Report {
+    /// The result of sync job `job_id`'s run, once it finished (or that it still runs, when
+    /// the token is about to expire).
+    Job { job_id: String },
+    /// A text known already (a rollback that outlived Discord's 3 seconds).
+    Text { content: String },
 }
 
 #[cfg(test)]

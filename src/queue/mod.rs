@@ -10,7 +10,7 @@ pub mod job;
 pub mod nodes;
 pub mod retention;
 
-pub use job::{JobPayload, PublishJob, SyncJob, SyncScope, Trigger};
+pub use job::{FollowupJob, JobPayload, PublishJob, Report, SyncJob, SyncScope, Trigger};
 pub use nodes::Node;
 
 use std::sync::Arc;

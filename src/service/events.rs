@@ -285,8 +285,7 @@ pub async fn event(app: &App, id: &str) -> Result<EventDetail, ServiceError> {
             .collect(),
         _ => Vec::new(),
     };
-    let payload = serde_json::from_str::<Value>(&e.payload)
-        .ok()
+    let payload = shown_payload(&e.source, &e.payload)
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| e.payload.clone());
     let job = match &e.job_id {
@@ -305,6 +304,19 @@ pub async fn event(app: &App, id: &str) -> Result<EventDetail, ServiceError> {
         received_at: millis(e.received_at),
         job,
     })
+}
+
+/// A stored payload as the console and the API show it (`None` when it is not JSON). A
+/// Discord interaction's `token` is a credential for 15 minutes (it edits the bot's answer),
+/// kept for the follow-up and never shown.
+pub fn shown_payload(source: &str, payload: &str) -> Option<Value> {
+    let mut v: Value = serde_json::from_str(payload).ok()?;
+    if source == "discord" {
+        if let Some(token) = v.get_mut("token") {
+            *token = Value::String(crate::config::REDACTED.into());
+        }
+    }
+    Some(v)
 }
 
 /// What a replay did.
@@ -368,13 +380,12 @@ async fn replay_rows(
     app: &App,
     rows: Vec<crate::store::EventRow>,
 ) -> Result<Replayed, ServiceError> {
-    let schedule = &app.config.file.sync_schedule;
     let mut payloads = Vec::new();
     let mut keys = std::collections::HashSet::new();
     let mut nothing_to_do = 0;
     let events = rows.len();
     for e in rows {
-        match crate::ingest::replay::job_for(&e, schedule)? {
+        match crate::ingest::replay::job_for(&e, &app.config)? {
             Some(p) => {
                 let key = p.coalesce_key().unwrap_or_else(|| e.id.clone());
                 if keys.insert(key) {

@@ -18,7 +18,7 @@ pub const RETRYABLE: [&str; 3] = ["dead", "failed", "cancelled"];
 /// States a cancel applies to.
 pub const CANCELLABLE: [&str; 3] = ["queued", "failed", "dead"];
 /// Job kinds.
-pub const KINDS: [&str; 2] = ["sync", "publish"];
+pub const KINDS: [&str; 3] = ["sync", "publish", "discord_followup"];
 
 /// The filter as a form sends it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -44,7 +44,7 @@ impl JobQuery {
         }
         let kind = opt(&self.kind);
         if kind.as_deref().is_some_and(|k| !KINDS.contains(&k)) {
-            errors.insert("kind", "unknown kind; valid: sync, publish".into());
+            errors.insert("kind", format!("unknown kind; valid: {}", KINDS.join(", ")));
         }
         let target = opt(&self.target);
         if target

@@ -1,12 +1,13 @@
 //! The application context ([`App`]) and the operations the HTTP API, the console, the MCP
-//! server and the CLI offer, written once.
+//! server, the CLI and the Discord bot offer, written once.
 //!
 //! Handlers, console pages, MCP tools and CLI commands are thin: they authenticate and
 //! decode, call one function here with their `App`, and encode the result. Nothing here
 //! knows which of them called it, renders HTML or speaks a protocol: this module imports
 //! none of `http`, `console`, `mcp` or the CLI. Every operation that changes something takes
 //! the acting `auth::Principal`, checks its role and writes the audit log, so no caller can
-//! forget either (the CLI acts as `cli:<user>`).
+//! forget either (the CLI acts as `cli:<user>`, a Discord member as
+//! `discord:<username> (<user id>)`).
 
 use crate::timestamp::millis;
 use serde::Serialize;
@@ -15,8 +16,10 @@ use serde_json::Value;
 use crate::auth::{Principal, Role};
 use crate::ingest::manual::TriggerRequest;
 use crate::ingest::{Inbound, IngestError};
-use crate::queue::{JobError, JobPayload, Trigger};
-use crate::store::{now_ms, Compressed, DeliveryRow, EventRow, JobRow, RunRow, StoreError};
+use crate::queue::{FollowupJob, JobError, JobPayload, Trigger};
+use crate::store::{
+    now_ms, Compressed, DeliveryRow, EventRow, IngestOutcome, JobRow, RunRow, StoreError,
+};
 use crate::sync::cycle::RunOutcome;
 
 pub mod analytics;
@@ -77,13 +80,7 @@ pub async fn trigger(
     who: &Principal,
     req: TriggerRequest,
 ) -> Result<String, ServiceError> {
-    who.require(Role::Operator)?;
-    if !app.config.manual_trigger {
-        return Err(IngestError::Forbidden(
-            "manual triggers are disabled (HELIX_SYNC_MANUAL_TRIGGER=false)".into(),
-        )
-        .into());
-    }
+    may_trigger(app, who)?;
     let payload = serde_json::to_string(&req).expect("a trigger request always serializes");
     let job = req.into_job()?;
     let inbound = Inbound {
@@ -97,10 +94,66 @@ pub async fn trigger(
         received_at: now_ms(),
         job: Some(job),
     };
-    let outcome = app.ingest.accept(inbound).await?;
-    let job_id = outcome.job_id.expect("a manual trigger always has a job");
-    users::audit(app, who, "sync.trigger", &job_id, None).await;
-    Ok(job_id)
+    let outcome = queue_trigger(app, who, inbound).await?;
+    Ok(outcome.job_id.expect("a manual trigger always has a job"))
+}
+
+/// [`trigger`] for a front end whose request is itself a verified event carrying its sync
+/// job (a Discord interaction): that event is what is stored, under its own delivery id, so
+/// a redelivery is a duplicate that queues nothing new and reports the first one's job.
+pub async fn trigger_event(
+    app: &App,
+    who: &Principal,
+    event: Inbound,
+) -> Result<IngestOutcome, ServiceError> {
+    may_trigger(app, who)?;
+    if !matches!(event.job, Some(JobPayload::Sync(_))) {
+        return Err(ServiceError::Internal(
+            "a trigger's event must ask for a sync".into(),
+        ));
+    }
+    queue_trigger(app, who, event).await
+}
+
+/// Whether `who` may queue a sync here: the operator role, and manual triggers switched on.
+fn may_trigger(app: &App, who: &Principal) -> Result<(), ServiceError> {
+    who.require(Role::Operator)?;
+    if !app.config.manual_trigger {
+        return Err(IngestError::Forbidden(
+            "manual triggers are disabled (HELIX_SYNC_MANUAL_TRIGGER=false)".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Commits a trigger's event with its job and audits it (a duplicate was audited already).
+async fn queue_trigger(
+    app: &App,
+    who: &Principal,
+    event: Inbound,
+) -> Result<IngestOutcome, ServiceError> {
+    let outcome = app.ingest.accept(event).await?;
+    if let (Some(job_id), false) = (&outcome.job_id, outcome.duplicate) {
+        users::audit(app, who, "sync.trigger", job_id, None).await;
+    }
+    Ok(outcome)
+}
+
+/// Stores a verified event that asks for nothing (a Discord command answered at once), so it
+/// is seen in the console like any other; a redelivery comes back as a duplicate.
+pub async fn record(app: &App, event: Inbound) -> Result<IngestOutcome, ServiceError> {
+    Ok(app.ingest.accept(Inbound { job: None, ..event }).await?)
+}
+
+/// Queues the job that edits a deferred Discord answer (see `queue::FollowupJob`). It needs
+/// no role of its own: it only reports on what its member was allowed to ask for. Asking
+/// again for the same interaction joins the waiting follow-up.
+pub async fn follow_up(app: &App, job: FollowupJob) -> Result<String, ServiceError> {
+    Ok(app
+        .queue
+        .enqueue(&JobPayload::DiscordFollowup(job), now_ms())
+        .await?)
 }
 
 /// Runs one sync cycle in this process, now, for `who` (operator): the CLI's `sync`, with the
@@ -112,10 +165,7 @@ pub async fn sync_now(
     req: TriggerRequest,
 ) -> Result<Result<RunOutcome, JobError>, ServiceError> {
     who.require(Role::Operator)?;
-    let JobPayload::Sync(mut job) = req.into_job()? else {
-        unreachable!("a trigger request always builds a sync job")
-    };
-    job.trigger = Trigger::Cli;
+    let job = req.into_sync(Trigger::Cli)?;
     let outcome = crate::sync::cycle::run(&app.sync, None, &job).await;
     let detail = match &outcome {
         Ok(o) => format!("run {} {}", o.run_id, o.status),

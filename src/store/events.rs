@@ -17,7 +17,7 @@ use super::{Compressed, Result, Store};
 const INSERT_CHUNK: usize = 128;
 
 /// The sources an event can come from (`events.source`).
-pub const SOURCES: [&str; 3] = ["github", "ritual", "manual"];
+pub const SOURCES: [&str; 4] = ["github", "ritual", "manual", "discord"];
 
 /// An event row as a duplicate reports it: `(event id, job id)`.
 type StoredRow = (String, Option<String>);

@@ -82,7 +82,7 @@ impl SyncDeps {
     }
 }
 
-/// Runs `sync` and `publish` jobs.
+/// Runs `sync`, `publish` and `discord_followup` jobs.
 pub struct SyncRunner {
     pub deps: SyncDeps,
 }
@@ -95,6 +95,10 @@ impl JobRunner for SyncRunner {
                 .await
                 .map(|_| ()),
             JobPayload::Publish(publish) => publishers::deliver(&self.deps, publish).await,
+            JobPayload::DiscordFollowup(followup) => {
+                let now = job.row.started_at.unwrap_or_else(crate::store::now_ms);
+                publishers::discord::followup::run(&self.deps, followup, now).await
+            }
         }
     }
 

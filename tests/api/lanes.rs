@@ -156,7 +156,7 @@ async fn running_jobs_are_bounded_per_target_and_per_kind() {
         if let Some(j) = q.claim(&format!("w{w}"), now + 100).await.unwrap() {
             claimed.push(match j.payload {
                 JobPayload::Publish(p) => p.target,
-                JobPayload::Sync(_) => "sync".into(),
+                other => other.kind().into(),
             });
         }
     }

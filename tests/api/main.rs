@@ -9,6 +9,7 @@ mod crash;
 mod debounce;
 mod delivery_guarantee;
 mod delivery_outage;
+mod discord_bot;
 mod ecosystem;
 mod end_to_end;
 mod fake_runner;

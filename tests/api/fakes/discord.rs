@@ -73,12 +73,7 @@ impl DiscordFake {
 
 /// `GET /channels/{id}/messages`: the bot's view of the channel, newest first.
 fn channel_messages(s: &mut DiscordState, req: &Request) -> ResponseTemplate {
-    let auth = req
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if auth != format!("Bot {BOT_TOKEN}") {
+    if super::authorization(req) != format!("Bot {BOT_TOKEN}") {
         return ResponseTemplate::new(401)
             .set_body_json(json!({"message": "401: Unauthorized", "code": 0}));
     }

@@ -3,6 +3,7 @@
 //! refuses (and records why), and can be told to fail the next requests on demand.
 
 pub mod discord;
+pub mod discord_bot;
 pub mod notion;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,6 +75,14 @@ impl Faults {
         f.remaining -= 1;
         Some(f.clone())
     }
+}
+
+/// A request's `Authorization` header ("" when it has none).
+pub fn authorization(req: &wiremock::Request) -> &str {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// Shared state of a fake, cloned into its responder.

@@ -37,11 +37,7 @@ pub async fn resolve(
         tracing::warn!(run_id = %cx.run.id, "an earlier Discord attempt may have been delivered; posting again (set DISCORD_BOT_TOKEN and DISCORD_CHANNEL_ID to check first)");
         return Ok(None);
     };
-    let base = config
-        .discord_api_url
-        .as_deref()
-        .unwrap_or("https://discord.com")
-        .trim_end_matches('/');
+    let base = super::api_base(config);
     let bad = || PublishError::Permanent("DISCORD_CHANNEL_ID is not a channel id".into());
     let mut url =
         Url::parse(&format!("{base}/api/v10/channels/{channel}/messages")).map_err(|_| bad())?;

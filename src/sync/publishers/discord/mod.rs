@@ -13,7 +13,12 @@
 //! cut off (a crash, a lost answer): `lookup` resolves it by reading the channel when a bot
 //! token and channel id are configured, and otherwise it is posted again and counted
 //! (`helix_delivery_uncertain_total`).
+//!
+//! `followup` is the bot's side of the same API: it edits a slash command's deferred answer
+//! with what came of it (the `discord_followup` job), through the same base URL and the same
+//! reading of Discord's refusals.
 
+pub mod followup;
 mod lookup;
 mod message;
 
@@ -162,6 +167,15 @@ async fn notion_first(cx: &PublishContext<'_>) -> Result<Option<i64>, PublishErr
     let deadline = cx.row.finished_at.unwrap_or(0) + NOTION_FIRST_MS;
     let now = now_ms();
     Ok((now < deadline).then(|| (now + 2_000).min(deadline)))
+}
+
+/// The base of every Discord API call: `DISCORD_API_URL` (tests, proxies) or Discord's own.
+pub fn api_base(config: &Config) -> &str {
+    config
+        .discord_api_url
+        .as_deref()
+        .unwrap_or("https://discord.com")
+        .trim_end_matches('/')
 }
 
 /// The delivery-progress key that marks an attempt as started and not yet answered.
