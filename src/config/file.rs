@@ -103,10 +103,24 @@ impl Default for Sources {
 #[serde(default, deny_unknown_fields)]
 pub struct GithubSource {
     pub enabled: bool,
-    /// `owner/name`, or a bare name completed with `GITHUB_OWNER`.
+    /// `owner/name` (or a bare name completed with `GITHUB_OWNER`), `owner/*`, `*`, and
+    /// exclusions `!owner/name` / `!owner/*` (see `config::github`).
     pub repos: Vec<String>,
     /// Any of `commits`, `issues`, `prs`, `releases`, `deployments`, `stats`.
     pub include: Vec<String>,
+    /// Read archived repositories a pattern finds (a named one is always read).
+    pub include_archived: bool,
+    /// Read forks a pattern finds (a named one is always read).
+    pub include_forks: bool,
+    /// Requests to GitHub in flight at once (GitHub's secondary limits punish floods).
+    pub max_in_flight: usize,
+    /// How a full cycle learns which repositories changed before reading them: `graphql`
+    /// (one query per 100 repositories, from GraphQL's own budget) or `rest` (every
+    /// repository's resources asked conditionally, which costs nothing but takes longer).
+    pub change_markers: String,
+    /// Requests each token's budget keeps unspent: a cycle that would go below stops early
+    /// (a `partial` run) and resumes at the budget's reset.
+    pub rate_reserve: u64,
 }
 
 impl Default for GithubSource {
@@ -124,6 +138,11 @@ impl Default for GithubSource {
             ]
             .map(String::from)
             .to_vec(),
+            include_archived: false,
+            include_forks: false,
+            max_in_flight: 8,
+            change_markers: "graphql".into(),
+            rate_reserve: 100,
         }
     }
 }

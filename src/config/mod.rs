@@ -9,6 +9,7 @@ mod conflicts;
 mod delivery;
 pub mod discord;
 mod file;
+pub mod github;
 pub mod redact;
 mod retention;
 pub mod schedule;
@@ -21,6 +22,7 @@ pub use delivery::*;
 pub use discord::{CommandRoles, PublicKey};
 
 pub use file::*;
+pub use github::{GithubApp, RepoSelection};
 pub use redact::Redactor;
 pub use retention::{BatchSize, DiskConfig, Period, RetentionConfig, Size};
 pub use secret::{Secret, REDACTED};
@@ -72,6 +74,8 @@ pub struct Secrets {
     /// `HELIX_SUMMARY_API_KEY`: bearer for the summary endpoint (optional: local servers
     /// such as Ollama need none).
     pub summary_api_key: Option<Secret>,
+    /// The GitHub App's private key (`GITHUB_APP_PRIVATE_KEY` or its file), for redaction.
+    pub github_app_key: Option<Secret>,
 }
 
 /// The effective configuration of one process.
@@ -116,8 +120,12 @@ pub struct Config {
     /// `HELIX_NODE_NAME`: this process's name in the node registry, stable across restarts
     /// (default `<HOSTNAME>:<port>`), so a restart rescues its predecessor's jobs at once.
     pub node_name: Option<String>,
-    /// `GITHUB_REPOS` completed with `GITHUB_OWNER`, else the file's list.
-    pub github_repos: Vec<String>,
+    /// `GITHUB_REPOS` (bare names completed with `GITHUB_OWNER`), else the file's list: the
+    /// repositories named, and the patterns (`owner/*`, `*`, `!owner/name`) to find.
+    pub github_repos: RepoSelection,
+    /// `GITHUB_APP_ID` and `GITHUB_APP_PRIVATE_KEY` (or `_FILE`): the source authenticates as
+    /// this GitHub App (installation tokens) instead of `GITHUB_TOKEN`.
+    pub github_app: Option<GithubApp>,
     /// `UCF_STATE_SOURCE`, else the file's path.
     pub ucf_source: Option<String>,
     /// `AGENT_METRICS_SOURCE`, else the file's path.
@@ -240,20 +248,23 @@ impl Config {
         };
 
         let owner = get("GITHUB_OWNER");
-        let repos_raw = get("GITHUB_REPOS")
-            .map(|l| split_list(&l))
-            .unwrap_or_else(|| file.sources.github.repos.clone());
-        let github_repos = repos_raw
-            .into_iter()
-            .map(|r| match (r.contains('/'), &owner) {
-                (true, _) => Ok(r),
-                (false, Some(o)) => Ok(format!("{o}/{r}")),
-                (false, None) => Err(ConfigError::Env {
-                    name: "GITHUB_REPOS",
-                    message: format!("bare repository name {r:?} needs GITHUB_OWNER"),
-                }),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let github_repos =
+            match get("GITHUB_REPOS") {
+                Some(list) => RepoSelection::parse(&split_list(&list), owner.as_deref()).map_err(
+                    |message| ConfigError::Env {
+                        name: "GITHUB_REPOS",
+                        message,
+                    },
+                )?,
+                None => RepoSelection::parse(&file.sources.github.repos, owner.as_deref())
+                    .map_err(|message| ConfigError::Invalid {
+                        file: config_path.display().to_string(),
+                        key: "sources.github.repos".into(),
+                        message,
+                    })?,
+            };
+        let github_app = github_app(&get)?;
+        let github_app_key = github_app.as_ref().map(|a| a.private_key.clone());
 
         let secrets_list = |name: &str| -> Vec<Secret> {
             get(name)
@@ -322,6 +333,7 @@ impl Config {
             discord_application_id,
             node_name: get("HELIX_NODE_NAME"),
             github_repos,
+            github_app,
             ucf_source: get("UCF_STATE_SOURCE").or_else(|| file.sources.ucf_state.path.clone()),
             agents_source: get("AGENT_METRICS_SOURCE")
                 .or_else(|| file.sources.agent_metrics.path.clone()),
@@ -347,6 +359,7 @@ impl Config {
                 ritual_webhook,
                 api_token: get("HELIX_API_TOKEN").map(Secret::new),
                 github_token: get("GITHUB_TOKEN").map(Secret::new),
+                github_app_key,
                 discord_webhook: get("DISCORD_SYNC_WEBHOOK").map(Secret::new),
                 notion_api_key: get("NOTION_API_KEY").map(Secret::new),
                 discord_bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
@@ -388,6 +401,12 @@ impl Config {
         }
         if self.github_repos.is_empty() {
             out.push("GitHub source disabled: GITHUB_REPOS is not set".into());
+        } else if self.github_app.is_none() && s.github_token.is_none() {
+            out.push(
+                "GitHub source unauthenticated (60 requests an hour, public repositories only): \
+                 set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN"
+                    .into(),
+            );
         }
         if s.discord_webhook.is_none() {
             out.push("Discord publisher disabled: DISCORD_SYNC_WEBHOOK is not set".into());
@@ -416,6 +435,56 @@ impl Config {
             self.bind
         ))
     }
+}
+
+/// `GITHUB_APP_ID` with `GITHUB_APP_PRIVATE_KEY` (the PEM text; `\n` escapes, as some
+/// platforms store a multi-line secret, are taken as newlines) or `GITHUB_APP_PRIVATE_KEY_FILE`,
+/// checked now so that a bad one stops the start in one line naming the variable.
+fn github_app(get: &impl Fn(&str) -> Option<String>) -> Result<Option<GithubApp>, ConfigError> {
+    let id = get("GITHUB_APP_ID");
+    let key = match (
+        get("GITHUB_APP_PRIVATE_KEY"),
+        get("GITHUB_APP_PRIVATE_KEY_FILE"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Env {
+                name: "GITHUB_APP_PRIVATE_KEY_FILE",
+                message: "set either GITHUB_APP_PRIVATE_KEY or its _FILE, not both".into(),
+            })
+        }
+        (Some(pem), None) => Some(pem.replace("\\n", "\n")),
+        (None, Some(path)) => {
+            Some(
+                std::fs::read_to_string(&path).map_err(|e| ConfigError::Env {
+                    name: "GITHUB_APP_PRIVATE_KEY_FILE",
+                    message: format!("cannot read {path}: {e}"),
+                })?,
+            )
+        }
+        (None, None) => None,
+    };
+    let app = match (id, key) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(ConfigError::Env {
+                name: "GITHUB_APP_PRIVATE_KEY",
+                message: "GITHUB_APP_ID is set: the App's private key is needed too".into(),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Env {
+                name: "GITHUB_APP_ID",
+                message: "the App's private key is set: its id is needed too".into(),
+            })
+        }
+        (Some(app_id), Some(pem)) => GithubApp {
+            app_id,
+            private_key: Secret::new(pem),
+        },
+    };
+    app.check()
+        .map_err(|(name, message)| ConfigError::Env { name, message })?;
+    Ok(Some(app))
 }
 
 fn split_list(list: &str) -> Vec<String> {
@@ -485,6 +554,19 @@ fn validate(f: &FileConfig) -> Result<(), (String, String)> {
         "deployments",
         "stats",
     ];
+    let gh = &f.sources.github;
+    if !matches!(gh.change_markers.as_str(), "graphql" | "rest") {
+        return Err((
+            "sources.github.change_markers".into(),
+            format!("{:?}: expected graphql or rest", gh.change_markers),
+        ));
+    }
+    if !(1..=64).contains(&gh.max_in_flight) {
+        return Err((
+            "sources.github.max_in_flight".into(),
+            "must be 1 to 64 (GitHub's secondary limits punish floods)".into(),
+        ));
+    }
     for (i, inc) in f.sources.github.include.iter().enumerate() {
         if !INCLUDES.contains(&inc.as_str()) {
             return Err((

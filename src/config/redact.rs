@@ -28,10 +28,19 @@ pub fn secret_fragments(secrets: &Secrets) -> Vec<String> {
         .chain(&secrets.discord_webhook)
         .chain(&secrets.notion_api_key)
         .chain(&secrets.discord_bot_token)
-        .chain(&secrets.summary_api_key);
+        .chain(&secrets.summary_api_key)
+        .chain(&secrets.github_app_key);
     for secret in all {
         let value = secret.expose();
         out.push(value.to_owned());
+        // A PEM key quoted in part: each line of it.
+        out.extend(
+            value
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= MIN_FRAGMENT && !l.starts_with("-----"))
+                .map(String::from),
+        );
         if let Some(key) = value.strip_prefix("whsec_") {
             out.push(key.to_owned());
         }
@@ -116,6 +125,9 @@ mod tests {
             notion_api_key: Some(Secret::new("ntn_secretsecretsecret")),
             discord_bot_token: Some(Secret::new("bot-token-abcdefghijklmnop")),
             summary_api_key: Some(Secret::new("sk-summary-key-abcdefghijklmnop")),
+            github_app_key: Some(Secret::new(
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----",
+            )),
         }
     }
 
@@ -125,7 +137,8 @@ mod tests {
         let text =
             "POST http://127.0.0.1:9/api/webhooks/123456789012/tok-ABCDEFGHIJKLMNOP failed; \
                     key MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw; token ghp_abcdefghijklmnop; \
-                    Authorization: Bearer whatever-it-was, ntn_secretsecretsecret gh-hook-secret-2";
+                    Authorization: Bearer whatever-it-was, ntn_secretsecretsecret gh-hook-secret-2 \
+                    key line MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo";
         let out = Redactor::new(&s).redact(text);
         for f in secret_fragments(&s) {
             assert!(!out.contains(&f), "{f} leaked in {out}");

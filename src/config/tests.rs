@@ -64,7 +64,7 @@ fn bad_cron_is_a_startup_error() {
 #[test]
 fn bare_repo_names_take_the_owner() {
     let c = Config::load(&env(&[("GITHUB_REPOS", "a, o2/b"), ("GITHUB_OWNER", "o")])).unwrap();
-    assert_eq!(c.github_repos, ["o/a", "o2/b"]);
+    assert_eq!(c.github_repos.named(), ["o/a", "o2/b"]);
     assert!(Config::load(&env(&[("GITHUB_REPOS", "a")])).is_err());
 }
 

@@ -394,11 +394,14 @@ fn sync_route(config: &Config, scope: Option<&str>, repo: Option<&str>) -> Resul
     if !matches!(scope, None | Some("repos")) {
         return Err("repo goes with scope repos (or no scope)".into());
     }
-    if !config.github_repos.iter().any(|r| r == repo) {
+    if !repo.contains('/') || !config.github_repos.selects(repo) {
         let valid = if config.github_repos.is_empty() {
             "none is configured (GITHUB_REPOS)".to_owned()
         } else {
-            format!("valid: {}", config.github_repos.join(", "))
+            format!(
+                "GITHUB_REPOS selects {}",
+                config.github_repos.texts().join(", ")
+            )
         };
         let repo = crate::queue::truncate(repo, 100);
         return Err(crate::queue::truncate(

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::{required_header, Inbound, IngestError, Scheme, Verdict};
-use crate::config::{Config, Secret, SyncSchedule};
+use crate::config::{Config, RepoSelection, Secret, SyncSchedule};
 use crate::queue::{JobPayload, SyncJob, SyncScope, Trigger};
 use crate::store::Compressed;
 
@@ -56,7 +56,7 @@ impl Scheme for GitHub {
                 serde_json::json!({"zen": zen, "hook_id": delivery.hook_id}),
             ));
         }
-        let route = route(&delivery, &config.file.sync_schedule);
+        let route = route(&delivery, &config.file.sync_schedule, &config.github_repos);
         let mut headers = delivery.headers;
         if let Some(flag) = route.default_branch {
             headers.insert("default_branch".into(), Value::Bool(flag));
@@ -78,6 +78,9 @@ impl Scheme for GitHub {
 /// Events that change what a repository sync would collect, and so queue one.
 const SYNC_EVENTS: [&str; 4] = ["push", "release", "issues", "pull_request"];
 const DEPLOY_EVENTS: [&str; 2] = ["deployment", "deployment_status"];
+/// A GitHub App's installation changed (created, deleted, suspended) or its repositories did
+/// (added, removed): a full GitHub sync finds the new set, without a restart.
+const INSTALLATION_EVENTS: [&str; 2] = ["installation", "installation_repositories"];
 
 /// Headers kept on the stored event.
 const KEPT_HEADERS: [&str; 7] = [
@@ -211,7 +214,10 @@ pub struct Route {
     pub job: Option<JobPayload>,
 }
 
-pub fn route(d: &Delivery, schedule: &SyncSchedule) -> Route {
+/// Where a delivery goes. A repository event queues a sync of that repository when
+/// `GITHUB_REPOS` selects it (an organisation's webhook sends every repository's events);
+/// an installation event queues a full GitHub sync.
+pub fn route(d: &Delivery, schedule: &SyncSchedule, repos: &RepoSelection) -> Route {
     let repository = d.payload.repository.as_ref();
     let repo = repository.and_then(|r| r.full_name.clone());
     let default_branch = (d.event == "push").then(|| {
@@ -220,15 +226,22 @@ pub fn route(d: &Delivery, schedule: &SyncSchedule) -> Route {
     });
     let wants_sync = SYNC_EVENTS.contains(&d.event.as_str())
         || (schedule.on_deploy && DEPLOY_EVENTS.contains(&d.event.as_str()));
-    let job = match (&repo, wants_sync) {
-        (Some(repo), true) => Some(JobPayload::Sync(SyncJob {
-            scope: SyncScope::Repo { repo: repo.clone() },
+    let sync = |scope| {
+        Some(JobPayload::Sync(SyncJob {
+            scope,
             sources: Some(vec!["github".into()]),
             targets: None,
             trigger: Trigger::Webhook {
                 event: d.event.clone(),
             },
-        })),
+        }))
+    };
+    let job = match (&repo, wants_sync) {
+        _ if INSTALLATION_EVENTS.contains(&d.event.as_str()) => sync(SyncScope::Full),
+        // With no selection configured the sync is queued as always (it then reads nothing).
+        (Some(repo), true) if repos.is_empty() || repos.selects(repo) => {
+            sync(SyncScope::Repo { repo: repo.clone() })
+        }
         _ => None,
     };
     Route {
@@ -296,6 +309,10 @@ mod tests {
         }
     }
 
+    fn all() -> RepoSelection {
+        RepoSelection::parse(&["*".into()], None).unwrap()
+    }
+
     #[test]
     fn routing_flags_the_default_branch_and_queues_repo_syncs() {
         let s = SyncSchedule::default();
@@ -305,12 +322,12 @@ mod tests {
                 serde_json::json!({"ref": r, "repository": {"full_name": "o/r", "default_branch": "main"}}),
             )
         };
-        let main = route(&push("refs/heads/main"), &s);
+        let main = route(&push("refs/heads/main"), &s, &all());
         assert_eq!(main.default_branch, Some(true));
         assert!(
             matches!(&main.job, Some(JobPayload::Sync(j)) if j.scope == SyncScope::Repo { repo: "o/r".into() })
         );
-        let feature = route(&push("refs/heads/feature"), &s);
+        let feature = route(&push("refs/heads/feature"), &s, &all());
         assert_eq!(feature.default_branch, Some(false));
         assert!(feature.job.is_some());
         let star = route(
@@ -319,17 +336,29 @@ mod tests {
                 serde_json::json!({"repository": {"full_name": "o/r"}}),
             ),
             &s,
+            &all(),
         );
         assert!(star.job.is_none() && star.repo.as_deref() == Some("o/r"));
         let deploy = delivery(
             "deployment",
             serde_json::json!({"repository": {"full_name": "o/r"}}),
         );
-        assert!(route(&deploy, &s).job.is_some());
+        assert!(route(&deploy, &s, &all()).job.is_some());
         let no_deploy = SyncSchedule {
             on_deploy: false,
-            ..s
+            ..s.clone()
         };
-        assert!(route(&deploy, &no_deploy).job.is_none());
+        assert!(route(&deploy, &no_deploy, &all()).job.is_none());
+        // An organisation's webhook sends every repository's events: only selected ones sync.
+        let only = RepoSelection::parse(&["other/*".into()], None).unwrap();
+        assert!(route(&push("refs/heads/main"), &s, &only).job.is_none());
+        // An installation's repositories changed: a full GitHub sync finds the new set.
+        let added = delivery(
+            "installation_repositories",
+            serde_json::json!({"action": "added", "installation": {"id": 7}}),
+        );
+        assert!(
+            matches!(route(&added, &s, &only).job, Some(JobPayload::Sync(j)) if j.scope == SyncScope::Full)
+        );
     }
 }

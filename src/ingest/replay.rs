@@ -23,7 +23,7 @@ pub fn job_for(event: &EventRow, config: &Config) -> Result<Option<JobPayload>, 
             let headers = stored_headers(&event.headers);
             let delivery =
                 github::decode(&headers, github::BodyKind::Json, event.payload.as_bytes())?;
-            Ok(github::route(&delivery, schedule).job)
+            Ok(github::route(&delivery, schedule, &config.github_repos).job)
         }
         "ritual" => {
             let envelope = ritual::decode(event.payload.as_bytes())?;

@@ -26,6 +26,7 @@ mod tests {
             notion_api_key: None,
             discord_bot_token: None,
             summary_api_key: None,
+            github_app_key: None,
         };
         let body = format!("{} api-token-value-long-enough", "x".repeat(5000));
         let out = redact(&body, &secrets, 200);

@@ -123,6 +123,8 @@ async fn rollback(app: &App, to: &str, by: &str) -> Result<RollbackOutcome, Serv
         changes: changes.clone(),
         problems: Vec::new(),
         cursors: Vec::new(),
+        forget: Vec::new(),
+        resume: None,
         targets: targets.clone(),
     };
     let status = match record(deps, recording).await {

@@ -30,6 +30,27 @@ impl Store {
         )
     }
 
+    /// Every cursor (a cycle reads them all at once instead of one query per repository).
+    pub async fn cursors_all(&self) -> Result<Vec<CursorRow>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM cursors ORDER BY repo, resource")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Removes a repository's cursors (and with them its ETags), in a run's transaction.
+    pub(super) async fn forget_repo_in(
+        tx: &mut Transaction<'static, Any>,
+        repo: &str,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM cursors WHERE LOWER(repo) = LOWER($1)")
+            .bind(repo)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn put_cursor_in(
         tx: &mut Transaction<'static, Any>,
         c: &CursorRow,

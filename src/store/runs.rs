@@ -54,6 +54,8 @@ pub struct RunFinish<'a> {
     /// Uncompressed snapshot JSON; `None` for a run that produced none.
     pub snapshot_json: Option<&'a [u8]>,
     pub cursors: &'a [CursorRow],
+    /// Repositories whose cursors (and ETags) go: no longer covered by the source.
+    pub forget: &'a [String],
     /// Publish targets to create `pending` deliveries for (others are `disabled`).
     pub targets: &'a [(&'a str, bool)],
     /// Jobs enqueued in the same transaction (one publish job per enabled target), so a
@@ -111,6 +113,9 @@ impl Store {
         .await?;
         if let Some(s) = &snapshot {
             Self::insert_snapshot_in(&mut tx, f.id, f.schema_version, f.finished_at, s).await?;
+        }
+        for repo in f.forget {
+            Self::forget_repo_in(&mut tx, repo).await?;
         }
         for c in f.cursors {
             Self::put_cursor_in(&mut tx, c).await?;

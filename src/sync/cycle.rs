@@ -167,6 +167,9 @@ async fn cycle(
 
     let mut collected = Collected::default();
     let mut cursors = Vec::new();
+    let mut forget: Vec<String> = Vec::new();
+    let mut repos_in_scope: Option<Vec<String>> = None;
+    let mut resume_at: Option<i64> = None;
     let mut problems: Vec<String> = Vec::new();
     let mut failed: Vec<SourceError> = Vec::new();
     for (name, result) in results {
@@ -189,6 +192,9 @@ async fn cycle(
                 collected.ucf = collected.ucf.or(data.ucf);
                 collected.agents = collected.agents.or(data.agents);
                 cursors.extend(data.cursors);
+                forget.extend(data.forget);
+                repos_in_scope = repos_in_scope.or(data.repos_in_scope);
+                resume_at = resume_at.max(data.resume_at);
             }
             Err(e) => {
                 tracing::warn!(source = name, error = %e, "source failed");
@@ -224,8 +230,13 @@ async fn cycle(
     }
 
     collected.sources = statuses.clone();
+    // A full sync holds exactly the repositories the GitHub source covered (what it found
+    // and what was named); when it could not say (it failed), the previous ones stay.
     let repo_set = match (&job.scope, github_ran, statuses.get("github")) {
-        (SyncScope::Full, true, _) => RepoSet::Exactly(config.github_repos.clone()),
+        (SyncScope::Full, true, _) => match repos_in_scope {
+            Some(covered) => RepoSet::Exactly(covered),
+            None => RepoSet::Previous,
+        },
         (SyncScope::Full, false, Some(s)) if s.status == "disabled" => RepoSet::Exactly(Vec::new()),
         _ => RepoSet::Previous,
     };
@@ -258,6 +269,9 @@ async fn cycle(
         sources: statuses.clone(),
         problems,
         cursors,
+        forget,
+        // A budget that stopped the cycle early: the same sync again at its reset.
+        resume: resume_at.map(|at| (JobPayload::Sync(job.clone()), at)),
         targets: publish_targets(config, job),
     };
     record(deps, recording).await.map_err(|e| Failure {
@@ -281,6 +295,10 @@ pub struct Recording<'a> {
     /// Partial failures so far (a run with any is `partial`).
     pub problems: Vec<String>,
     pub cursors: Vec<CursorRow>,
+    /// Repositories no longer covered: their cursors (and ETags) are deleted.
+    pub forget: Vec<String>,
+    /// A job to queue with the run, runnable at the given time (unix ms).
+    pub resume: Option<(JobPayload, i64)>,
     /// Publish targets and whether each is on (a `pending` delivery and a job each).
     pub targets: Vec<(&'static str, bool)>,
 }
@@ -303,6 +321,8 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
         sources,
         mut problems,
         cursors,
+        forget,
+        resume,
         targets,
     } = rec;
     let mut run_status = if problems.is_empty() {
@@ -342,7 +362,7 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
     // with one worker (or the tests' sequential runs) Notion is never waited for.
     let mut order: Vec<_> = targets.iter().collect();
     order.sort_by_key(|(t, _)| *t != "notion");
-    let jobs: Vec<_> = order
+    let mut jobs: Vec<_> = order
         .into_iter()
         .filter(|(_, enabled)| *enabled)
         .map(|(target, _)| {
@@ -353,6 +373,7 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
             deps.queue.new_job(&payload, finished_at)
         })
         .collect();
+    jobs.extend(resume.map(|(payload, at)| deps.queue.new_job(&payload, at)));
     let error = (!problems.is_empty()).then(|| problems.join("; "));
     if let Some(n) = &narration {
         // Before the commit, so publishers and re-exports of a committed run always see it.
@@ -370,6 +391,7 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
             schema_version: i64::from(SCHEMA_VERSION),
             snapshot_json: Some(&snapshot_bytes),
             cursors: &cursors,
+            forget: &forget,
             targets: &targets,
             jobs: &jobs,
         })
@@ -480,6 +502,7 @@ async fn record_failure(deps: &SyncDeps, run_id: &str, failure: &Failure) {
         schema_version: i64::from(SCHEMA_VERSION),
         snapshot_json: None,
         cursors: &[],
+        forget: &[],
         targets: &[],
         jobs: &[],
     };

@@ -46,6 +46,9 @@ pub struct SyncDeps {
     pub previous: Arc<tokio::sync::Mutex<Option<CommittedSnapshot>>>,
     /// Scrubs secrets from upstream error text before anything logs or stores it.
     pub redactor: Arc<Redactor>,
+    /// The GitHub source's credentials (the App's installation tokens) and rate budgets,
+    /// kept across cycles.
+    pub github: Arc<sources::github::GithubState>,
 }
 
 /// A committed snapshot and the run id it was stored under.
@@ -53,12 +56,17 @@ pub type CommittedSnapshot = (String, Arc<snapshot::Snapshot>);
 
 impl SyncDeps {
     pub fn new(config: Arc<Config>, store: Store, queue: Queue, run_events: RunEvents) -> Self {
+        let http = Self::http_client();
         Self {
             redactor: Arc::new(Redactor::new(&config.secrets)),
+            github: Arc::new(sources::github::GithubState::from_config(
+                &config,
+                http.clone(),
+            )),
             config,
             store,
             queue,
-            http: Self::http_client(),
+            http,
             run_events,
             live: crate::live::channel(1),
             previous: Default::default(),

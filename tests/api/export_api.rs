@@ -33,6 +33,7 @@ async fn seed(app: &TestApp, run: &RunInfo, snapshot: &Snapshot, changes: &Chang
             schema_version: 1,
             snapshot_json: Some(&snapshot_json),
             cursors: &[],
+            forget: &[],
             targets: &[],
             jobs: &[],
         })

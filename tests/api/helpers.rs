@@ -250,6 +250,7 @@ impl TestApp {
                 schema_version: 1,
                 snapshot_json: None,
                 cursors: &[],
+                forget: &[],
                 targets: run.targets,
                 jobs: &[],
             })

@@ -125,6 +125,7 @@ pub async fn store_run(
             schema_version: i64::from(SCHEMA_VERSION),
             snapshot_json: json,
             cursors: &[],
+            forget: &[],
             targets,
             jobs: &[],
         })

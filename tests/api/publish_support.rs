@@ -292,6 +292,7 @@ impl Harness {
                 schema_version: 1,
                 snapshot_json: Some(&snapshot),
                 cursors: &[],
+                forget: &[],
                 targets: &plan,
                 jobs: &jobs,
             })

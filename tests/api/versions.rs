@@ -204,6 +204,7 @@ async fn store_run(app: &TestApp, id: &str, snapshot: &[u8]) {
             schema_version: 1,
             snapshot_json: Some(snapshot),
             cursors: &[],
+            forget: &[],
             targets: &[],
             jobs: &[],
         })

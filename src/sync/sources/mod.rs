@@ -46,6 +46,13 @@ pub struct SourceData {
     pub agents: Option<(BTreeMap<String, AgentData>, AgentTotals)>,
     /// Cursors to store if (and only if) the run's snapshot is stored.
     pub cursors: Vec<CursorRow>,
+    /// Repositories whose cursors go with the run (no longer covered).
+    pub forget: Vec<String>,
+    /// Every repository a full sync covers (the GitHub source): the snapshot holds exactly
+    /// these. `None` for other sources and repository syncs.
+    pub repos_in_scope: Option<Vec<String>>,
+    /// When a budget stopped the source early: the same sync runs again then (unix ms).
+    pub resume_at: Option<i64>,
     /// Non-fatal failures (e.g. one repository of several); the run becomes `partial`.
     pub errors: Vec<String>,
     pub items: u64,

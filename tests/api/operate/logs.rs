@@ -226,6 +226,7 @@ async fn json_logs_of_a_full_cycle_never_contain_a_secret() {
         notion_api_key: Some(helix_sync::config::Secret::new(&secrets["NOTION_API_KEY"])),
         discord_bot_token: None,
         summary_api_key: None,
+        github_app_key: None,
     };
     for fragment in helix_sync::service::redact::secret_fragments(&config_secrets) {
         assert!(

@@ -58,6 +58,18 @@ struct PushAuthor {
     username: Option<String>,
 }
 
+/// The App installation the job's webhook events came through (`installation.id`, which an
+/// organisation-level webhook of a GitHub App carries): the token that reads the repository.
+pub fn installation(events: &[EventRow]) -> Option<u64> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.source == "github")
+        .find_map(|e| {
+            serde_json::from_str::<Value>(&e.payload).ok()?["installation"]["id"].as_u64()
+        })
+}
+
 /// Reads the events of a job (oldest first) for `repo`.
 pub fn from_events(repo: &str, events: &[EventRow]) -> FromEvents {
     let mine = |e: &&EventRow| {

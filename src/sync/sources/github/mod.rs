@@ -1,32 +1,73 @@
-//! The GitHub source: every configured repository (or the one a webhook named), each
-//! included resource fetched incrementally from its stored cursor.
+//! The GitHub source: the repositories `GITHUB_REPOS` names or finds (`discover`), each
+//! included resource fetched incrementally from its stored cursor, as a personal token or
+//! as the GitHub App installation the repository belongs to (`auth`).
 //!
-//! Each (repository, resource) is fetched on its own, so one failing resource costs only
-//! itself: the rest is merged and their cursors move, and the failure is reported (the run
-//! becomes `partial`). A rate limit anywhere stops the whole source, because the run will be
-//! retried after the reset anyway. Cursors are used only for repositories the previous
-//! snapshot holds; otherwise the data they point past would be missing.
+//! A full cycle first asks which repositories changed at all (`markers`: one GraphQL query
+//! per hundred) and reads only those; a repository whose marker did not move keeps its data
+//! and costs nothing more. Each (repository, resource) is fetched on its own, so one failing
+//! resource costs only itself: the rest is merged and their cursors move, and the failure is
+//! reported (the run becomes `partial`). A rate limit GitHub answers stops the whole source,
+//! because the run will be retried after the reset anyway; a budget down to its reserve
+//! (`budget`) stops the cycle early instead, as a `partial` run that resumes at the reset.
+//! Cursors are used only for repositories the previous snapshot holds; otherwise the data
+//! they point past would be missing. A repository a full cycle no longer covers (removed from
+//! the installation, excluded, archived) leaves the snapshot, and its cursors and ETags go
+//! with it.
 
+mod auth;
+mod budget;
 mod client;
+mod discover;
 mod events;
+mod markers;
 mod model;
 mod resources;
 
+pub use auth::{Auth, Installation};
+pub use budget::{Budget, Budgets, KV_PREFIX as BUDGET_KV_PREFIX};
 pub use client::GithubError;
+pub use discover::Found;
 pub use resources::Resource;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use futures::future::join_all;
 
 use super::{Source, SourceContext, SourceData, SourceError};
-use crate::config::Config;
+use crate::config::{Config, GithubSource as Settings, RepoSelection};
 use crate::queue::SyncScope;
 use crate::store::{now_ms, CursorRow};
 use crate::sync::snapshot::{Commit, Deployment, Issue, PullRequest, Release, RepoStats};
 use client::Client;
 use resources::Fetched;
+
+/// What the GitHub source keeps across cycles, for the life of the process: who it asks as
+/// (and the App's installation tokens) and each token's budget.
+pub struct GithubState {
+    pub auth: Auth,
+    pub budgets: Budgets,
+}
+
+impl GithubState {
+    pub fn from_config(config: &Config, http: reqwest::Client) -> Self {
+        let auth = Auth::new(
+            config.github_app.as_ref(),
+            config.secrets.github_token.as_ref(),
+            http,
+            &config.github_api_url,
+        )
+        .unwrap_or_else(|e| {
+            // Config checked the key at start; this cannot happen, and is loud if it does.
+            tracing::error!(error = %e, "GitHub App credentials unusable; reading anonymously");
+            Auth::Anonymous
+        });
+        Self {
+            auth,
+            budgets: Budgets::default(),
+        }
+    }
+}
 
 /// What one run fetched for one repository; `None` = unchanged (304) or not included.
 #[derive(Debug, Clone, Default)]
@@ -55,10 +96,10 @@ impl RepoFetch {
 }
 
 pub struct GithubSource {
-    repos: Vec<String>,
+    selection: RepoSelection,
+    settings: Settings,
     include: Vec<Resource>,
     api_url: String,
-    token: Option<crate::config::Secret>,
 }
 
 impl GithubSource {
@@ -66,26 +107,57 @@ impl GithubSource {
     pub fn from_config(config: &Config) -> Option<Self> {
         let c = &config.file.sources.github;
         (c.enabled && !config.github_repos.is_empty()).then(|| Self {
-            repos: config.github_repos.clone(),
+            selection: config.github_repos.clone(),
+            settings: c.clone(),
             include: Resource::ALL
                 .into_iter()
                 .filter(|r| c.include.iter().any(|i| i == r.name()))
                 .collect(),
             api_url: config.github_api_url.clone(),
-            token: config.secrets.github_token.clone(),
         })
     }
 
-    /// The repositories this job covers, spelled as configured.
-    fn repos_for(&self, scope: &SyncScope) -> Vec<String> {
-        match scope {
-            SyncScope::Full => self.repos.clone(),
-            SyncScope::Repo { repo } => self
-                .repos
-                .iter()
-                .filter(|r| r.eq_ignore_ascii_case(repo))
-                .cloned()
-                .collect(),
+    /// The repositories this job covers: every one the selection finds for a full sync; the
+    /// named one, when selected, for a repository sync (with the installation its webhook
+    /// named, else the one discovery finds).
+    async fn targets(
+        &self,
+        cx: &SourceContext<'_>,
+        client: &Client,
+        hint: Option<u64>,
+        now: i64,
+    ) -> Result<Vec<Found>, GithubError> {
+        let store = &cx.deps.store;
+        match &cx.job.scope {
+            SyncScope::Full => {
+                discover::discover(client, store, &self.selection, &self.settings, now).await
+            }
+            SyncScope::Repo { repo } if !self.selection.selects(repo) => {
+                tracing::warn!(
+                    repo,
+                    "repository is not selected by GITHUB_REPOS; nothing to sync"
+                );
+                Ok(Vec::new())
+            }
+            SyncScope::Repo { repo } => {
+                let mut installation = hint;
+                if installation.is_none() && client.state().auth.is_app() {
+                    let all =
+                        discover::discover(client, store, &self.selection, &self.settings, now)
+                            .await?;
+                    installation = all
+                        .iter()
+                        .find(|f| f.full_name.eq_ignore_ascii_case(repo))
+                        .and_then(|f| f.installation);
+                }
+                Ok(vec![Found {
+                    full_name: repo.clone(),
+                    installation,
+                    node_id: None,
+                    archived: false,
+                    fork: false,
+                }])
+            }
         }
     }
 }
@@ -100,47 +172,90 @@ impl Source for GithubSource {
         let store = &cx.deps.store;
         let unavailable =
             |e: crate::store::StoreError| SourceError::Unavailable(format!("store: {e}"));
-        let repos = self.repos_for(&cx.job.scope);
-        if repos.is_empty() {
-            tracing::warn!(scope = ?cx.job.scope, "repository is not in GITHUB_REPOS; nothing to sync");
-        }
+        let client = Client::new(
+            cx.deps.http.clone(),
+            &self.api_url,
+            cx.deps.github.clone(),
+            self.settings.max_in_flight,
+            self.settings.rate_reserve,
+        );
+        let now = now_ms();
         let job_events = match (&cx.job.scope, cx.job_id) {
             (SyncScope::Repo { .. }, Some(id)) => {
                 store.events_for_job(id).await.map_err(unavailable)?
             }
             _ => Vec::new(),
         };
-        let mut cursors: BTreeMap<(String, String), CursorRow> = BTreeMap::new();
-        for repo in &repos {
-            if cx.previous.is_some_and(|p| p.repos.contains_key(repo)) {
-                for c in store.cursors_for(repo).await.map_err(unavailable)? {
-                    cursors.insert((repo.clone(), c.resource.clone()), c);
-                }
-            }
-        }
+        let hint = events::installation(&job_events);
+        let targets = self.targets(cx, &client, hint, now).await?;
+        let full = cx.job.scope == SyncScope::Full;
 
-        let client = Client::new(cx.deps.http.clone(), &self.api_url, self.token.clone());
-        let now = now_ms();
+        let mut stored: BTreeMap<String, Vec<CursorRow>> = BTreeMap::new();
+        for c in store.cursors_all().await.map_err(unavailable)? {
+            stored
+                .entry(c.repo.to_ascii_lowercase())
+                .or_default()
+                .push(c);
+        }
+        let known = |repo: &str| cx.previous.is_some_and(|p| p.repos.contains_key(repo));
+        // Change markers: a full cycle reads only the repositories that changed.
+        let markers = if full && self.settings.change_markers == "graphql" {
+            let asked: Vec<&Found> = targets.iter().filter(|t| known(&t.full_name)).collect();
+            markers::fetch(&client, &asked).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "change markers unavailable; reading every repository");
+                BTreeMap::new()
+            })
+        } else {
+            BTreeMap::new()
+        };
+        let marker_of = |repo: &str| markers.get(&repo.to_ascii_lowercase());
+        let unchanged = |t: &Found| {
+            known(&t.full_name)
+                && marker_of(&t.full_name).is_some_and(|m| {
+                    stored
+                        .get(&t.full_name.to_ascii_lowercase())
+                        .into_iter()
+                        .flatten()
+                        .any(|c| {
+                            c.resource == markers::RESOURCE && c.position.as_deref() == Some(m)
+                        })
+                })
+        };
+        let read: Vec<&Found> = targets.iter().filter(|t| !unchanged(t)).collect();
+
         let mut data = SourceData::default();
         let mut tasks = Vec::new();
-        for repo in &repos {
-            let known = events::from_events(repo, &job_events);
+        for target in &read {
+            let repo = &target.full_name;
+            let cursors: BTreeMap<&str, &CursorRow> = if known(repo) {
+                stored
+                    .get(&repo.to_ascii_lowercase())
+                    .into_iter()
+                    .flatten()
+                    .map(|c| (c.resource.as_str(), c))
+                    .collect()
+            } else {
+                BTreeMap::new()
+            };
+            let from_events = events::from_events(repo, &job_events);
             let entry = data.repos.entry(repo.clone()).or_default();
-            entry.deployment_states = known.deployment_states;
+            entry.deployment_states = from_events.deployment_states;
             for resource in &self.include {
-                if *resource == Resource::Commits && known.commits.is_some() {
+                if *resource == Resource::Commits && from_events.commits.is_some() {
                     continue;
                 }
-                let cursor = cursors.get(&(repo.clone(), resource.name().to_owned()));
+                let cursor = cursors.get(resource.name()).copied();
                 let client = &client;
+                let installation = target.installation;
                 tasks.push(async move {
+                    let repo_client = client.repo(installation);
                     (
                         repo,
-                        resources::fetch(client, repo, *resource, cursor, now).await,
+                        resources::fetch(&repo_client, repo, *resource, cursor, now).await,
                     )
                 });
             }
-            if let Some(pushed) = known
+            if let Some(pushed) = from_events
                 .commits
                 .filter(|_| self.include.contains(&Resource::Commits))
             {
@@ -150,6 +265,7 @@ impl Source for GithubSource {
         }
 
         let mut failures: Vec<GithubError> = Vec::new();
+        let mut failed_repos: BTreeSet<&str> = BTreeSet::new();
         let mut succeeded = 0;
         for (repo, result) in join_all(tasks).await {
             match result {
@@ -161,22 +277,64 @@ impl Source for GithubSource {
                         data.cursors.push(cursor);
                     }
                 }
-                Err(e) => failures.push(e),
+                Err(e) => {
+                    failed_repos.insert(repo.as_str());
+                    failures.push(e);
+                }
             }
         }
         if let Some(limited) = failures
             .iter()
-            .filter(|e| e.retry_at().is_some())
+            .filter(|e| e.retry_at().is_some() && !e.is_budget())
             .max_by_key(|e| e.retry_at())
         {
             return Err(limited.clone().into());
         }
-        if succeeded == 0 && !failures.is_empty() {
-            return Err(failures.swap_remove(0).into());
+        // A read repository's marker moves only when every one of its reads succeeded.
+        for t in &read {
+            if let (Some(m), false) = (
+                marker_of(&t.full_name),
+                failed_repos.contains(t.full_name.as_str()),
+            ) {
+                data.cursors.push(CursorRow {
+                    repo: t.full_name.clone(),
+                    resource: markers::RESOURCE.into(),
+                    position: Some(m.clone()),
+                    etag: None,
+                    updated_at: now,
+                });
+            }
+        }
+        if full {
+            let covered: BTreeSet<String> = targets
+                .iter()
+                .map(|t| t.full_name.to_ascii_lowercase())
+                .collect();
+            data.forget = stored
+                .keys()
+                .filter(|r| !covered.contains(*r))
+                .cloned()
+                .collect();
+            data.repos_in_scope = Some(targets.iter().map(|t| t.full_name.clone()).collect());
+        }
+        // A budget down to its reserve: stop early, say which, and resume at its reset.
+        let (spent, other): (Vec<&GithubError>, Vec<&GithubError>) =
+            failures.iter().partition(|e| e.is_budget());
+        if let Some(first) = spent.iter().max_by_key(|e| e.retry_at()) {
+            data.resume_at = first.retry_at();
+            data.errors.push(format!(
+                "{first}; {} request(s) of this cycle were not made and resume then",
+                spent.len()
+            ));
+        }
+        if succeeded == 0 && !other.is_empty() && spent.is_empty() {
+            return Err(other[0].clone().into());
         }
         // A repository none of whose resources could be read keeps its previous data.
-        data.errors = failures.iter().map(ToString::to_string).collect();
+        data.errors.extend(other.iter().map(|e| e.to_string()));
         (data.requests, data.not_modified) = client.counts();
+        metrics::counter!("helix_github_repositories_unchanged_total")
+            .increment((targets.len() - read.len()) as u64);
         Ok(data)
     }
 }

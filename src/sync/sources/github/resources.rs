@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::client::{Client, GithubError, Page, PER_PAGE};
+use super::client::{GithubError, Page, RepoClient, PER_PAGE};
 use super::model::{self, from_value, ApiRepo};
 use crate::store::CursorRow;
 use crate::sync::snapshot::{Commit, Deployment, Issue, PullRequest, Release, RepoStats};
@@ -98,7 +98,7 @@ fn date_at(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
 
 /// Fetches one resource of `repo` from its cursor.
 pub async fn fetch(
-    client: &Client,
+    client: &RepoClient<'_>,
     repo: &str,
     resource: Resource,
     cursor: Option<&CursorRow>,
@@ -178,7 +178,7 @@ fn cursor_row(repo: &str, resource: Resource, pos: Position, now: i64) -> Cursor
 
 /// A `since` list (see the module docs).
 async fn since_list(
-    client: &Client,
+    client: &RepoClient<'_>,
     what: &str,
     path: &str,
     query: &[(&str, &str)],
@@ -223,7 +223,7 @@ async fn since_list(
 
 /// A stop list (see the module docs).
 async fn stop_list(
-    client: &Client,
+    client: &RepoClient<'_>,
     what: &str,
     path: &str,
     query: &[(&str, &str)],
@@ -257,7 +257,7 @@ async fn stop_list(
 
 /// The repository object, and when it changed, its languages and README presence.
 async fn stats(
-    client: &Client,
+    client: &RepoClient<'_>,
     what: &str,
     base: &str,
     start: Position,
