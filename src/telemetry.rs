@@ -130,8 +130,20 @@ fn describe_metrics() {
         "Deliveries by publish target and state."
     );
     describe_gauge!(
-        "helix_github_rate_limit_remaining",
-        "GitHub API requests left in the current rate-limit window (set by the GitHub source)."
+        "helix_github_rate_remaining",
+        "Requests left in a GitHub token's rate budget (token: token, installation:<id> or anonymous; resource: core, graphql, ...)."
+    );
+    describe_gauge!(
+        "helix_github_rate_limit",
+        "The size of a GitHub token's rate budget, by token and resource."
+    );
+    describe_gauge!(
+        "helix_github_rate_reset_timestamp_seconds",
+        "When a GitHub token's rate budget refills (unix seconds), by token and resource."
+    );
+    describe_counter!(
+        "helix_github_repositories_unchanged_total",
+        "Repositories a full cycle skipped because their change marker had not moved."
     );
     describe_gauge!(
         "helix_store_up",

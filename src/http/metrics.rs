@@ -93,6 +93,14 @@ async fn refresh(state: &AppState) -> Result<(), crate::store::StoreError> {
             .map_or(0, |(_, n)| *n);
         metrics::gauge!("helix_target_backlog", "target" => target).set(waiting as f64);
     }
+    // Each GitHub token's rate budget, as the last answer any replica saw said it.
+    for b in crate::service::status::github_budgets(store).await? {
+        let labels = [("token", b.token.clone()), ("resource", b.resource.clone())];
+        metrics::gauge!("helix_github_rate_remaining", &labels).set(b.remaining as f64);
+        metrics::gauge!("helix_github_rate_limit", &labels).set(b.limit as f64);
+        metrics::gauge!("helix_github_rate_reset_timestamp_seconds", &labels)
+            .set((b.reset_at / 1000) as f64);
+    }
     metrics::gauge!("helix_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(())
 }

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::store::{
     now_ms, DeliveryRow, DiskUsage, LaneRow, QueueStats, RunRow, Store, StoreError,
 };
+use crate::sync::sources::github::{Budget, BUDGET_KV_PREFIX};
 
 pub mod disk;
 
@@ -106,6 +107,37 @@ pub struct Health {
     pub data_freshness_seconds: Option<i64>,
     /// Disk taken and left (`null` when the store could not say).
     pub disk: Option<disk::DiskHealth>,
+    /// Each GitHub token's (or App installation's) rate budget as GitHub last reported it:
+    /// requests left and when it refills. Informational: a budget down to its reserve makes
+    /// runs `partial`, which the source's state already shows.
+    pub github_budgets: Vec<BudgetView>,
+}
+
+/// One GitHub rate budget.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BudgetView {
+    /// `token`, `installation:<id>` or `anonymous`.
+    pub token: String,
+    /// `core` (REST), `graphql`, …
+    pub resource: String,
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset_at: String,
+    /// When GitHub said so.
+    pub seen_at: String,
+}
+
+impl From<Budget> for BudgetView {
+    fn from(b: Budget) -> Self {
+        Self {
+            reset_at: millis(b.reset_at),
+            seen_at: millis(b.seen_at),
+            token: b.token,
+            resource: b.resource,
+            limit: b.limit,
+            remaining: b.remaining,
+        }
+    }
 }
 
 /// What the store said; `None` fields mean it could not be asked.
@@ -126,6 +158,8 @@ pub struct Observed {
     pub lanes: Vec<LaneRow>,
     /// Dead deliveries per target.
     pub dead_deliveries: BTreeMap<String, i64>,
+    /// The GitHub rate budgets every replica published.
+    pub github_budgets: Vec<Budget>,
 }
 
 /// Computes the report for the running service.
@@ -176,7 +210,18 @@ async fn observe(store: &Store, now: i64) -> Result<Observed, StoreError> {
             .filter(|(_, state, _)| state == "dead")
             .map(|(target, _, n)| (target, n))
             .collect(),
+        github_budgets: github_budgets(store).await?,
     })
+}
+
+/// The GitHub rate budgets published in the store (`sync::sources::github::budget`).
+pub async fn github_budgets(store: &Store) -> Result<Vec<Budget>, StoreError> {
+    Ok(store
+        .kv_with_prefix(BUDGET_KV_PREFIX)
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+        .collect())
 }
 
 /// The shortest period of the configured schedules (`None` when scheduling is off).
@@ -299,6 +344,7 @@ pub fn evaluate(
         },
         data_freshness_seconds: last_success_at.map(|t| ((now - t).max(0)) / 1000),
         disk,
+        github_budgets: o.github_budgets.iter().cloned().map(Into::into).collect(),
     }
 }
 

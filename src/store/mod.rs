@@ -372,6 +372,18 @@ impl Store {
             .await?)
     }
 
+    /// Every small fact whose key starts with `prefix`, by key.
+    pub async fn kv_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        // A range, not LIKE: `_` and `%` in a prefix mean themselves.
+        Ok(
+            sqlx::query_as("SELECT key, value FROM kv WHERE key >= $1 AND key < $2 ORDER BY key")
+                .bind(prefix)
+                .bind(format!("{prefix}\u{10ffff}"))
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Writes a small durable fact.
     pub async fn kv_set(&self, key: &str, value: &str, now: i64) -> Result<()> {
         sqlx::query(

@@ -13,6 +13,7 @@ mod discord_bot;
 mod ecosystem;
 mod end_to_end;
 mod fake_runner;
+mod github_app;
 mod helpers;
 mod hostile;
 mod process;

@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wiremock::{Request, Respond, ResponseTemplate};
 
+#[path = "sync_fake_org.rs"]
+pub mod org;
+
 /// How the fake answers every request.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Mode {
@@ -59,6 +62,10 @@ struct Inner {
     log: Vec<Logged>,
     /// The server's own address, for absolute `Link` URLs (as GitHub sends).
     base: String,
+    /// The organisation side (a GitHub App, listings, GraphQL, budgets), when enabled.
+    org: Option<org::Org>,
+    /// How long every answer takes (a bench's network latency).
+    delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -204,6 +211,40 @@ impl FakeGithub {
         });
     }
 
+    /// Serves as GitHub does for a GitHub App with id `app_id` whose public key is
+    /// `public_key_pem` (and a personal token, when given): see `sync_fake_org`.
+    pub fn enable_org(&self, app_id: &str, public_key_pem: &str, pat: Option<&str>) {
+        self.with(|i| {
+            let mut o = org::Org::new(app_id, public_key_pem);
+            o.pat = pat.map(String::from);
+            i.org = Some(o);
+        });
+    }
+
+    /// The organisation side, to set up or inspect.
+    pub fn org<T>(&self, f: impl FnOnce(&mut org::Org) -> T) -> T {
+        self.with(|i| f(i.org.as_mut().expect("enable_org first")))
+    }
+
+    /// Adds installation `id` on `account` holding `repos` (each created when missing).
+    pub fn add_installation(&self, id: u64, account: &str, repos: &[&str]) {
+        for r in repos {
+            self.add_repo(r);
+        }
+        self.org(|o| {
+            o.installations.push(org::FakeInstallation {
+                id,
+                account: account.to_owned(),
+                repos: repos.iter().map(|r| r.to_string()).collect(),
+            })
+        });
+    }
+
+    /// Every answer takes `d`.
+    pub fn set_delay(&self, d: std::time::Duration) {
+        self.with(|i| i.delay = Some(d));
+    }
+
     pub fn log(&self) -> Vec<Logged> {
         self.with(|i| i.log.clone())
     }
@@ -257,13 +298,35 @@ impl Respond for FakeGithub {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut inner = self.inner.lock().unwrap();
         let query: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
-        let (status, res) = inner.handle(req, &query);
+        let Inner {
+            org, repos, base, ..
+        } = &mut *inner;
+        let org_answer = org
+            .as_mut()
+            .and_then(|o| org::route(o, repos, base, req, &query));
+        let (status, res) = match org_answer {
+            Some(answer) => answer,
+            None => {
+                let (status, res) = inner.handle(req, &query);
+                match inner.org.as_mut() {
+                    Some(o) => org::spend_repo(o, req, status, res),
+                    None => (status, res),
+                }
+            }
+        };
+        let res = match inner.delay {
+            Some(d) => res.set_delay(d),
+            None => res,
+        };
         inner.log.push(Logged {
             path: req.url.path().trim_start_matches("/repos/").to_owned(),
             query,
             conditional: req.headers.contains_key("if-none-match"),
             status,
         });
+        if inner.org.is_some() {
+            return res;
+        }
         res.insert_header("x-ratelimit-limit", "5000")
             .insert_header(
                 "x-ratelimit-remaining",
@@ -291,7 +354,7 @@ impl Inner {
         if header("x-github-api-version") != Some("2022-11-28") {
             return (400, error(400, "Invalid API version"));
         }
-        if let Some(token) = &self.token {
+        if let (Some(token), None) = (&self.token, &self.org) {
             if header("authorization") != Some(&format!("Bearer {token}")) {
                 return (401, error(401, "Bad credentials"));
             }

@@ -28,14 +28,10 @@ pub async fn sync_app(repos: &[&str], env: &[(&str, &str)]) -> (TestApp, FakeGit
     (app, fake)
 }
 
-/// What a worker hands the cycle.
+/// What a worker hands the cycle: the application's own (so state kept across cycles, the
+/// GitHub App's tokens and budgets, is kept across the test's cycles too).
 pub fn deps(app: &TestApp) -> SyncDeps {
-    SyncDeps::new(
-        app.state.config.clone(),
-        app.store.clone(),
-        app.state.queue.clone(),
-        app.state.run_events.clone(),
-    )
+    app.state.sync.clone()
 }
 
 pub fn job(sources: Option<&[&str]>) -> SyncJob {

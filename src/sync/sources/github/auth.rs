@@ -4,7 +4,8 @@
 //! past for clock drift, `exp` 9 minutes ahead: GitHub refuses more than 10), and trades it
 //! for an installation token per installation (`POST /app/installations/{id}/access_tokens`),
 //! valid an hour. Tokens are cached per installation and renewed when less than
-//! [`RENEW_BEFORE_MS`] is left, so a cycle never starts with one about to expire. Two things
+//! [`RENEW_BEFORE_MS`] is left (half the life of a token issued for less), so a cycle never
+//! starts with one about to expire. Two things
 //! GitHub does that a naive client trips over are handled here: a freshly minted token can
 //! answer 401 for a moment (replication lag), so a 401 within [`FRESH_MS`] of minting is
 //! retried ([`Auth::retry_401`]); and a JWT refused for its `iat`/`exp` means our clock is off,
@@ -140,6 +141,8 @@ pub struct AppAuth {
     /// Seconds to add to our clock to get GitHub's (learnt from a refused JWT's `Date`).
     skew_secs: AtomicI64,
     tokens: Mutex<HashMap<u64, Minted>>,
+    /// Held while a token is minted.
+    minting: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -180,6 +183,7 @@ impl AppAuth {
             base: base.trim_end_matches('/').to_owned(),
             skew_secs: AtomicI64::new(0),
             tokens: Mutex::default(),
+            minting: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -197,18 +201,27 @@ impl AppAuth {
 
     /// The token of `installation`, from the cache or minted; with when it was minted.
     pub async fn token(&self, installation: u64, now: i64) -> Result<(Secret, i64), GithubError> {
-        if let Some(m) = self.cached(installation) {
-            if m.expires_at - now > RENEW_BEFORE_MS {
-                return Ok((m.token, m.minted_at));
-            }
+        if let Some(fresh) = self.fresh(installation, now) {
+            return Ok(fresh);
+        }
+        // One mint at a time: the requests a cycle starts at once would otherwise each mint a
+        // token of their own for the same installation.
+        let _minting = self.minting.lock().await;
+        if let Some(fresh) = self.fresh(installation, now) {
+            return Ok(fresh);
         }
         let m = self.mint(installation, now).await?;
         lock(&self.tokens).insert(installation, m.clone());
         Ok((m.token, m.minted_at))
     }
 
-    fn cached(&self, installation: u64) -> Option<Minted> {
-        lock(&self.tokens).get(&installation).cloned()
+    /// The cached token of `installation` while it is not due for renewal. GitHub's tokens
+    /// last an hour; a shorter one is renewed at half its life, so a short-lived token is
+    /// never minted again on every request.
+    fn fresh(&self, installation: u64, now: i64) -> Option<(Secret, i64)> {
+        let m = lock(&self.tokens).get(&installation).cloned()?;
+        let renew_before = RENEW_BEFORE_MS.min((m.expires_at - m.minted_at) / 2);
+        (m.expires_at - now > renew_before).then_some((m.token, m.minted_at))
     }
 
     /// Drops a token GitHub no longer takes.
@@ -222,52 +235,18 @@ impl AppAuth {
             "{}/app/installations/{installation}/access_tokens",
             self.base
         );
-        let mut corrected = false;
-        loop {
-            let res = self
-                .app_request(reqwest::Method::POST, &url, now)?
-                .send()
-                .await
-                .map_err(|e| transport(&what, e))?;
-            let status = res.status();
-            let date = res
-                .headers()
-                .get(DATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-                .map(|d| d.timestamp());
-            let text = res.text().await.map_err(|e| transport(&what, e))?;
-            if status == reqwest::StatusCode::UNAUTHORIZED && !corrected {
-                // A JWT refused for its times: our clock is off; GitHub said what its is.
-                if let Some(theirs) = date.filter(|_| claims_refused(&text)) {
-                    self.skew_secs.store(theirs - now / 1000, Ordering::Relaxed);
-                    tracing::warn!(
-                        skew_secs = theirs - now / 1000,
-                        "GitHub refused the App's JWT for its times; correcting for the clock skew"
-                    );
-                    corrected = true;
-                    continue;
-                }
-            }
-            if !status.is_success() {
-                return Err(GithubError::Status {
-                    what,
-                    status: status.as_u16(),
-                    message: message_of(&text),
-                });
-            }
-            let t: AccessToken =
-                serde_json::from_str(&text).map_err(|e| GithubError::decode(&what, e))?;
-            let expires_at = crate::timestamp::parse(&t.expires_at)
-                .map(|d| d.timestamp_millis())
-                // An hour, as GitHub documents, when the answer does not say.
-                .unwrap_or(now + 3_600_000);
-            return Ok(Minted {
-                token: Secret::new(t.token),
-                expires_at,
-                minted_at: now,
-            });
-        }
+        let (_, text) = self.send(reqwest::Method::POST, &url, &what, now).await?;
+        let t: AccessToken =
+            serde_json::from_str(&text).map_err(|e| GithubError::decode(&what, e))?;
+        let expires_at = crate::timestamp::parse(&t.expires_at)
+            .map(|d| d.timestamp_millis())
+            // An hour, as GitHub documents, when the answer does not say.
+            .unwrap_or(now + 3_600_000);
+        Ok(Minted {
+            token: Secret::new(t.token),
+            expires_at,
+            minted_at: now,
+        })
     }
 
     /// Every installation of the App (`GET /app/installations`, paginated).
@@ -276,25 +255,11 @@ impl AppAuth {
         let mut next = Some(format!("{}/app/installations?per_page=100", self.base));
         let mut out = Vec::new();
         while let Some(url) = next.take() {
-            let res = self
-                .app_request(reqwest::Method::GET, &url, now)?
-                .send()
-                .await
-                .map_err(|e| transport(what, e))?;
-            let status = res.status();
-            next = res
-                .headers()
+            let (headers, text) = self.send(reqwest::Method::GET, &url, what, now).await?;
+            next = headers
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(super::client::next_link);
-            let text = res.text().await.map_err(|e| transport(what, e))?;
-            if !status.is_success() {
-                return Err(GithubError::Status {
-                    what: what.into(),
-                    status: status.as_u16(),
-                    message: message_of(&text),
-                });
-            }
             let page: Vec<Value> =
                 serde_json::from_str(&text).map_err(|e| GithubError::decode(what, e))?;
             for i in page {
@@ -309,6 +274,54 @@ impl AppAuth {
             }
         }
         Ok(out)
+    }
+
+    /// One request as the App (a JWT), its headers and body when it succeeded. A JWT refused
+    /// for its times means our clock is off: the skew is learnt from the refusal's `Date`
+    /// and the request made once more with a corrected JWT.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        what: &str,
+        now: i64,
+    ) -> Result<(reqwest::header::HeaderMap, String), GithubError> {
+        let mut corrected = false;
+        loop {
+            let res = self
+                .app_request(method.clone(), url, now)?
+                .send()
+                .await
+                .map_err(|e| transport(what, e))?;
+            let status = res.status();
+            let headers = res.headers().clone();
+            let text = res.text().await.map_err(|e| transport(what, e))?;
+            let date = headers
+                .get(DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+                .map(|d| d.timestamp());
+            if status == reqwest::StatusCode::UNAUTHORIZED && !corrected {
+                if let Some(theirs) = date.filter(|_| claims_refused(&text)) {
+                    let skew = theirs - now / 1000;
+                    self.skew_secs.store(skew, Ordering::Relaxed);
+                    tracing::warn!(
+                        skew_secs = skew,
+                        "GitHub refused the App's JWT for its times; correcting for the clock skew"
+                    );
+                    corrected = true;
+                    continue;
+                }
+            }
+            if !status.is_success() {
+                return Err(GithubError::Status {
+                    what: what.to_owned(),
+                    status: status.as_u16(),
+                    message: message_of(&text),
+                });
+            }
+            return Ok((headers, text));
+        }
     }
 
     fn app_request(

@@ -295,10 +295,10 @@ impl Client {
         loop {
             let now = now_ms();
             let credential = self.state.auth.credential(installation, now).await?;
-            if let Err(b) =
-                self.state
-                    .budgets
-                    .check(&credential.budget, resource, self.reserve, now)
+            if let Err(b) = self
+                .state
+                .budgets
+                .take(&credential.budget, resource, self.reserve, now)
             {
                 return Err(GithubError::Budget {
                     what: what.to_owned(),
@@ -320,19 +320,24 @@ impl Client {
                 req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let res = req.send().await.map_err(|e| GithubError::Transport {
-                what: what.to_owned(),
-                message: e.without_url().to_string(),
-            })?;
+            let budgets = &self.state.budgets;
+            let res = match req.send().await {
+                Ok(res) => res,
+                Err(e) => {
+                    budgets.settle(&credential.budget, resource, None, now);
+                    return Err(GithubError::Transport {
+                        what: what.to_owned(),
+                        message: e.without_url().to_string(),
+                    });
+                }
+            };
             let status = res.status();
             let headers = res.headers().clone();
             // A refusal (a 403/429 rate limit) is handled as a wait of its own (the job runs
-            // again at the reset); only answers that were served say what is left to spend.
-            if status.is_success() || status == StatusCode::NOT_MODIFIED {
-                self.state
-                    .budgets
-                    .observe(&credential.budget, &headers, now);
-            }
+            // again at the reset); every other answer says what is left to spend.
+            let limited = matches!(status.as_u16(), 403 | 429);
+            let figures = (!limited).then_some(&headers);
+            budgets.settle(&credential.budget, resource, figures, now);
             if status == StatusCode::UNAUTHORIZED
                 && tries < FRESH_RETRIES
                 && self

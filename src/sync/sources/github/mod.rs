@@ -169,6 +169,16 @@ impl Source for GithubSource {
     }
 
     async fn collect(&self, cx: &SourceContext<'_>) -> Result<SourceData, SourceError> {
+        let read = self.read(cx).await;
+        // Whatever the outcome: a cycle stopped by its budget is when it matters most.
+        publish_budgets(cx, now_ms()).await;
+        read
+    }
+}
+
+impl GithubSource {
+    /// One cycle's reads (see the module docs).
+    async fn read(&self, cx: &SourceContext<'_>) -> Result<SourceData, SourceError> {
         let store = &cx.deps.store;
         let unavailable =
             |e: crate::store::StoreError| SourceError::Unavailable(format!("store: {e}"));
@@ -200,7 +210,7 @@ impl Source for GithubSource {
         let known = |repo: &str| cx.previous.is_some_and(|p| p.repos.contains_key(repo));
         // Change markers: a full cycle reads only the repositories that changed.
         let markers = if full && self.settings.change_markers == "graphql" {
-            let asked: Vec<&Found> = targets.iter().filter(|t| known(&t.full_name)).collect();
+            let asked: Vec<&Found> = targets.iter().collect();
             markers::fetch(&client, &asked).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "change markers unavailable; reading every repository");
                 BTreeMap::new()
@@ -237,7 +247,12 @@ impl Source for GithubSource {
             } else {
                 BTreeMap::new()
             };
-            let from_events = events::from_events(repo, &job_events);
+            // A push's commits stand in for the commits request only where the snapshot
+            // already holds the repository's history; a repository seen first reads it all.
+            let mut from_events = events::from_events(repo, &job_events);
+            if !known(repo) {
+                from_events.commits = None;
+            }
             let entry = data.repos.entry(repo.clone()).or_default();
             entry.deployment_states = from_events.deployment_states;
             for resource in &self.include {
@@ -336,5 +351,16 @@ impl Source for GithubSource {
         metrics::counter!("helix_github_repositories_unchanged_total")
             .increment((targets.len() - read.len()) as u64);
         Ok(data)
+    }
+}
+
+/// Publishes every budget this process knows through the store, so `/health`, `/metrics` and
+/// the console of every replica show it. A failure only leaves an older figure in sight.
+async fn publish_budgets(cx: &SourceContext<'_>, now: i64) {
+    for b in cx.deps.github.budgets.all() {
+        let text = serde_json::to_string(&b).expect("a budget serializes");
+        if let Err(e) = cx.deps.store.kv_set(&b.key(), &text, now).await {
+            tracing::warn!(error = %e, "could not publish a GitHub rate budget");
+        }
     }
 }
