@@ -39,15 +39,24 @@ fn check_config_refuses_what_serve_refuses_naming_the_variable_or_key() {
     };
     let idle = file("idle.json", r#"{"http": {"idle_timeout_secs": 0}}"#);
     let sources = file("sources.json", r#"{"sources": {"timeout_secs": 0}}"#);
-    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/github-app-test-key.pem");
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/github-app-test-key.pem"
+    );
     let cases: [(&[(&str, &str)], &str); 8] = [
         (&[("DATABASE_URL", "mysql://u@h/d")], "DATABASE_URL"),
         (
-            &[("GITHUB_APP_ID", "12345"), ("GITHUB_APP_PRIVATE_KEY", "not a key")],
+            &[
+                ("GITHUB_APP_ID", "12345"),
+                ("GITHUB_APP_PRIVATE_KEY", "not a key"),
+            ],
             "GITHUB_APP_PRIVATE_KEY",
         ),
         (
-            &[("GITHUB_APP_ID", "12 345"), ("GITHUB_APP_PRIVATE_KEY_FILE", key)],
+            &[
+                ("GITHUB_APP_ID", "12 345"),
+                ("GITHUB_APP_PRIVATE_KEY_FILE", key),
+            ],
             "GITHUB_APP_ID",
         ),
         (&[("GITHUB_APP_PRIVATE_KEY_FILE", key)], "GITHUB_APP_ID"),

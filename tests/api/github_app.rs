@@ -246,6 +246,8 @@ async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() 
     fake.add_installation(1, "helix", &repos);
     for r in repos {
         fake.add_commits(r, 1, 0);
+        fake.add_deployment(r, 1, "production", 30);
+        fake.add_release(r, 1, "v0.1.0", 30);
     }
     sync_now(&app).await;
 
@@ -294,10 +296,18 @@ async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() 
         .releases
         .iter()
         .any(|r| r.id == 77));
-    assert!(snapshot.repos["helix/e"]
-        .deployments
-        .iter()
-        .any(|d| d.id == 88));
+    assert!(
+        snapshot.repos["helix/e"]
+            .deployments
+            .iter()
+            .any(|d| d.id == 88),
+        "{:?} {:?}",
+        snapshot.repos["helix/e"].deployments,
+        fake.log()
+            .iter()
+            .filter(|l| l.path.starts_with("helix/e"))
+            .collect::<Vec<_>>()
+    );
     assert!(
         snapshot.repos.contains_key("helix/f"),
         "a new repository is read"

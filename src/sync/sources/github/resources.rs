@@ -43,6 +43,17 @@ impl Resource {
         Resource::Stats,
     ];
 
+    /// The field that identifies an item of this resource. Each resource has its own: a
+    /// deployment also carries a `sha` (the commit it deployed), which two deployments of one
+    /// commit share, so a key common to all resources merged them into one.
+    fn key(self) -> &'static str {
+        match self {
+            Resource::Commits => "sha",
+            Resource::Issues | Resource::Prs => "number",
+            Resource::Releases | Resource::Deployments | Resource::Stats => "id",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Resource::Commits => "commits",
@@ -154,7 +165,7 @@ pub async fn fetch(
     let Some((items, pos)) = listed else {
         return Ok(None);
     };
-    let items = dedupe(items);
+    let items = dedupe(items, resource.key());
     let fetched = match resource {
         Resource::Commits => Fetched::Commits(model::commits(&what, items)?),
         Resource::Issues => Fetched::Issues(model::issues(&what, items)?),
@@ -298,11 +309,9 @@ async fn stats(
 }
 
 /// Drops repeated items (a settle request re-reads the boundary), keeping the later copy.
-fn dedupe(items: Vec<Value>) -> Vec<Value> {
+fn dedupe(items: Vec<Value>, key: &str) -> Vec<Value> {
     let key = |v: &Value| {
-        ["sha", "number", "id"]
-            .iter()
-            .find_map(|k| v.get(*k))
+        v.get(key)
             .map(Value::to_string)
             .unwrap_or_else(|| v.to_string())
     };
@@ -328,7 +337,16 @@ mod tests {
             json!({"id": 2}),
             json!({"id": 1, "v": "new"}),
         ];
-        let out = dedupe(items);
+        let out = dedupe(items, "id");
         assert_eq!(out, vec![json!({"id": 2}), json!({"id": 1, "v": "new"})]);
+        // Two deployments of one commit are two deployments.
+        let deployments = vec![
+            json!({"id": 88, "sha": "abc"}),
+            json!({"id": 1, "sha": "abc"}),
+        ];
+        assert_eq!(
+            dedupe(deployments.clone(), Resource::Deployments.key()),
+            deployments
+        );
     }
 }
