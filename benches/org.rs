@@ -69,6 +69,9 @@ async fn bench(n: usize, latency: Duration) {
     }
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     fake.add_installation(1, "helix", &refs);
+    // An installation's budget grows with the organisation: 5,000 an hour plus 50 per
+    // repository over 20, up to 12,500 (GitHub's documented rule).
+    fake.org(|o| o.budget_limit = (5000 + 50 * n.saturating_sub(20) as u64).min(12_500));
     fake.set_delay(latency);
     fake.mount(&server).await;
 
@@ -148,15 +151,19 @@ fn cycle(fake: &FakeGithub, server: &MockServer, dir: &Path, config: Option<&Pat
     // The run record goes to a file: a pipe nobody reads until the end would fill and stop it.
     let record = dir.join("run.json");
     let stdout = std::fs::File::create(&record).expect("the record's file");
-    let mut child = Command::new(common::push::service_binary())
-        .args([
-            "sync",
-            "--sources",
-            "github",
-            "--targets",
-            "portal",
-            "--json",
-        ])
+    // `HELIX_BENCH_WRAPPER="heaptrack -o /tmp/org"` (or valgrind's massif) profiles each
+    // cycle's process.
+    let wrapper: Vec<String> = std::env::var("HELIX_BENCH_WRAPPER")
+        .map(|w| w.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+    let binary = common::push::service_binary().display().to_string();
+    let (program, args) = match wrapper.split_first() {
+        Some((w, rest)) => (w.clone(), [rest.to_vec(), vec![binary]].concat()),
+        None => (binary, Vec::new()),
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .args(["sync", "--sources", "github", "--targets", "portal", "--json"])
         .env_clear()
         .env("DATABASE_URL", format!("sqlite://{}/org.db", dir.display()))
         .env("EXPORT_PATH", dir.join("exports"))
@@ -172,6 +179,8 @@ fn cycle(fake: &FakeGithub, server: &MockServer, dir: &Path, config: Option<&Pat
         )
         .env("GITHUB_REPOS", "helix/*")
         .env("RUST_LOG", "warn")
+        // As the Docker image runs it (see the memory bench).
+        .env("MALLOC_ARENA_MAX", std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()))
         .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
