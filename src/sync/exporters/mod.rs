@@ -144,6 +144,7 @@ pub(crate) mod test_support {
 
     /// True when `program probe` runs; otherwise prints why the check is skipped, or fails
     /// when `HELIX_REQUIRE_TOOLS=1` (CI installs the tools and sets it).
+    #[cfg(feature = "pdf")]
     pub fn tool(program: &str, probe: &str) -> bool {
         let ok = std::process::Command::new(program)
             .arg(probe)
