@@ -6,7 +6,7 @@
 //!
 //! Peak memory is `VmHWM` from `/proc/self/status`, reset before each PDF phase through
 //! `/proc/self/clear_refs`, so each figure is the peak of that phase (the snapshot already
-//! built included); the resident size before the phase is printed beside it.
+//! built included); the resident size before and after the phase is printed beside it.
 //!
 //! `HELIX_BENCH_QUICK=1` shrinks the input and iterations so the dev profile can check that it
 //! runs: `HELIX_BENCH_QUICK=1 cargo bench --profile dev --bench export`.
@@ -110,8 +110,10 @@ fn pdf_phase(config: &Config, label: &str, fixture: &fixture::Fixture, runs: usi
     reset_peak();
     let (m, size) = time(config, "pdf", fixture, runs);
     println!(
-        "  {label}: {:.1} ms  ({size} bytes; median of {runs}; peak {:.1} MB, {before:.1} MB before{target})",
+        "  {label}: {:.1} ms  ({size} bytes; median of {runs}; memory {before:.1} MB before, \
+         peak {:.1} MB, {:.1} MB after{target})",
         ms(m),
-        status_mb("VmHWM")
+        status_mb("VmHWM"),
+        status_mb("VmRSS")
     );
 }
