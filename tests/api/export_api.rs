@@ -297,24 +297,27 @@ async fn the_pdf_report_is_the_same_document_from_the_api_and_the_cli() {
     let tool = |name: &str, probe: &str| {
         crate::operate::tool_available(name, std::process::Command::new(name).arg(probe))
     };
-    if tool("pdfinfo", "-v") && tool("pdftotext", "-v") {
-        let info = std::process::Command::new("pdfinfo")
+    // `program args… FILE tail…`, which must succeed; its standard output.
+    let run = |program: &str, args: &[&str], tail: &[&str]| {
+        let out = std::process::Command::new(program)
+            .args(args)
             .arg(&file)
+            .args(tail)
             .output()
             .unwrap();
-        let info = String::from_utf8_lossy(&info.stdout);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{program}: {stdout}");
+        stdout
+    };
+    if tool("pdfinfo", "-v") && tool("pdftotext", "-v") {
+        let info = run("pdfinfo", &[], &[]);
         let pages: u32 = info
             .lines()
             .find_map(|l| l.strip_prefix("Pages:"))
             .and_then(|n| n.trim().parse().ok())
             .unwrap();
         assert!(pages > 1, "{info}");
-        let text = std::process::Command::new("pdftotext")
-            .arg(&file)
-            .arg("-")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&text.stdout);
+        let text = run("pdftotext", &[], &["-"]);
         assert!(
             text.contains(&format!("run {first}")),
             "the footer names the run"
@@ -322,26 +325,16 @@ async fn the_pdf_report_is_the_same_document_from_the_api_and_the_cli() {
         assert!(text.contains("helix-collective/helix-core"));
     }
     if tool("qpdf", "--version") {
-        let check = std::process::Command::new("qpdf")
-            .arg("--check")
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        run("qpdf", &["--check"], &[]);
     }
     if tool("pdftoppm", "-v") {
         let keep = std::env::temp_dir().join("helix-sync-report-page");
-        let png = std::process::Command::new("pdftoppm")
-            .args(["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"])
-            .arg(&file)
-            .arg(&keep)
-            .status()
-            .unwrap();
-        assert!(png.success());
-        eprintln!("PDF page 1 rendered at {}.png", keep.display());
+        let keep = keep.to_str().unwrap();
+        run(
+            "pdftoppm",
+            &["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"],
+            &[keep],
+        );
+        eprintln!("PDF page 1 rendered at {keep}.png");
     }
 }
