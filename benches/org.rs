@@ -163,7 +163,14 @@ fn cycle(fake: &FakeGithub, server: &MockServer, dir: &Path, config: Option<&Pat
     };
     let mut child = Command::new(program)
         .args(args)
-        .args(["sync", "--sources", "github", "--targets", "portal", "--json"])
+        .args([
+            "sync",
+            "--sources",
+            "github",
+            "--targets",
+            "portal",
+            "--json",
+        ])
         .env_clear()
         .env("DATABASE_URL", format!("sqlite://{}/org.db", dir.display()))
         .env("EXPORT_PATH", dir.join("exports"))
@@ -180,7 +187,10 @@ fn cycle(fake: &FakeGithub, server: &MockServer, dir: &Path, config: Option<&Pat
         .env("GITHUB_REPOS", "helix/*")
         .env("RUST_LOG", "warn")
         // As the Docker image runs it (see the memory bench).
-        .env("MALLOC_ARENA_MAX", std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()))
+        .env(
+            "MALLOC_ARENA_MAX",
+            std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
+        )
         .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()

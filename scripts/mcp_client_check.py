@@ -96,7 +96,7 @@ async def run_checks(session):
     bad = [
         ("helix-sync-history", {"limit": 500}, "limit"),
         ("helix-sync-history", {"limit": "ten"}, "limit"),
-        ("helix-export", {"format": "pdf"}, "format"),
+        ("helix-export", {"format": "docx"}, "format"),
         ("helix-export", {}, "format"),
         ("helix-export", {"format": "json", "scope": "everything"}, "scope"),
         ("helix-sync-trigger", {"sources": ["nope"]}, "sources"),

@@ -16,8 +16,9 @@ use helix_sync::service::App;
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// notion, markdown, json or html. Without it, `--run` and `-o DIR` make every file the
-    /// run wrote again under DIR, with the names and bytes of the time.
+    /// notion, markdown, json, html or pdf (pdf in a build with the `pdf` feature). Without
+    /// it, `--run` and `-o DIR` make every file the run wrote again under DIR, with the names
+    /// and bytes of the time.
     #[arg(long, required_unless_present = "run")]
     format: Option<String>,
     /// full, ucf, agents or repos.

@@ -207,6 +207,7 @@ pub struct Exporters {
     pub markdown: Toggle,
     pub json: JsonExporter,
     pub html: HtmlExporter,
+    pub pdf: PdfExporter,
 }
 
 /// A stage that only needs an on/off switch.
@@ -256,6 +257,15 @@ impl Default for HtmlExporter {
             trend_runs: 30,
         }
     }
+}
+
+/// The PDF report (the HTML report's content, typeset; its trend charts cover the HTML's
+/// `trend_runs`). Off unless switched on: a report costs a typesetting pass per run, and a
+/// binary built without the `pdf` feature refuses a config that switches it on.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PdfExporter {
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

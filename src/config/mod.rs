@@ -148,8 +148,27 @@ pub struct Config {
     pub file: FileConfig,
 }
 
-/// The formats an exporter exists for.
-pub const EXPORT_FORMATS: [&str; 4] = ["notion", "markdown", "json", "html"];
+/// The formats an exporter exists for, in the order they are written.
+#[cfg(feature = "pdf")]
+pub const EXPORT_FORMATS: &[&str] = &["notion", "markdown", "json", "html", "pdf"];
+/// The formats an exporter exists for, in the order they are written (this binary was
+/// built without the `pdf` feature).
+#[cfg(not(feature = "pdf"))]
+pub const EXPORT_FORMATS: &[&str] = &["notion", "markdown", "json", "html"];
+
+/// Why `format` is not an export format, naming the valid ones; a binary built without the
+/// `pdf` feature says so when asked for `pdf`.
+pub fn unknown_format(format: &str) -> String {
+    let valid = EXPORT_FORMATS.join(", ");
+    if format == "pdf" && !EXPORT_FORMATS.contains(&"pdf") {
+        format!(
+            "unknown format \"pdf\": this binary was built without PDF support \
+             (the cargo feature `pdf`); valid: {valid}"
+        )
+    } else {
+        format!("unknown format {format:?}; valid: {valid}")
+    }
+}
 
 impl Config {
     /// Loads from the process environment (the only caller is `main`).
@@ -224,21 +243,26 @@ impl Config {
                 {
                     return Err(ConfigError::Env {
                         name: "EXPORT_FORMATS",
-                        message: format!(
-                            "unknown format {bad:?}; valid: {}",
-                            EXPORT_FORMATS.join(", ")
-                        ),
+                        message: unknown_format(bad),
                     });
                 }
                 formats
             }
             None => {
                 let e = &file.exporters;
+                if e.pdf.enabled && !EXPORT_FORMATS.contains(&"pdf") {
+                    return Err(ConfigError::Invalid {
+                        file: config_path.display().to_string(),
+                        key: "exporters.pdf.enabled".into(),
+                        message: unknown_format("pdf"),
+                    });
+                }
                 [
                     ("notion", e.notion.enabled),
                     ("markdown", e.markdown.enabled),
                     ("json", e.json.enabled),
                     ("html", e.html.enabled),
+                    ("pdf", e.pdf.enabled),
                 ]
                 .into_iter()
                 .filter(|(_, on)| *on)

@@ -193,3 +193,26 @@ fn discord_bot_settings_are_checked_at_start() {
         assert!(!msg.contains('\n'), "one line: {msg}");
     }
 }
+
+#[test]
+fn export_formats_are_checked_and_pdf_follows_the_build() {
+    let err = Config::load(&env(&[("EXPORT_FORMATS", "json,docx")])).unwrap_err();
+    assert!(err.to_string().contains("unknown format \"docx\""), "{err}");
+    let pdf = Config::load(&env(&[("EXPORT_FORMATS", "json,pdf")]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.json");
+    std::fs::write(&file, r#"{"exporters": {"pdf": {"enabled": true}}}"#).unwrap();
+    let switched_on = Config::load(&env(&[("HELIX_CONFIG", file.to_str().unwrap())]));
+    if cfg!(feature = "pdf") {
+        assert_eq!(pdf.unwrap().export_formats, ["json", "pdf"]);
+        assert_eq!(
+            switched_on.unwrap().export_formats,
+            ["notion", "markdown", "json", "html", "pdf"]
+        );
+    } else {
+        for err in [pdf.unwrap_err(), switched_on.unwrap_err()] {
+            let msg = err.to_string();
+            assert!(msg.contains("built without PDF support"), "{msg}");
+        }
+    }
+}

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/deliveries", get(overview::deliveries))
         .route("/console/runs/{id}", get(overview::run))
         .route("/console/runs/{id}/rollback", post(overview::rollback))
+        .route("/console/runs/{id}/exports/{format}", get(overview::export))
         .route("/console/schedules", get(overview::schedules))
         .route("/console/schedules/run", post(overview::run_now))
         .route("/console/events", get(events::list))

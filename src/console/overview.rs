@@ -1,8 +1,9 @@
 //! The dashboard, deliveries (runs × targets, breakers), one run (with its Notion conflicts,
-//! generated summary, analytics and a rollback to it), and the schedules.
+//! generated summary, analytics, its exports and a rollback to it), and the schedules.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use super::page::{ok, PageError};
 use super::session::{done, Form, Session};
 use crate::http::AppState;
 use crate::service::{self, dashboard};
+use crate::sync::exporters::{Scope, FORMATS};
 use crate::sync::snapshot::TARGET_NAMES;
 
 pub async fn dashboard(
@@ -62,8 +64,39 @@ pub async fn run(
         nav => "deliveries",
         sources => serde_json::to_string_pretty(&r.run.run.sources).unwrap_or_default(),
         r => Serde(&r),
+        formats => Serde(FORMATS),
     };
     Ok(ok("run.html", &session, ctx))
+}
+
+/// One of run `id`'s exports, made again from its snapshot by the same service call as
+/// `GET /api/export/{format}?run=` (so the same bytes the run wrote). Always a download:
+/// an HTML report never runs as a page of the console's origin.
+pub async fn export(
+    State(state): State<AppState>,
+    _session: Session,
+    Path((id, format)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let artifact = service::export::export(&state, &format, Scope::Full, Some(&id)).await?;
+    // The run exists (else a 404 above), so its id is a store id; still, only safe characters.
+    let stem: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"helix_sync_{stem}.{}\"",
+        artifact.extension
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, artifact.content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        artifact.bytes,
+    )
+        .into_response())
 }
 
 pub async fn schedules(

@@ -3,7 +3,8 @@
 //! - `helix-sync-trigger {sources?, targets?}` → [`service::trigger`], returns the job id;
 //! - `helix-sync-status {}` → [`service::status`], the `/health` report;
 //! - `helix-sync-history {limit?}` (1–100, default 10) → [`service::history`];
-//! - `helix-export {format, scope?}` → [`service::export::export`], the export text;
+//! - `helix-export {format, scope?}` → [`service::export::export`], the export text (base64
+//!   for a binary one: a PDF, a gzip-compressed JSON);
 //! - `helix-analytics {run?, scope?}` → [`service::analytics::analytics`];
 //! - `helix-sync-snapshot`, `helix-sync-diff`, `helix-sync-rollback` ([`versions`]).
 //!
@@ -74,6 +75,23 @@ pub enum ExportFormat {
     Markdown,
     Json,
     Html,
+    /// The PDF report (returned base64-encoded); absent from a build without the `pdf` feature.
+    #[cfg(feature = "pdf")]
+    Pdf,
+}
+
+impl ExportFormat {
+    /// The format's `EXPORT_FORMATS` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Notion => "notion",
+            ExportFormat::Markdown => "markdown",
+            ExportFormat::Json => "json",
+            ExportFormat::Html => "html",
+            #[cfg(feature = "pdf")]
+            ExportFormat::Pdf => "pdf",
+        }
+    }
 }
 
 /// Which part of the snapshot an export covers.
@@ -133,7 +151,7 @@ pub struct ExportOutput {
     pub format: ExportFormat,
     pub scope: ExportScope,
     pub content_type: String,
-    /// `utf-8`, or `base64` for a binary artifact (a gzip-compressed JSON export).
+    /// `utf-8`, or `base64` for a binary artifact (a PDF, a gzip-compressed JSON export).
     pub encoding: String,
     /// The export itself.
     pub text: String,
@@ -225,7 +243,7 @@ impl HelixMcp {
     /// An export of the latest snapshot.
     #[tool(
         name = "helix-export",
-        description = "Export the latest snapshot in a format (notion, markdown, json, html) and scope (full, ucf, agents, repos; default full); returns the export text.",
+        description = "Export the latest snapshot in a format (notion, markdown, json, html, pdf) and scope (full, ucf, agents, repos; default full); returns the export text, or base64 (`encoding: base64`) for a binary one such as pdf.",
         input_schema = input_schema::<ExportArgs>(),
         output_schema = output_schema::<ExportOutput>()
     )]
@@ -236,14 +254,8 @@ impl HelixMcp {
         };
         let format = args.format;
         let scope = args.scope.unwrap_or_default();
-        let format_name = match format {
-            ExportFormat::Notion => "notion",
-            ExportFormat::Markdown => "markdown",
-            ExportFormat::Json => "json",
-            ExportFormat::Html => "html",
-        };
         let artifact =
-            match service::export::export(&self.app, format_name, scope.into(), None).await {
+            match service::export::export(&self.app, format.as_str(), scope.into(), None).await {
                 Ok(a) => a,
                 Err(e) => return Ok(service_error(e)),
             };

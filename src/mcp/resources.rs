@@ -1,6 +1,7 @@
 //! MCP resources: the latest export of each format and a run's snapshot and change summary.
 //!
-//! - `helix://exports/latest/{format}`: the newest run's export (notion, markdown, json, html);
+//! - `helix://exports/latest/{format}`: the newest run's export (notion, markdown, json, html,
+//!   pdf; a binary one, the PDF, is a base64 `blob`);
 //! - `helix://runs/latest/snapshot`, `helix://runs/latest/changes`: that run's data;
 //! - templates `helix://runs/{id}/snapshot`, `helix://runs/{id}/changes` and
 //!   `helix://runs/{id}/exports/{format}` for any stored run.
@@ -76,6 +77,7 @@ fn mime(format: &str) -> &'static str {
     match format {
         "markdown" => "text/markdown",
         "html" => "text/html",
+        "pdf" => "application/pdf",
         _ => "application/json",
     }
 }
@@ -214,11 +216,11 @@ mod tests {
             })
         );
         for bad in [
-            "helix://exports/latest/pdf",
+            "helix://exports/latest/docx",
             "helix://runs//snapshot",
             "helix://runs/a b/snapshot",
             "helix://runs/x/snapshot/more",
-            "helix://runs/x/exports/pdf",
+            "helix://runs/x/exports/docx",
             "test://static-text",
             "",
         ] {
@@ -240,5 +242,17 @@ mod tests {
         for r in list().resources {
             assert!(Target::parse(&r.uri).is_some(), "{}", r.uri);
         }
+    }
+
+    #[cfg(feature = "pdf")]
+    #[test]
+    fn the_pdf_export_is_a_resource_of_its_own_type() {
+        let pdf = list()
+            .resources
+            .into_iter()
+            .find(|r| r.uri == "helix://exports/latest/pdf")
+            .expect("listed");
+        assert_eq!(pdf.mime_type.as_deref(), Some("application/pdf"));
+        assert!(Target::parse("helix://runs/0190-ab/exports/pdf").is_some());
     }
 }

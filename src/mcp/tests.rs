@@ -18,7 +18,7 @@ fn a_bad_argument_is_named() {
     assert!(error_text(e).contains("`limit`"));
     let e = parse_args::<HistoryArgs>(obj(json!({"limit": "ten"}))).unwrap_err();
     assert!(error_text(e).contains("`limit`"));
-    let e = parse_args::<ExportArgs>(obj(json!({"format": "pdf"}))).unwrap_err();
+    let e = parse_args::<ExportArgs>(obj(json!({"format": "docx"}))).unwrap_err();
     assert!(error_text(e).contains("`format`"));
     let e = parse_args::<ExportArgs>(obj(json!({}))).unwrap_err();
     assert!(error_text(e).contains("format"));
@@ -39,6 +39,11 @@ fn good_arguments_decode() {
     let a = parse_args::<ExportArgs>(obj(json!({"format": "markdown", "scope": "ucf"}))).unwrap();
     assert!(matches!(a.format, ExportFormat::Markdown));
     assert!(matches!(a.scope, Some(ExportScope::Ucf)));
+    #[cfg(feature = "pdf")]
+    assert!(matches!(
+        parse_args::<ExportArgs>(obj(json!({"format": "pdf"}))).map(|a| a.format),
+        Ok(ExportFormat::Pdf)
+    ));
     parse_args::<TriggerRequest>(obj(json!({"sources": ["github"], "targets": []}))).unwrap();
 }
 

@@ -21,7 +21,15 @@ pub async fn export(
 ) -> Result<Artifact, ServiceError> {
     check_format(format)?;
     let loaded = load(app, run_id).await?;
-    exporters::export(&app.config, format, &loaded.input(), scope).map_err(|e| match e {
+    // Rendering is blocking work (a PDF of a large snapshot takes a good part of a second):
+    // on the blocking pool, so the runtime threads keep answering meanwhile.
+    let (config, format) = (app.config.clone(), format.to_owned());
+    let rendered = tokio::task::spawn_blocking(move || {
+        exporters::export(&config, &format, &loaded.input(), scope)
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("the exporter stopped: {e}")))?;
+    rendered.map_err(|e| match e {
         exporters::ExportError::UnknownFormat(_) => ServiceError::BadRequest(e.to_string()),
         other => ServiceError::Internal(other.to_string()),
     })
@@ -41,9 +49,8 @@ fn check_format(format: &str) -> Result<(), ServiceError> {
     if FORMATS.contains(&format) {
         Ok(())
     } else {
-        Err(ServiceError::BadRequest(format!(
-            "unknown format {format:?}; valid: {}",
-            FORMATS.join(", ")
+        Err(ServiceError::BadRequest(crate::config::unknown_format(
+            format,
         )))
     }
 }

@@ -336,8 +336,8 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
     let finished_at = now_ms();
     let info = RunInfo::recorded(run_id, trigger, run_status, started_at, Some(finished_at))
         .with_summary(narration.clone());
-    // Rendering and flushing four files is tens of milliseconds of blocking work: it runs on
-    // the blocking pool, so the runtime threads keep answering requests meanwhile.
+    // Rendering and flushing the files is tens (with a PDF, hundreds) of milliseconds of
+    // blocking work: it runs on the blocking pool, so the runtime threads keep answering.
     let export_config = deps.config.clone();
     let (written, snapshot, changes) = tokio::task::spawn_blocking(move || {
         let input = ExportInput {
@@ -351,12 +351,14 @@ pub async fn record(deps: &SyncDeps, rec: Recording<'_>) -> Result<&'static str,
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    let exports = written.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "writing exports failed");
-        problems.push(format!("exports: {e}"));
+    // A format that could not be made is a named problem of the run (which becomes
+    // `partial`); the other formats' files are written and recorded all the same.
+    for (format, e) in &written.failed {
+        tracing::warn!(format, error = %e, "an export failed");
+        problems.push(format!("export {format}: {e}"));
         run_status = "partial";
-        Vec::new()
-    });
+    }
+    let exports = written.files;
 
     // Notion's job first: Discord's message lists the conflicts Notion's delivery flags, so
     // with one worker (or the tests' sequential runs) Notion is never waited for.

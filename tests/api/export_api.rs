@@ -1,9 +1,10 @@
 //! `GET /api/export/{format}`, `GET /api/schema/export.json` and `helix-sync export`: auth,
-//! content types, errors, run selection, CLI/API byte equality, schema validity, and the HTML
-//! checks (W3C Nu checker + Chromium screenshot) when the tools are installed.
+//! content types, errors, run selection, CLI/API byte equality, schema validity, the HTML
+//! checks (W3C Nu checker + Chromium screenshot) and the PDF's (poppler, qpdf) when the tools
+//! are installed.
 
 use helix_sync::store::{RunFinish, RunStart};
-use helix_sync::sync::exporters::{fixture, RunInfo};
+use helix_sync::sync::exporters::{fixture, RunInfo, FORMATS};
 use helix_sync::sync::snapshot::{ChangeSummary, Snapshot};
 
 use crate::helpers::*;
@@ -143,13 +144,13 @@ async fn a_run_can_be_chosen_and_errors_name_the_valid_values() {
     assert_eq!(doc["run_id"], first.as_str());
     assert_eq!(doc["ucf"]["metrics"]["harmony"], 0.8734);
 
-    let res = get(&app, "/api/export/pdf").await;
+    let res = get(&app, "/api/export/docx").await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
     assert!(body["message"]
         .as_str()
         .unwrap()
-        .contains("notion, markdown, json, html"));
+        .contains(&FORMATS.join(", ")));
     let res = get(&app, "/api/export/json?scope=everything").await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
@@ -199,7 +200,7 @@ async fn the_cli_writes_the_same_bytes_as_the_api() {
         .env_clear()
         .env("HELIX_CONFIG", &config)
         .env("DATABASE_URL", &db)
-        .args(["export", "--format", "pdf"])
+        .args(["export", "--format", "docx"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -253,5 +254,88 @@ async fn exported_html_passes_the_nu_checker_and_renders_in_chromium() {
         }
         Some(77) => panic!("HELIX_REQUIRE_TOOLS=1 but a tool is missing: {stderr}"),
         _ => panic!("HTML check failed:\n{stdout}\n{stderr}"),
+    }
+}
+
+/// The PDF report: `application/pdf` from the API, the same bytes from `helix-sync export
+/// --format pdf -o FILE`, a document poppler reads (pages, the run in the footer) and qpdf
+/// finds sound; page 1 is rendered to a PNG kept for people to look at. Tool checks skip with
+/// the reason when a tool is missing, unless `HELIX_REQUIRE_TOOLS=1`.
+#[cfg(feature = "pdf")]
+#[tokio::test]
+async fn the_pdf_report_is_the_same_document_from_the_api_and_the_cli() {
+    let app = spawn_app().await;
+    let (first, _) = seed_two(&app).await;
+    let res = get(&app, &format!("/api/export/pdf?run={first}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let api = res.bytes().await.unwrap();
+    assert!(api.starts_with(b"%PDF-"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    let out = crate::process::helix()
+        .env_clear()
+        .env(
+            "HELIX_CONFIG",
+            format!("{}/config/sync_config.json", env!("CARGO_MANIFEST_DIR")),
+        )
+        .env("DATABASE_URL", &app.state.config.database_url)
+        .args(["export", "--format", "pdf", "--run", &first, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == api.as_ref(),
+        "CLI and API bytes differ"
+    );
+
+    let tool = |name: &str, probe: &str| {
+        crate::operate::tool_available(name, std::process::Command::new(name).arg(probe))
+    };
+    // `program args… FILE tail…`, which must succeed; its standard output.
+    let run = |program: &str, args: &[&str], tail: &[&str]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .arg(&file)
+            .args(tail)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{program}: {stdout}");
+        stdout
+    };
+    if tool("pdfinfo", "-v") && tool("pdftotext", "-v") {
+        let info = run("pdfinfo", &[], &[]);
+        let pages: u32 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap();
+        assert!(pages > 1, "{info}");
+        let text = run("pdftotext", &[], &["-"]);
+        assert!(
+            text.contains(&format!("run {first}")),
+            "the footer names the run"
+        );
+        assert!(text.contains("helix-collective/helix-core"));
+    }
+    if tool("qpdf", "--version") {
+        run("qpdf", &["--check"], &[]);
+    }
+    if tool("pdftoppm", "-v") {
+        let keep = std::env::temp_dir().join("helix-sync-report-page");
+        let keep = keep.to_str().unwrap();
+        run(
+            "pdftoppm",
+            &["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"],
+            &[keep],
+        );
+        eprintln!("PDF page 1 rendered at {keep}.png");
     }
 }

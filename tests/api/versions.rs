@@ -3,12 +3,13 @@
 
 use helix_sync::service::export::regenerate;
 use helix_sync::store::{RunFinish, RunStart};
+use helix_sync::sync::exporters::FORMATS;
 use helix_sync::sync::snapshot::{RepoData, Snapshot};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::operate::mcp_protocol::Session;
-use crate::versions_support::{seed_failed_run, versions_app};
+use crate::versions_support::{seed_failed_run, versions_app, versions_app_with};
 
 #[tokio::test]
 async fn any_runs_snapshot_and_the_diff_of_any_two_runs() {
@@ -214,7 +215,9 @@ async fn store_run(app: &TestApp, id: &str, snapshot: &[u8]) {
 
 #[tokio::test]
 async fn a_past_runs_exports_are_made_again_byte_for_byte() {
-    let v = versions_app(json!({})).await;
+    // Every format, the PDF report included.
+    let formats = FORMATS.join(",");
+    let v = versions_app_with(json!({}), &[("EXPORT_FORMATS", &formats)]).await;
     let mut runs = Vec::new();
     for h in [0.41, 0.52, 0.63] {
         v.set_harmony(h);
@@ -225,7 +228,7 @@ async fn a_past_runs_exports_are_made_again_byte_for_byte() {
     // The first and the middle run, after later runs changed `latest.*` and the trend.
     for run in &runs[..2] {
         let files = regenerate(&app.state, &run.id).await.unwrap();
-        assert_eq!(files.len(), 4, "every format the run wrote");
+        assert_eq!(files.len(), FORMATS.len(), "every format the run wrote");
         for (path, bytes) in &files {
             let then = std::fs::read(exports.join(path)).unwrap();
             assert!(

@@ -30,6 +30,11 @@ pub struct VersionsApp {
 
 /// `notion` is merged into the config file's `publishers.notion`.
 pub async fn versions_app(notion: Value) -> VersionsApp {
+    versions_app_with(notion, &[]).await
+}
+
+/// [`versions_app`] with further environment variables (for the app and the CLI).
+pub async fn versions_app_with(notion: Value, extra: &[(&str, &str)]) -> VersionsApp {
     let config = tempfile::tempdir().unwrap();
     let mut settings = json!({
         "requests_per_second": 10000.0,
@@ -74,6 +79,7 @@ pub async fn versions_app(notion: Value) -> VersionsApp {
         ("HELIX_PUBLIC_URL", "https://sync.example.org"),
     ]
     .into_iter()
+    .chain(extra.iter().copied())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let mut spawn = Spawn::default();

@@ -2,7 +2,9 @@
 //! validation of every export, and hostile strings through every format.
 //!
 //! Golden files live in `tests/golden/<format>_<scope>.<ext>` and are compared byte for byte;
-//! `UPDATE_GOLDEN=1 cargo test --lib golden` rewrites them after an intended change.
+//! `UPDATE_GOLDEN=1 cargo test --lib golden` rewrites them after an intended change. The PDF
+//! goldens are binary: read a change with `pdftotext` (or `pdftoppm`) of the old and new file.
+//! Their own checks (hostile text, fonts, pages, qpdf) are in `pdf/tests.rs`.
 
 use std::path::PathBuf;
 

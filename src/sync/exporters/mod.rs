@@ -7,6 +7,7 @@
 //! never reads the wall clock: `generated_at` comes from the run, so output is golden-testable.
 //! The scope is applied once, here, before any format sees the snapshot (`scope.rs`); the
 //! human-readable formats share one view model (`report.rs`) so they cannot disagree.
+//! The `pdf` format exists only in a binary built with the `pdf` feature (on by default).
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixture;
@@ -14,6 +15,8 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod notion;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod report;
 pub mod scope;
 mod write;
@@ -24,7 +27,7 @@ pub use super::input::{ExportInput, HistoryPoint, RunInfo, Scope};
 use crate::config::Config;
 
 /// The formats an exporter exists for, in the order they are written.
-pub const FORMATS: [&str; 4] = crate::config::EXPORT_FORMATS;
+pub const FORMATS: &[&str] = crate::config::EXPORT_FORMATS;
 
 /// The JSON Schema the `json` export conforms to (served at `GET /api/schema/export.json`).
 pub const EXPORT_SCHEMA: &str = include_str!("../../../schemas/export.schema.json");
@@ -33,7 +36,7 @@ pub const EXPORT_SCHEMA: &str = include_str!("../../../schemas/export.schema.jso
 #[derive(Debug, Clone)]
 pub struct Artifact {
     pub format: &'static str,
-    /// File extension without the dot (`json`, `json.gz`, `md`, `html`).
+    /// File extension without the dot (`json`, `json.gz`, `md`, `html`, `pdf`).
     pub extension: &'static str,
     pub content_type: &'static str,
     pub bytes: Vec<u8>,
@@ -50,7 +53,7 @@ pub struct ExportFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("unknown export format {0:?}; valid: notion, markdown, json, html")]
+    #[error("{}", crate::config::unknown_format(.0))]
     UnknownFormat(String),
     #[error("cannot write export {path}: {source}")]
     Write {
@@ -59,6 +62,9 @@ pub enum ExportError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The typesetting engine could not make the PDF report (its diagnostics, or a panic).
+    #[error("the PDF report cannot be made: {0}")]
+    Pdf(String),
 }
 
 /// Produces one format for a scope. Pure: same input, same bytes.
@@ -76,18 +82,26 @@ pub fn export(
         "markdown" => markdown::export(&input, scope),
         "html" => html::export(&input, scope, exporters.html.trend_runs as usize),
         "notion" => notion::export(&input, scope),
+        #[cfg(feature = "pdf")]
+        "pdf" => pdf::export(&input, scope, exporters.html.trend_runs as usize),
         other => Err(ExportError::UnknownFormat(other.to_owned())),
     }
 }
 
-/// Writes every enabled format (full scope) under `EXPORT_PATH`; returns the files.
-pub fn write_exports(
-    config: &Config,
-    input: &ExportInput<'_>,
-) -> Result<Vec<ExportFile>, ExportError> {
+/// What [`write_exports`] did: the files written, and each format that could not be made or
+/// written, named, with why. One format failing never stops the others.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<ExportFile>,
+    pub failed: Vec<(String, ExportError)>,
+}
+
+/// Writes every enabled format (full scope) under `EXPORT_PATH`. A format that fails leaves
+/// no file (the writer renames only a complete one) and is reported in [`Written::failed`].
+pub fn write_exports(config: &Config, input: &ExportInput<'_>) -> Written {
     // The formats are independent pure functions of the same input: render and write them
     // side by side (a full export of a large snapshot is tens of milliseconds each).
-    std::thread::scope(|scope| {
+    let results: Vec<Result<ExportFile, ExportError>> = std::thread::scope(|scope| {
         let writers: Vec<_> = config
             .export_formats
             .iter()
@@ -110,14 +124,41 @@ pub fn write_exports(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
-    })
+    });
+    let mut written = Written::default();
+    for (format, result) in config.export_formats.iter().zip(results) {
+        match result {
+            Ok(file) => written.files.push(file),
+            Err(e) => written.failed.push((format.clone(), e)),
+        }
+    }
+    written
 }
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! A `Config` for exporter tests: the repository's own `sync_config.json`.
+    //! A `Config` for exporter tests (the repository's own `sync_config.json`), and the probe
+    //! for the outside tools some checks use.
 
     use crate::config::Config;
+
+    /// True when `program probe` runs; otherwise prints why the check is skipped, or fails
+    /// when `HELIX_REQUIRE_TOOLS=1` (CI installs the tools and sets it).
+    #[cfg(feature = "pdf")]
+    pub fn tool(program: &str, probe: &str) -> bool {
+        let ok = std::process::Command::new(program)
+            .arg(probe)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var("HELIX_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "{program} is required (HELIX_REQUIRE_TOOLS=1) but does not run"
+            );
+            eprintln!("SKIP: {program} is not available (install poppler-utils and qpdf)");
+        }
+        ok
+    }
 
     pub fn config() -> Config {
         config_with(&[])
@@ -135,4 +176,4 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
-mod golden;
+pub(crate) mod golden;

@@ -1,13 +1,17 @@
-//! The view model shared by the human-readable formats (Markdown, HTML, Notion blocks).
+//! The view model shared by the human-readable formats (Markdown, HTML, PDF, Notion blocks).
 //!
 //! It decides *what* a report says — which rows, in which order, how many of each list, how
-//! numbers and dates read, which UCF grade a value earns — so that the three formats only
-//! decide *how* to write it and can never disagree. Text here is raw (unescaped); each format
-//! escapes for its own syntax. Long lists are capped (the JSON export carries everything).
+//! numbers and dates read, which UCF grade a value earns — so that the formats only decide
+//! *how* to write it and can never disagree. The HTML and PDF reports also share their
+//! analytics text (`analytics`) and chart geometry (`charts`). Text here is raw (unescaped);
+//! each format escapes for its own syntax (the PDF passes it as data, never as markup). Long
+//! lists are capped (the JSON export carries everything).
 
 use serde::Serialize;
 
+pub mod analytics;
 mod changes;
+pub mod charts;
 mod repos;
 use changes::changes_view;
 pub use changes::{commit_url, compare_url, ChangesView, Link, RepoChangeView, UcfDeltaRow};

@@ -145,7 +145,9 @@ mod tests {
                 changes: &changes,
                 history: &history,
             };
-            written = write_exports(&config, &input).unwrap();
+            let outcome = write_exports(&config, &input);
+            assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+            written = outcome.files;
         }
         assert_eq!(written.len(), 4);
         for f in &written {
@@ -171,6 +173,25 @@ mod tests {
                 fs::read(format_dir.join(format!("latest.{ext}"))).unwrap(),
                 on_disk
             );
+        }
+    }
+
+    #[test]
+    fn a_format_that_fails_is_named_and_the_others_are_still_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display().to_string();
+        let config = test_support::config_with(&[("EXPORT_PATH", &path)]);
+        // A file where the html directory should be: that format cannot be written.
+        fs::write(dir.path().join("html"), b"in the way").unwrap();
+        let fixture = fixture::Fixture::new(1, 10);
+        let outcome = write_exports(&config, &fixture.input());
+        let failed: Vec<&str> = outcome.failed.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(failed, ["html"]);
+        assert!(matches!(outcome.failed[0].1, ExportError::Write { .. }));
+        let formats: Vec<&str> = outcome.files.iter().map(|f| f.format.as_str()).collect();
+        assert_eq!(formats, ["notion", "markdown", "json"]);
+        for f in &outcome.files {
+            assert!(dir.path().join(&f.path).is_file(), "{}", f.path);
         }
     }
 

@@ -1,11 +1,12 @@
-//! A run's page: its Notion conflicts, analytics (labelled predictions), and a rollback to it
-//! for operators — the same rollback as the API's, audited; a viewer gets no button and a
-//! forged post changes nothing.
+//! A run's page: its Notion conflicts, analytics (labelled predictions), links to its exports
+//! (the PDF report among them), and a rollback to it for operators — the same rollback as the
+//! API's, audited; a viewer gets no button and a forged post changes nothing.
 
+use helix_sync::sync::exporters::FORMATS;
 use serde_json::json;
 
 use super::{flash, Console};
-use crate::versions_support::{text, versions_app};
+use crate::versions_support::{text, versions_app, versions_app_with};
 
 #[tokio::test]
 async fn a_runs_page_shows_conflicts_and_analytics_and_operators_roll_back_to_it() {
@@ -76,4 +77,51 @@ async fn a_runs_page_shows_conflicts_and_analytics_and_operators_roll_back_to_it
             .any(|a| a.action == "run.rollback" && a.actor == "otto" && a.target == rollback.id),
         "{audit:?}"
     );
+}
+
+#[tokio::test]
+async fn a_runs_page_links_its_exports_and_each_downloads_the_bytes_the_run_wrote() {
+    let formats = FORMATS.join(",");
+    let v = versions_app_with(json!({}), &[("EXPORT_FORMATS", &formats)]).await;
+    let run = v.sync().await;
+    let app = &v.app;
+    let viewer = Console::as_role(app, "vera", "viewer").await;
+    let page = viewer.page(&format!("/console/runs/{}", run.id)).await;
+    let written: Vec<serde_json::Value> = serde_json::from_str(&run.exports).unwrap();
+    assert_eq!(written.len(), FORMATS.len());
+    for file in written {
+        let format = file["format"].as_str().unwrap();
+        let link = format!("/console/runs/{}/exports/{format}", run.id);
+        assert!(
+            page.contains(&format!("href=\"{link}\"")),
+            "{link} in {page}"
+        );
+        let res = viewer.get(&link).await;
+        assert_eq!(res.status(), 200, "{link}");
+        assert!(res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;"));
+        if format == "pdf" {
+            assert_eq!(res.headers()["content-type"], "application/pdf");
+        }
+        let bytes = res.bytes().await.unwrap();
+        let on_disk = std::fs::read(
+            app.dir
+                .path()
+                .join("exports")
+                .join(file["path"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert!(
+            bytes.as_ref() == on_disk,
+            "{format}: the bytes the run wrote"
+        );
+    }
+    let unknown = viewer
+        .get(&format!("/console/runs/{}/exports/docx", run.id))
+        .await;
+    assert_eq!(unknown.status(), 400);
+    let missing = viewer.get("/console/runs/no-such-run/exports/pdf").await;
+    assert_eq!(missing.status(), 404);
 }

@@ -27,9 +27,12 @@ async fn health_has_the_design_shape_and_is_healthy_at_start() {
             "metrics",
             "queue",
             "data_freshness_seconds",
-            "disk"
+            "disk",
+            "github_budgets"
         ]
     );
+    // No GitHub request has been made yet, so no budget is known.
+    assert_eq!(body["github_budgets"], serde_json::json!([]));
     for (group, names) in [
         ("sources", ["github", "ucf_state", "agent_metrics"]),
         ("targets", ["discord", "notion", "portal"]),

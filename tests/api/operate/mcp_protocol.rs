@@ -510,3 +510,47 @@ async fn the_stdio_server_answers_bad_lines_and_carries_on() {
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     assert!(status.is_ok(), "the server exits when stdin closes");
 }
+
+/// The PDF report over MCP: the tool returns it base64 (`encoding: base64`) and the resource
+/// as a `blob` of type `application/pdf`, both the bytes of `GET /api/export/pdf`.
+#[cfg(feature = "pdf")]
+#[tokio::test]
+async fn the_pdf_report_comes_back_base64_from_the_tool_and_the_resource() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    trigger_and_run(&app).await;
+    let api = app
+        .get_authed("/api/export/pdf")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(api.starts_with(b"%PDF-"));
+    let decode = |text: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_str().expect("base64 text"))
+            .unwrap()
+    };
+    let s = Session::open(&app).await;
+    let res = s
+        .call(
+            1,
+            "tools/call",
+            json!({"name": "helix-export", "arguments": {"format": "pdf"}}),
+        )
+        .await;
+    let out = &res["result"]["structuredContent"];
+    assert_eq!(out["encoding"], "base64", "{res}");
+    assert_eq!(out["content_type"], "application/pdf");
+    assert!(decode(&out["text"]) == api.as_ref());
+    let read = s
+        .call(
+            2,
+            "resources/read",
+            json!({"uri": "helix://exports/latest/pdf"}),
+        )
+        .await;
+    let contents = &read["result"]["contents"][0];
+    assert_eq!(contents["mimeType"], "application/pdf", "{read}");
+    assert!(decode(&contents["blob"]) == api.as_ref());
+}

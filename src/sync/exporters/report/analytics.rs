@@ -1,11 +1,11 @@
-//! The HTML report's analytics section as display text: the numbers come from
-//! `sync::analytics` and only get formatted here, so the page and the JSON export cannot
+//! The analytics section of the HTML and PDF reports as display text: the numbers come from
+//! `sync::analytics` and only get formatted here, so the reports and the JSON export cannot
 //! disagree. A forecast is always written as a prediction, with its interval.
 
 use serde::Serialize;
 
+use super::{number, signed};
 use crate::sync::analytics::{Analytics, Direction};
-use crate::sync::exporters::report::{number, signed};
 
 #[derive(Debug, Serialize)]
 pub struct View {
