@@ -244,6 +244,24 @@ pub struct ChangeSummary {
 }
 
 impl ChangeSummary {
+    /// The repositories that changed, at most `n`: when more did, the busiest ones (by
+    /// [`RepoChanges::weight`], then name). In name order, with how many were left out.
+    pub fn changed_repos(&self, n: usize) -> (Vec<(&str, &RepoChanges)>, usize) {
+        let mut changed: Vec<(&str, &RepoChanges)> = self
+            .repos
+            .iter()
+            .filter(|(_, rc)| !rc.is_empty())
+            .map(|(name, rc)| (name.as_str(), rc))
+            .collect();
+        let left_out = changed.len().saturating_sub(n);
+        if left_out > 0 {
+            changed.sort_by(|a, b| b.1.weight().cmp(&a.1.weight()).then(a.0.cmp(b.0)));
+            changed.truncate(n);
+            changed.sort_by(|a, b| a.0.cmp(b.0));
+        }
+        (changed, left_out)
+    }
+
     /// `Agents activated: …` and `Agents deactivated: …`, each when its list is not empty.
     pub fn agent_state_lines(&self) -> Vec<String> {
         [
@@ -293,6 +311,14 @@ impl RepoChanges {
             ("issues opened", &self.issues_opened),
             ("issues closed", &self.issues_closed),
         ]
+    }
+
+    /// How much happened: new commits plus every issue, pull request, release and
+    /// deployment event. Ranks repositories when a report has room for only some.
+    pub fn weight(&self) -> u64 {
+        let numbered: usize = self.numbered().iter().map(|(_, ns)| ns.len()).sum();
+        let items = numbered + self.new_releases.len() + self.new_deployments.len();
+        self.new_commits + items as u64
     }
 
     pub fn is_empty(&self) -> bool {

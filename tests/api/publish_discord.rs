@@ -118,7 +118,13 @@ async fn an_oversized_change_summary_is_cut_within_the_limits() {
     let m = &h.discord.messages()[0];
     let e = &m["embeds"][0];
     let len = |v: &serde_json::Value| v.as_str().unwrap().chars().count();
-    assert!(len(&e["description"]) <= 4096 && e["description"].as_str().unwrap().ends_with('…'));
+    let description = e["description"].as_str().unwrap();
+    assert!(len(&e["description"]) <= 4096, "{description}");
+    // Whole repositories are left out and counted, rather than one cut mid-line.
+    assert!(
+        description.ends_with("more repositories changed."),
+        "{description}"
+    );
     let fields: usize = e["fields"]
         .as_array()
         .unwrap()
@@ -127,6 +133,65 @@ async fn an_oversized_change_summary_is_cut_within_the_limits() {
         .sum();
     assert!(len(&e["title"]) + len(&e["description"]) + len(&e["footer"]["text"]) + fields <= 6000);
     assert_eq!(h.delivery("run-big", "discord").await.state, "succeeded");
+}
+
+/// An organisation's first sync: 500 repositories changed. The message names the busiest
+/// ten with their links, counts the rest, and stays inside every limit.
+#[tokio::test]
+async fn an_organisation_of_500_changed_repositories_reads_as_the_busiest_and_a_count() {
+    let h = harness(Setup::default()).await;
+    let mut c = ChangeSummary::default();
+    for i in 0..500u64 {
+        c.repos.insert(
+            format!("helix/service-{i:03}"),
+            RepoChanges {
+                // Repository 250 is the busiest; 100 to 108 come next.
+                new_commits: match i {
+                    250 => 40,
+                    100..=108 => 10 + i - 100,
+                    _ => 3,
+                },
+                authors: vec!["ada".into(), "lin".into()],
+                commit_lines: (0..3)
+                    .map(|n| {
+                        (
+                            format!("{i:03}{n:04}"),
+                            format!("Change {n} of service {i}"),
+                        )
+                    })
+                    .collect(),
+                prs_merged: vec![i + 1],
+                ..Default::default()
+            },
+        );
+    }
+    h.seed_run("run-org", now_ms(), &c, &["discord"]).await;
+    h.run_pending().await;
+    assert_eq!(h.discord.rejections(), Vec::<String>::new());
+    let e = &h.discord.messages()[0]["embeds"][0];
+    let description = e["description"].as_str().unwrap();
+    let named: Vec<&str> = description
+        .lines()
+        .filter_map(|l| l.strip_prefix("**helix/")?.split("**").next())
+        .collect();
+    let busiest: Vec<String> = (100..=108)
+        .chain([250])
+        .map(|i| format!("service-{i:03}"))
+        .collect();
+    assert_eq!(named, busiest, "{description}");
+    assert!(description.contains("…and 490 more repositories changed."));
+    assert!(!description.ends_with('…'), "no line is cut: {description}");
+    let fields = e["fields"].as_array().unwrap();
+    assert!(fields.len() <= 25);
+    let len = |v: &serde_json::Value| v.as_str().unwrap().chars().count();
+    let total = len(&e["title"])
+        + description.chars().count()
+        + len(&e["footer"]["text"])
+        + fields
+            .iter()
+            .map(|f| len(&f["name"]) + len(&f["value"]))
+            .sum::<usize>();
+    assert!(total <= 6000, "{total}");
 }
 
 #[tokio::test]

@@ -138,3 +138,36 @@ async fn rate_limited_answers_wait_retry_after_without_using_an_attempt() {
     assert_eq!(h.delivery("run-1", "notion").await.state, "succeeded");
     assert_eq!(h.notion.pages()[0].children.len(), 5);
 }
+
+/// An organisation's run page, as the exporter writes it for 500 repositories: the index
+/// tables, 25 sections and the changes, appended within Notion's limits (100 children and
+/// 1,000 elements per request, 2,000 characters per rich text) with nothing rejected.
+#[tokio::test]
+async fn an_organisation_of_500_repositories_is_appended_within_every_limit() {
+    use helix_sync::sync::exporters::{fixture::Fixture, notion as exporter, Scope};
+    let h = harness(Setup::default()).await;
+    h.seed_run("run-org", now_ms(), &changes(), &["notion"])
+        .await;
+    let f = Fixture::new(500, 4);
+    let bytes = exporter::export(&f.input(), Scope::Full).unwrap().bytes;
+    let mut doc: helix_sync::sync::publishers::notion::NotionDocument =
+        serde_json::from_slice(&bytes).unwrap();
+    doc.repo_pages.clear(); // the run page is what is measured here
+    let blocks = doc.run_page.children.len();
+    h.set_notion_doc("run-org", doc);
+    h.run_pending().await;
+    let d = h.retry_until_settled("run-org", "notion").await;
+    assert_eq!(d.state, "succeeded", "{d:?}");
+    assert_eq!(h.notion.rejections(), Vec::<String>::new());
+    let pages = h.notion.pages();
+    assert_eq!(pages[0].children.len(), blocks);
+    let tables = pages[0]
+        .children
+        .iter()
+        .filter(|b| b["type"] == "table")
+        .count();
+    assert!(
+        tables >= 5,
+        "the 500-row index splits into tables of at most 100 rows"
+    );
+}

@@ -89,23 +89,27 @@ fn repos(w: &mut Writer, r: &Report<'_>) {
     if r.repos.is_empty() {
         w.body.push_str("No repositories are configured.\n\n");
     }
+    if r.indexed {
+        repo_index(w, r);
+    }
     for repo in &r.repos {
-        w.heading(3, repo.name, true);
-        if let Some(d) = repo.description.as_deref().filter(|d| !d.is_empty()) {
+        let about = &repo.about;
+        w.heading(3, about.name, true);
+        if let Some(d) = about.description.as_deref().filter(|d| !d.is_empty()) {
             // In emphasis, so that a leading `-` or `1.` cannot start a list.
             w.body.push('*');
             escape_into(&mut w.body, d);
             w.body.push_str("*\n\n");
         }
-        w.link("View on GitHub", &repo.url);
-        if let (Some(stars), Some(forks)) = (repo.stars, repo.forks) {
+        w.link("View on GitHub", &about.url);
+        if let (Some(stars), Some(forks)) = (about.stars, about.forks) {
             let _ = write!(w.body, " · ★ {stars} · forks {forks}");
         }
-        if let Some(lang) = repo.top_language {
+        if let Some(lang) = about.top_language {
             w.body.push_str(" · ");
             escape_into(&mut w.body, lang);
         }
-        if let Some(p) = &repo.pushed_at {
+        if let Some(p) = &about.pushed_at {
             let _ = write!(w.body, " · last push {p}");
         }
         w.body.push_str("\n\n");
@@ -121,19 +125,19 @@ fn repos(w: &mut Writer, r: &Report<'_>) {
                 sha.push(')');
                 w.row(&[&sha, &escape(&c.message), &escape(c.author), &c.date]);
             }
-            w.showing(repo.commits.len(), repo.commits_total, "commits");
+            w.showing(repo.commits.len(), about.commits_total, "commits");
         }
         for (title, rows, total, what) in [
             (
                 "Open issues",
                 &repo.open_issues,
-                repo.open_issues_total,
+                about.open_issues_total,
                 "open issues",
             ),
             (
                 "Open pull requests",
                 &repo.open_pulls,
-                repo.open_pulls_total,
+                about.open_pulls_total,
                 "open pull requests",
             ),
         ] {
@@ -188,6 +192,40 @@ fn repos(w: &mut Writer, r: &Report<'_>) {
             );
         }
     }
+}
+
+/// One line per repository, the ones with a section marked.
+fn repo_index(w: &mut Writer, r: &Report<'_>) {
+    escape_into(&mut w.body, &r.index_note);
+    w.body.push_str("\n\n");
+    w.table_head(&[
+        "Repository",
+        "New commits",
+        "Commits",
+        "Open issues",
+        "Open PRs",
+        "Last push",
+    ]);
+    for i in &r.repo_index {
+        let mark = if i.detailed {
+            report::DETAILED_MARK
+        } else {
+            ""
+        };
+        let name = format!("{mark}{}", link(i.name, &i.url));
+        let nums =
+            [i.commits_total, i.open_issues_total, i.open_pulls_total].map(|n| n.to_string());
+        let pushed = i.pushed_at.as_deref().unwrap_or("—");
+        w.row(&[
+            &name,
+            &i.new_commits.to_string(),
+            &nums[0],
+            &nums[1],
+            &nums[2],
+            pushed,
+        ]);
+    }
+    w.body.push('\n');
 }
 
 fn ucf(w: &mut Writer, r: &Report<'_>) {
@@ -326,6 +364,11 @@ fn changes(w: &mut Writer, r: &Report<'_>) {
             let _ = writeln!(w.body, "- New deployments: {}", ids.join(", "));
         }
         w.body.push('\n');
+    }
+    if !c.more_note.is_empty() {
+        w.body.push('_');
+        escape_into(&mut w.body, &c.more_note);
+        w.body.push_str("_\n\n");
     }
     if !c.ucf.is_empty() {
         w.body.push_str("**UCF**\n\n");

@@ -261,12 +261,16 @@ pub fn blocks(r: &Report<'_>) -> Vec<Value> {
 
 fn repos(b: &mut Vec<Value>, r: &Report<'_>) {
     b.push(heading(2, "Repositories"));
+    if r.indexed {
+        repo_index(b, r);
+    }
     for repo in &r.repos {
+        let about = &repo.about;
         b.push(block(
             "heading_3",
-            json!({ "rich_text": Rich::default().link(repo.name, &repo.url).done() }),
+            json!({ "rich_text": Rich::default().link(about.name, &about.url).done() }),
         ));
-        if let Some(d) = &repo.description {
+        if let Some(d) = &about.description {
             b.push(paragraph(Rich::default().text(d)));
         }
         let rows = repo
@@ -284,18 +288,18 @@ fn repos(b: &mut Vec<Value>, r: &Report<'_>) {
         let heading = format!(
             "Recent commits ({} of {})",
             repo.commits.len(),
-            repo.commits_total
+            about.commits_total
         );
         b.push(paragraph(Rich::default().bold(&heading)));
         if !repo.commits.is_empty() {
             table(b, &["Commit", "Message", "Author", "Date"], rows);
         }
         for (title, list, total) in [
-            ("Open issues", &repo.open_issues, repo.open_issues_total),
+            ("Open issues", &repo.open_issues, about.open_issues_total),
             (
                 "Open pull requests",
                 &repo.open_pulls,
-                repo.open_pulls_total,
+                about.open_pulls_total,
             ),
         ] {
             let heading = format!("{title} ({} of {total})", list.len());
@@ -346,6 +350,40 @@ fn repos(b: &mut Vec<Value>, r: &Report<'_>) {
             table(b, &["Id", "Environment", "State", "By", "Created"], rows);
         }
     }
+}
+
+/// One table row per repository (the table splits at Notion's 100 children), the ones with
+/// a section marked.
+fn repo_index(b: &mut Vec<Value>, r: &Report<'_>) {
+    b.push(paragraph(Rich::default().text(&r.index_note)));
+    let rows = r
+        .repo_index
+        .iter()
+        .map(|i| {
+            let mark = if i.detailed {
+                report::DETAILED_MARK
+            } else {
+                ""
+            };
+            cells([
+                Rich::default().text(mark).link(i.name, &i.url).done(),
+                rich(&i.new_commits.to_string()),
+                rich(&i.commits_total.to_string()),
+                rich(&i.open_issues_total.to_string()),
+                rich(&i.open_pulls_total.to_string()),
+                rich(i.pushed_at.as_deref().unwrap_or("—")),
+            ])
+        })
+        .collect();
+    let head = [
+        "Repository",
+        "New commits",
+        "Commits",
+        "Open issues",
+        "Open PRs",
+        "Last push",
+    ];
+    table(b, &head, rows);
 }
 
 fn agents(b: &mut Vec<Value>, r: &Report<'_>) {
@@ -433,6 +471,9 @@ fn changes(b: &mut Vec<Value>, r: &Report<'_>) {
                 Rich::default().text(&format!("New releases: {}", rc.releases.join(", "))),
             ));
         }
+    }
+    if !c.more_note.is_empty() {
+        b.push(paragraph(Rich::default().text(&c.more_note)));
     }
     for d in &c.ucf {
         b.push(bullet(Rich::default().text(&format!(

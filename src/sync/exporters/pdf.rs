@@ -4,7 +4,7 @@
 //!
 //! Data goes to typst as data, never as markup: the report's view — the shared `report` view
 //! model, its analytics text and its chart geometry, what the HTML report shows (past
-//! [`REPOS_IN_FULL`] repositories, an index of all and sections for the most active) — is
+//! `report::REPOS_IN_FULL` repositories, an index of all and sections for the most active) — is
 //! serialised to JSON, which the fixed template `pdf/report.typ` reads with
 //! `json("data.json")` and places as text. A commit message full of `#`, `$`, `*`, `[`, `\`
 //! or `<` is therefore text by construction: no string from a snapshot is ever parsed by
@@ -30,79 +30,19 @@ use super::report::{self, analytics, charts, Report};
 use super::{Artifact, ExportError, ExportInput, Scope};
 use world::ReportWorld;
 
-/// Past this many repositories the report opens its repository part with an index of all of
-/// them, one row each, and gives a full section only to the most active ones (new commits in
-/// this run, then the latest push); the HTML and JSON exports detail every one. So a
-/// 200-repository snapshot makes a document a person can read, in a few seconds at most.
-pub const REPOS_IN_FULL: usize = 25;
-
 /// What the template reads from `data.json`.
 #[derive(Serialize)]
 struct View<'a> {
     r: Report<'a>,
-    /// Every repository, when there are more than [`REPOS_IN_FULL`]; else empty.
-    repo_index: Vec<IndexRow>,
     charts: charts::Charts,
     analytics: analytics::View,
 }
 
-/// One repository in the index.
-#[derive(Serialize)]
-struct IndexRow {
-    name: String,
-    url: String,
-    new_commits: u64,
-    commits_total: usize,
-    open_issues_total: usize,
-    open_pulls_total: usize,
-    pushed_at: Option<String>,
-    /// Whether it has a section of its own.
-    detailed: bool,
-}
-
-/// Keeps the [`REPOS_IN_FULL`] most active repositories of `r` (in their order) and returns
-/// the index of all of them; leaves a smaller report as it is.
-fn index_repos(r: &mut Report<'_>, input: &ExportInput<'_>) -> Vec<IndexRow> {
-    if r.repos.len() <= REPOS_IN_FULL {
-        return Vec::new();
-    }
-    let new_commits = |name: &str| input.changes.repos.get(name).map_or(0, |c| c.new_commits);
-    let mut ranked: Vec<(u64, Option<&str>, &str)> = r
-        .repos
-        .iter()
-        .map(|v| (new_commits(v.name), v.pushed_at.as_deref(), v.name))
-        .collect();
-    // Most new commits, then the latest push, then the name: one order on every machine.
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)));
-    let detailed: std::collections::BTreeSet<String> = ranked
-        .iter()
-        .take(REPOS_IN_FULL)
-        .map(|(_, _, name)| name.to_string())
-        .collect();
-    let index = r
-        .repos
-        .iter()
-        .map(|v| IndexRow {
-            name: v.name.to_owned(),
-            url: v.url.clone(),
-            new_commits: new_commits(v.name),
-            commits_total: v.commits_total,
-            open_issues_total: v.open_issues_total,
-            open_pulls_total: v.open_pulls_total,
-            pushed_at: v.pushed_at.clone(),
-            detailed: detailed.contains(v.name),
-        })
-        .collect();
-    r.repos.retain(|v| detailed.contains(v.name));
-    index
-}
-
 /// The report's view as the JSON the template reads.
 fn data(input: &ExportInput<'_>, scope: Scope, trend_runs: usize) -> Result<Vec<u8>, ExportError> {
-    let mut r = report::build(input, scope);
+    let r = report::build(input, scope);
     let computed = crate::sync::analytics::compute(input, scope);
     let view = View {
-        repo_index: index_repos(&mut r, input),
         charts: charts::of(input, &r, scope, trend_runs, Some(&computed)),
         analytics: analytics::view(&computed),
         r,

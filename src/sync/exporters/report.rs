@@ -5,7 +5,9 @@
 //! *how* to write it and can never disagree. The HTML and PDF reports also share their
 //! analytics text (`analytics`) and chart geometry (`charts`). Text here is raw (unescaped);
 //! each format escapes for its own syntax (the PDF passes it as data, never as markup). Long
-//! lists are capped (the JSON export carries everything).
+//! lists are capped, and so is the number of repositories detailed and of changed ones spelt
+//! out, so a 500-repository organisation still makes a report a person reads (the JSON export
+//! carries everything).
 
 use serde::Serialize;
 
@@ -14,9 +16,15 @@ mod changes;
 pub mod charts;
 mod repos;
 use changes::changes_view;
-pub use changes::{commit_url, compare_url, ChangesView, Link, RepoChangeView, UcfDeltaRow};
-use repos::repo_view;
-pub use repos::{CommitRow, DeploymentRow, IssueRow, ReleaseRow, RepoView};
+pub use changes::{
+    commit_url, compare_url, more_changed, ChangesView, Link, RepoChangeView, UcfDeltaRow,
+    CHANGED_REPOS_SHOWN,
+};
+use repos::repos_part;
+pub use repos::{
+    CommitRow, DeploymentRow, IssueRow, ReleaseRow, RepoSummary, RepoView, DETAILED_MARK,
+    REPOS_IN_FULL,
+};
 
 use super::{ExportInput, Scope};
 use crate::sync::narrate::{GeneratedSummary, Narration};
@@ -145,6 +153,14 @@ pub struct Report<'a> {
     pub show_agents: bool,
     /// `(label, value)` rows of the summary table.
     pub summary: Vec<(&'static str, String)>,
+    /// Every repository in a line, in name order.
+    pub repo_index: Vec<RepoSummary<'a>>,
+    /// Whether the formats show `repo_index` (more repositories than [`REPOS_IN_FULL`]);
+    /// otherwise every repository has its section and an index would repeat them.
+    pub indexed: bool,
+    /// The sentence every format puts before the index (empty when not `indexed`).
+    pub index_note: String,
+    /// The repositories with a section (see `repos`).
     pub repos: Vec<RepoView<'a>>,
     pub ucf: Option<UcfView<'a>>,
     pub agents: Vec<AgentRow<'a>>,
@@ -228,7 +244,7 @@ pub struct SourceRow<'a> {
 /// Builds the report for an already scope-filtered input.
 pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
     let s = input.snapshot;
-    let repos: Vec<RepoView> = s.repos.values().map(repo_view).collect();
+    let (repo_index, repos) = repos_part(input);
     let ucf = s.ucf.as_ref().map(|u| {
         let names = UCF_METRICS
             .iter()
@@ -304,9 +320,9 @@ pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
         ("Trigger", input.run.trigger.clone()),
     ];
     if scope.has_repos() {
-        let open = |r: &RepoView| r.open_issues_total;
+        let total = |n: fn(&RepoSummary) -> usize| repo_index.iter().map(n).sum::<usize>();
         summary.extend([
-            ("Repositories", repos.len().to_string()),
+            ("Repositories", repo_index.len().to_string()),
             (
                 "New commits",
                 input
@@ -317,17 +333,10 @@ pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
                     .sum::<u64>()
                     .to_string(),
             ),
-            (
-                "Open issues",
-                repos.iter().map(open).sum::<usize>().to_string(),
-            ),
+            ("Open issues", total(|r| r.open_issues_total).to_string()),
             (
                 "Open pull requests",
-                repos
-                    .iter()
-                    .map(|r| r.open_pulls_total)
-                    .sum::<usize>()
-                    .to_string(),
+                total(|r| r.open_pulls_total).to_string(),
             ),
         ]);
     }
@@ -356,6 +365,9 @@ pub fn build<'a>(input: &ExportInput<'a>, scope: Scope) -> Report<'a> {
         show_ucf: scope.has_ucf(),
         show_agents: scope.has_agents(),
         summary,
+        indexed: repo_index.len() > REPOS_IN_FULL,
+        index_note: repos::index_note(repo_index.len(), repos.len()),
+        repo_index,
         repos,
         ucf,
         agents,
@@ -390,36 +402,4 @@ fn repo_url(r: &RepoData) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grades_follow_the_target_rule() {
-        assert_eq!(grade("harmony", 0.8), Some(Grade::Good));
-        assert_eq!(grade("harmony", 0.71), Some(Grade::Good));
-        assert_eq!(grade("harmony", 0.7), Some(Grade::Warning));
-        assert_eq!(
-            grade("harmony", 0.5),
-            Some(Grade::Warning),
-            "COHERENT is not critical"
-        );
-        assert_eq!(grade("harmony", 0.31), Some(Grade::Warning));
-        assert_eq!(grade("harmony", 0.3), Some(Grade::Critical));
-        assert_eq!(grade("resilience", 0.95), Some(Grade::Warning));
-        assert_eq!(grade("klesha", 0.05), Some(Grade::Good));
-        assert_eq!(grade("klesha", 0.075), Some(Grade::Warning));
-        assert_eq!(grade("klesha", 0.076), Some(Grade::Critical));
-        assert_eq!(grade("drishti", 0.39), Some(Grade::Critical));
-        assert_eq!(grade("mystery", 1.0), None);
-    }
-
-    #[test]
-    fn numbers_and_lines_read_well() {
-        assert_eq!(number(0.8734), "0.8734");
-        assert_eq!(number(1.0), "1.0");
-        assert_eq!(signed(0.012), "+0.012");
-        assert_eq!(signed(-3.0), "-3.0");
-        assert_eq!(one_line("  subject \nbody", 50), "subject");
-        assert_eq!(one_line("ab🦀cd", 3), "ab🦀…");
-    }
-}
+mod tests;

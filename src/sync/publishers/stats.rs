@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::sync::exporters::report::{commit_url, compare_url, count};
+use crate::sync::exporters::report::{commit_url, compare_url, count, more_changed};
 use crate::sync::snapshot::{harmony_status, ChangeSummary, Snapshot};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,6 +90,9 @@ fn numbers(prefix: &str, list: &[u64]) -> String {
     format!("{prefix} {}", items.join(", "))
 }
 
+/// Repositories a message spells out; the rest are counted in one line.
+pub const REPOS_IN_MESSAGE: usize = 10;
+
 /// The change summary as short Markdown lines, most important first: per repository its
 /// new commits (with up to `commit_lines` of them, each linked to GitHub, and the compare
 /// view), pull requests, issues and releases; then UCF movements and agent changes. Empty
@@ -99,8 +102,44 @@ pub fn change_lines(
     snapshot: &Snapshot,
     commit_lines: usize,
 ) -> Vec<String> {
+    lines(changes, snapshot, commit_lines, usize::MAX)
+}
+
+/// [`change_lines`] for a message of at most `max_chars` characters (lines joined by
+/// newlines): at most [`REPOS_IN_MESSAGE`] repositories (the busiest, the rest counted), and
+/// fewer commit lines under each as the space demands, so that whole lines are dropped
+/// rather than one cut in the middle. Only what still does not fit is left to the caller's
+/// truncation.
+pub fn change_lines_within(
+    changes: &ChangeSummary,
+    snapshot: &Snapshot,
+    max_chars: usize,
+) -> Vec<String> {
+    let fits =
+        |l: &[String]| l.iter().map(|s| s.chars().count() + 1).sum::<usize>() <= max_chars + 1;
+    // Fewer commit lines first, then fewer repositories (the rest counted in one line).
+    let attempts = [(5, REPOS_IN_MESSAGE), (1, REPOS_IN_MESSAGE)]
+        .into_iter()
+        .chain((1..=REPOS_IN_MESSAGE).rev().map(|repos| (0, repos)));
     let mut out = Vec::new();
-    for (repo, c) in changes.repos.iter().filter(|(_, c)| !c.is_empty()) {
+    for (commit_lines, repos) in attempts {
+        out = lines(changes, snapshot, commit_lines, repos);
+        if fits(&out) {
+            break;
+        }
+    }
+    out
+}
+
+fn lines(
+    changes: &ChangeSummary,
+    snapshot: &Snapshot,
+    commit_lines: usize,
+    max_repos: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let (changed, left_out) = changes.changed_repos(max_repos);
+    for (repo, c) in changed {
         let mut parts = Vec::new();
         if c.new_commits > 0 {
             let by = if c.authors.is_empty() {
@@ -133,6 +172,9 @@ pub fn change_lines(
             let url = commit_url(snapshot, repo, sha);
             out.push(format!("• [`{sha}`](<{url}>) {line}"));
         }
+    }
+    if left_out > 0 {
+        out.push(format!("{}.", more_changed(left_out)));
     }
     for d in changes.ucf.iter().filter(|d| d.delta != 0.0) {
         let arrow = match d.direction.as_str() {

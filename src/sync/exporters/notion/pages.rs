@@ -176,14 +176,9 @@ pub fn repo_pages(input: &ExportInput<'_>, r: &Report<'_>) -> Value {
         .snapshot
         .repos
         .values()
-        .zip(&r.repos)
+        .zip(&r.repo_index)
         .map(|(repo, view)| {
             let stats = repo.stats.as_ref();
-            let new_commits = input
-                .changes
-                .repos
-                .get(&repo.full_name)
-                .map_or(0, |c| c.new_commits);
             json!({
                 "key": repo.full_name,
                 "properties": {
@@ -197,7 +192,7 @@ pub fn repo_pages(input: &ExportInput<'_>, r: &Report<'_>) -> Value {
                     "Default Branch": text(view.default_branch.unwrap_or("")),
                     "Language": select(view.top_language),
                     "Last Push": date(stats.and_then(|s| s.pushed_at.as_ref()).map(|t| crate::timestamp::secs(*t))),
-                    "New Commits": number(new_commits),
+                    "New Commits": number(view.new_commits),
                     "Last Sync": date(Some(r.generated_at.clone())),
                     "Sync ID": text(&input.run.id),
                 },

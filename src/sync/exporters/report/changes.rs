@@ -8,10 +8,19 @@ use super::{count, number, one_line, repo_url, signed, TEXT_MAX};
 use crate::sync::exporters::ExportInput;
 use crate::sync::snapshot::Snapshot;
 
+/// Repositories whose changes a report spells out; past this, the busiest are shown (most
+/// new commits and events, then the name) and the rest counted. The JSON export has all.
+pub const CHANGED_REPOS_SHOWN: usize = 25;
+
 #[derive(Debug, Default, Serialize)]
 pub struct ChangesView<'a> {
     pub empty: bool,
+    /// The changed repositories spelt out, in name order (at most [`CHANGED_REPOS_SHOWN`]).
     pub repos: Vec<RepoChangeView<'a>>,
+    /// Changed repositories left out of `repos`.
+    pub more_repos: usize,
+    /// The sentence that counts them (empty when none is left out).
+    pub more_note: String,
     pub ucf: Vec<UcfDeltaRow<'a>>,
     pub activated: &'a [String],
     pub deactivated: &'a [String],
@@ -52,6 +61,14 @@ pub struct UcfDeltaRow<'a> {
     pub direction: &'a str,
 }
 
+/// `…and 3 more repositories changed` (after a list cut to the busiest).
+pub fn more_changed(n: usize) -> String {
+    match n {
+        1 => "…and 1 more repository changed".into(),
+        n => format!("…and {n} more repositories changed"),
+    }
+}
+
 /// The repository's web URL: from the snapshot, else github.com.
 fn base_url(snapshot: &Snapshot, repo: &str) -> String {
     snapshot
@@ -90,10 +107,9 @@ pub fn compare_url(snapshot: &Snapshot, repo: &str, new_commits: u64) -> Option<
 
 pub(super) fn changes_view<'a>(input: &ExportInput<'a>) -> ChangesView<'a> {
     let c = input.changes;
-    let repos = c
-        .repos
-        .iter()
-        .filter(|(_, rc)| !rc.is_empty())
+    let (changed, more_repos) = c.changed_repos(CHANGED_REPOS_SHOWN);
+    let repos = changed
+        .into_iter()
         .map(|(name, rc)| {
             let data = input.snapshot.repos.get(name);
             let base = data
@@ -151,6 +167,11 @@ pub(super) fn changes_view<'a>(input: &ExportInput<'a>) -> ChangesView<'a> {
     ChangesView {
         empty: c.is_empty(),
         repos,
+        more_repos,
+        more_note: match more_repos {
+            0 => String::new(),
+            n => format!("{}; the JSON export lists every change.", more_changed(n)),
+        },
         ucf: c
             .ucf
             .iter()

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::super::limits::{self, discord as lim, truncate};
-use super::super::stats::{change_lines, QuickStats};
+use super::super::stats::{change_lines_within, QuickStats};
 use super::super::PublishContext;
 use crate::config::Config;
 use crate::sync::exporters::markdown::escape;
@@ -151,6 +151,12 @@ fn stat_fields(cx: &PublishContext<'_>, stats: &QuickStats) -> Vec<Field> {
     fields
 }
 
+/// Room kept in the description for a rollback's opening sentence.
+const SENTENCE: usize = 200;
+
+/// Room for the lines a rollback takes back (the description less its opening sentence).
+pub(super) const UNDONE_CHARS: usize = lim::DESCRIPTION - SENTENCE;
+
 /// The webhook body for a run, within every limit. Export files are not listed: their paths
 /// are the server's and the export API needs the bearer token, so neither is a link a
 /// Discord reader could follow; the embed links to the run's status page instead (under
@@ -161,20 +167,7 @@ fn stat_fields(cx: &PublishContext<'_>, stats: &QuickStats) -> Vec<Field> {
 pub(super) fn message(cx: &PublishContext<'_>, undone: &[String]) -> Value {
     let run = &cx.run;
     let stats = QuickStats::of(&cx.snapshot, &cx.changes);
-    let lines = change_lines(&cx.changes, &cx.snapshot, 5);
     let rollback = Rollback::of(cx);
-    let description = match (&rollback, lines.is_empty()) {
-        (Some(r), _) if !undone.is_empty() => format!(
-            "{}\nTaken back (changes since run `{}`):\n{}",
-            r.sentence(),
-            r.to,
-            undone.join("\n")
-        ),
-        (Some(r), true) => format!("{}\nThe published data does not change.", r.sentence()),
-        (Some(r), false) => format!("{}\n{}", r.sentence(), lines.join("\n")),
-        (None, true) => "No changes since the last run.".to_owned(),
-        (None, false) => lines.join("\n"),
-    };
     let mut fields = stat_fields(cx, &stats);
     if let Some(g) = cx
         .run
@@ -211,24 +204,48 @@ pub(super) fn message(cx: &PublishContext<'_>, undone: &[String]) -> Value {
             inline: false,
         });
     }
+    let title = match &rollback {
+        Some(r) => format!("Helix sync rolled back to run {}", r.to),
+        None => format!("Helix sync {}: {}", run.status, run.trigger),
+    };
+    let footer = format!("helix-sync v{} · run {}", env!("CARGO_PKG_VERSION"), run.id);
+    // What the embed's 6,000 characters leave for the description once everything else is
+    // in (an organisation's first sync changes hundreds of repositories).
+    let others: usize = [&title, &footer]
+        .iter()
+        .map(|t| limits::chars(t))
+        .sum::<usize>()
+        + fields
+            .iter()
+            .map(|f| limits::chars(&f.name) + limits::chars(&f.value).min(lim::FIELD_VALUE))
+            .sum::<usize>();
+    let budget = lim::DESCRIPTION.min(lim::EMBED_TOTAL.saturating_sub(others));
+    let lines = change_lines_within(&cx.changes, &cx.snapshot, budget.saturating_sub(SENTENCE));
+    let description = match (&rollback, lines.is_empty()) {
+        (Some(r), _) if !undone.is_empty() => format!(
+            "{}\nTaken back (changes since run `{}`):\n{}",
+            r.sentence(),
+            r.to,
+            undone.join("\n")
+        ),
+        (Some(r), true) => format!("{}\nThe published data does not change.", r.sentence()),
+        (Some(r), false) => format!("{}\n{}", r.sentence(), lines.join("\n")),
+        (None, true) => "No changes since the last run.".to_owned(),
+        (None, false) => lines.join("\n"),
+    };
     let public = cx
         .config()
         .public_url
         .as_deref()
         .map(|u| u.trim_end_matches('/'));
     let mut embed = Embed {
-        title: match &rollback {
-            Some(r) => format!("Helix sync rolled back to run {}", r.to),
-            None => format!("Helix sync {}: {}", run.status, run.trigger),
-        },
+        title,
         url: public.map(|u| format!("{u}/?run={}", run.id)),
         description,
         color: colour(&run.status),
         timestamp: run.finished_at.map(crate::timestamp::secs),
         fields,
-        footer: Footer {
-            text: format!("helix-sync v{} · run {}", env!("CARGO_PKG_VERSION"), run.id),
-        },
+        footer: Footer { text: footer },
     };
     embed.fit();
     let roles = mention_roles(cx.config());

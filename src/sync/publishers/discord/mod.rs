@@ -146,7 +146,11 @@ async fn undone(cx: &PublishContext<'_>) -> Result<Vec<String>, PublishError> {
         return Ok(Vec::new());
     };
     let taken_back = crate::sync::changes::summarize(Some(&cx.snapshot), &newer);
-    Ok(super::stats::change_lines(&taken_back, &newer, 5))
+    Ok(super::stats::change_lines_within(
+        &taken_back,
+        &newer,
+        message::UNDONE_CHARS,
+    ))
 }
 
 /// How long after a run its Discord message waits for the run's Notion delivery.
