@@ -75,7 +75,9 @@ pub enum ExportFormat {
     Markdown,
     Json,
     Html,
-    /// The PDF report (returned base64-encoded); absent from a build without the `pdf` feature.
+    // A plain `//` comment: a doc comment would make schemars describe the variants as a
+    // `oneOf`, and clients (the PyPI SDK's checks, form builders) read a flat `enum`. The PDF
+    // comes back base64-encoded and is absent from a build without the `pdf` feature.
     #[cfg(feature = "pdf")]
     Pdf,
 }

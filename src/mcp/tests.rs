@@ -123,3 +123,22 @@ fn advertised_schemas_use_one_type_per_branch_and_no_bare_true() {
     assert!(parse_args::<HistoryArgs>(obj(json!({"limit": null}))).is_ok());
     assert!(parse_args::<TriggerRequest>(obj(json!({"sources": null}))).is_ok());
 }
+
+#[test]
+fn the_export_format_is_one_flat_enum_of_every_built_format() {
+    // Clients build pickers from `enum`; a `oneOf` of described variants hid "pdf" from them.
+    let schema = Value::Object((*input_schema::<ExportArgs>()).clone());
+    let format = &schema["properties"]["format"];
+    assert!(format.get("oneOf").is_none(), "{format}");
+    let names: Vec<&str> = format["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no enum: {format}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut expected = vec!["notion", "markdown", "json", "html"];
+    if cfg!(feature = "pdf") {
+        expected.push("pdf");
+    }
+    assert_eq!(names, expected);
+}
