@@ -4,7 +4,7 @@
 //! `helix-sync export --run <id> -o DIR` (no format) makes every file that run wrote again,
 //! under the same relative paths, byte for byte (`service::export::regenerate`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -42,8 +42,15 @@ pub async fn run(config: Config, args: ExportArgs) -> anyhow::Result<()> {
                 .expect("clap requires --run without --format");
             return regenerate_into(&app, run, &args.output).await;
         };
+        let to_stdout = args.output.as_os_str() == "-";
+        // A PDF's bytes written to a terminal garble it and help nobody (as curl refuses).
+        if to_stdout && format == "pdf" && std::io::stdout().is_terminal() {
+            anyhow::bail!(
+                "the PDF report is binary: give a file with -o FILE, or redirect standard output"
+            );
+        }
         let artifact = export(&app, format, scope, args.run.as_deref()).await?;
-        if args.output.as_os_str() == "-" {
+        if to_stdout {
             let mut out = std::io::stdout().lock();
             out.write_all(&artifact.bytes)?;
             out.flush()?;

@@ -118,7 +118,7 @@ pub struct Config {
     /// whose commands `helix-sync discord register` puts.
     pub discord_application_id: Option<String>,
     /// `HELIX_NODE_NAME`: this process's name in the node registry, stable across restarts
-    /// (default `<HOSTNAME>:<port>`), so a restart rescues its predecessor's jobs at once.
+    /// (default `<host name>:<port>`), so a restart rescues its predecessor's jobs at once.
     pub node_name: Option<String>,
     /// `GITHUB_REPOS` (bare names completed with `GITHUB_OWNER`), else the file's list: the
     /// repositories named, and the patterns (`owner/*`, `*`, `!owner/name`) to find.

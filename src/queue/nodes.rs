@@ -4,7 +4,7 @@
 //! A node is dead when its heartbeat is older than [`DEAD_AFTER`], or at once when a newer
 //! incarnation of the same name registered (a restarted process knows its predecessor is
 //! gone). Its running jobs go back to the queue then, seconds after a crash instead of at
-//! lease expiry. The name comes from `HELIX_NODE_NAME` (default `<HOSTNAME>:<port>`); two
+//! lease expiry. The name comes from `HELIX_NODE_NAME` (default `<host name>:<port>`); two
 //! live processes must never share one, or each would rescue the other's jobs.
 
 use std::time::Duration;
@@ -19,6 +19,20 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// A node whose heartbeat is older than this is dead.
 pub const DEAD_AFTER: Duration = Duration::from_secs(5);
 
+/// The system's host name (`uname`), which differs between machines, unlike `$HOSTNAME`,
+/// which shells set but do not export (replicas on different hosts shared a name by it).
+pub fn host_name() -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    if host.is_empty() {
+        "helix".into()
+    } else {
+        host
+    }
+}
+
 /// This process's identity in the registry.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -30,10 +44,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(name: Option<String>) -> Self {
-        let name = name.unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "helix".into());
-            format!("{host}:pid{}", std::process::id())
-        });
+        let name = name.unwrap_or_else(|| format!("{}:pid{}", host_name(), std::process::id()));
         Self {
             id: uuid::Uuid::now_v7().to_string(),
             name,
@@ -94,5 +105,22 @@ impl Node {
         if let Err(e) = store.remove_node(&self.id).await {
             tracing::warn!(error = %e, "could not remove the node row; it will be taken for dead");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nameless_node_is_named_by_the_kernel_s_host_name_not_a_shell_variable() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name(), kernel.trim());
+        let node = Node::new(None);
+        assert_eq!(
+            node.name,
+            format!("{}:pid{}", kernel.trim(), std::process::id())
+        );
+        assert_eq!(Node::new(Some("a:1".into())).name, "a:1");
     }
 }

@@ -272,20 +272,10 @@ impl Application {
     }
 }
 
-/// `<host name>:<port>`: the system's host name (`uname`), which differs between machines,
-/// unlike `$HOSTNAME`, which shells set but do not export (so replicas on different hosts
-/// shared a name).
+/// `<host name>:<port>`: the system's host name, and the port, so two replicas of one
+/// host differ too.
 pub fn default_node_name(port: u16) -> String {
-    let host = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    let host = if host.is_empty() {
-        "helix".into()
-    } else {
-        host
-    };
-    format!("{host}:{port}")
+    format!("{}:{port}", crate::queue::nodes::host_name())
 }
 
 fn port_of(listener: Option<&TcpListener>) -> u16 {

@@ -242,13 +242,16 @@ async fn a_budget_down_to_its_reserve_stops_the_cycle_and_resumes_at_the_reset()
 #[tokio::test]
 async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() {
     let (app, fake) = org_app("helix/*", &[]).await;
-    let repos = ["helix/a", "helix/b", "helix/c", "helix/d", "helix/e"];
+    let repos = [
+        "helix/a", "helix/b", "helix/c", "helix/d", "helix/e", "helix/g",
+    ];
     fake.add_installation(1, "helix", &repos);
     for r in repos {
         fake.add_commits(r, 1, 0);
         fake.add_deployment(r, 1, "production", 30);
         fake.add_release(r, 1, "v0.1.0", 30);
     }
+    fake.add_release("helix/g", 2, "v0.2.0", 60);
     sync_now(&app).await;
 
     // Nothing changed: the listing answers 304 and one GraphQL query says so.
@@ -268,8 +271,8 @@ async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() 
     );
     assert_eq!(fake.org(|o| o.spent("installation:1", "graphql")), 2);
 
-    // One change of each kind, each in its own repository: each shows, and only those five
-    // (not the unchanged ones) are asked about.
+    // One change of each kind, each in its own repository, and an edit of a release older
+    // than the newest: each shows.
     fake.add_repo("helix/f");
     fake.org(|o| o.installations[0].repos.push("helix/f".into()));
     fake.add_commit("helix/a", "feedface", "Fix", "dev", 900);
@@ -277,6 +280,7 @@ async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() 
     let pull = fake.add_pull("helix/c", "open", false, 900);
     fake.add_release("helix/d", 77, "v1.0.0", 900);
     fake.add_deployment("helix/e", 88, "production", 900);
+    fake.edit_release("helix/g", 1, "Renamed", 900);
     fake.clear_log();
     sync_now(&app).await;
     let (_, snapshot) = latest_snapshot(&app).await.unwrap();
@@ -309,8 +313,43 @@ async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() 
             .collect::<Vec<_>>()
     );
     assert!(
+        snapshot.repos["helix/g"]
+            .releases
+            .iter()
+            .any(|r| r.id == 1 && r.name == "Renamed"),
+        "an older release's edit shows: {:?}",
+        snapshot.repos["helix/g"].releases
+    );
+    assert!(
         snapshot.repos.contains_key("helix/f"),
         "a new repository is read"
+    );
+}
+
+#[tokio::test]
+async fn a_marker_query_answered_in_part_still_skips_the_repositories_it_answered_for() {
+    let (app, fake) = org_app("helix/*", &[]).await;
+    let repos = ["helix/a", "helix/b"];
+    fake.add_installation(1, "helix", &repos);
+    for r in repos {
+        fake.add_commits(r, 1, 0);
+    }
+    sync_now(&app).await;
+
+    // GitHub cannot resolve one repository's id (deleted after the listing): it answers the
+    // other's marker beside a NOT_FOUND error. The answered one is skipped, the other read.
+    fake.org(|o| o.unresolvable.insert("helix/b".into()));
+    fake.clear_log();
+    let run = sync_now(&app).await;
+    assert_eq!(run.status, "succeeded");
+    let log = fake.log();
+    assert!(
+        log.iter().all(|l| !l.path.starts_with("helix/a")),
+        "the answered repository is skipped: {log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.path.starts_with("helix/b")),
+        "the unanswered one is read: {log:?}"
     );
 }
 

@@ -200,6 +200,22 @@ impl FakeGithub {
         });
     }
 
+    /// Edits release `id` at `at(secs)`: renamed, as a person would (GitHub's REST form of a
+    /// release has no update time; the fake's GraphQL side reads the one recorded here).
+    pub fn edit_release(&self, repo: &str, id: u64, name: &str, secs: i64) {
+        self.with_repo(repo, |r| {
+            for v in r.releases.iter_mut().filter(|v| v["id"] == id) {
+                v["name"] = json!(name);
+                v["updated_at"] = json!(at(secs));
+            }
+        });
+    }
+
+    /// Deletes release `id`.
+    pub fn delete_release(&self, repo: &str, id: u64) {
+        self.with_repo(repo, |r| r.releases.retain(|v| v["id"] != id));
+    }
+
     pub fn add_deployment(&self, repo: &str, id: u64, env: &str, secs: i64) {
         self.with_repo(repo, |r| {
             r.deployments.insert(

@@ -11,14 +11,15 @@
 //! - Every served answer spends one request of its token's budget (`x-ratelimit-*`, per
 //!   resource); a `304` spends none; an empty budget answers 403 rate-limited.
 //! - `POST /graphql` answers the change-marker query's `nodes(ids:)` for the ids the token
-//!   may see, at one point of the GraphQL budget.
+//!   may see, at one point of the GraphQL budget; an id it cannot resolve is a null node
+//!   with a `NOT_FOUND` error beside the data, as GitHub answers.
 //!
 //! A module of `sync_fake` (its repositories are the fake's): shared with `benches/org.rs`.
 
 // A refusal is the response itself; it is made once per refused request of a fake.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -58,6 +59,9 @@ pub struct Org {
     /// Requests per budget window (`x-ratelimit-limit`).
     pub budget_limit: u64,
     pub minted: u64,
+    /// Repositories (lowercase full names) whose global id no longer resolves, as after a
+    /// deletion between the listing and the change-marker query.
+    pub unresolvable: BTreeSet<String>,
     tokens: HashMap<String, Issued>,
     spent: HashMap<(String, &'static str), u64>,
 }
@@ -75,6 +79,7 @@ impl Org {
             lag_first_use: false,
             budget_limit: 5000,
             minted: 0,
+            unresolvable: BTreeSet::new(),
             tokens: HashMap::new(),
             spent: HashMap::new(),
         }
@@ -342,14 +347,27 @@ pub(super) fn route(
                             Caller::Installation(i) => org.installation_of(name) == Some(*i),
                             _ => true,
                         })
+                        .filter(|(name, _)| !org.unresolvable.contains(&name.to_ascii_lowercase()))
                         .find(|(name, _)| node_id(name) == *id)
                         .map_or(Value::Null, |(name, r)| marker_json(name, r))
                 })
                 .collect();
-            (
-                200,
-                ResponseTemplate::new(200).set_body_json(json!({"data": {"nodes": nodes}})),
-            )
+            // As GitHub answers: a node it cannot resolve is null, with an error naming it.
+            let errors: Vec<Value> = ids
+                .iter()
+                .zip(&nodes)
+                .enumerate()
+                .filter(|(_, (_, node))| node.is_null())
+                .map(|(i, (id, _))| {
+                    json!({"type": "NOT_FOUND", "path": ["nodes", i],
+                    "message": format!("Could not resolve to a node with the global id of '{id}'")})
+                })
+                .collect();
+            let mut body = json!({"data": {"nodes": nodes}});
+            if !errors.is_empty() {
+                body["errors"] = json!(errors);
+            }
+            (200, ResponseTemplate::new(200).set_body_json(body))
         }
         _ => (404, error(404, "Not Found")),
     };
@@ -429,13 +447,20 @@ fn listing_json(org: &Org, repos: &BTreeMap<String, FakeRepo>, name: &str) -> Va
 
 /// The change-marker fields GraphQL answers for one repository.
 fn marker_json(name: &str, r: &FakeRepo) -> Value {
+    // As GitHub answers the query: issues and pull requests by their newest update (one
+    // node), releases and deployments the newest 100 by creation, each with its count.
     let newest = |items: &[Value], pointer: &str| {
-        items
+        let nodes: Vec<Value> = items
             .iter()
-            .map(|v| date_of(v, pointer))
-            .max()
-            .map(|d| json!([{"updatedAt": d}]))
-            .unwrap_or(json!([]))
+            .max_by_key(|v| date_of(v, pointer))
+            .map(|v| json!({"updatedAt": date_of(v, pointer)}))
+            .into_iter()
+            .collect();
+        json!({"totalCount": items.len(), "nodes": nodes})
+    };
+    let first_100 = |items: &[Value], node: &dyn Fn(&Value) -> Value| {
+        let nodes: Vec<Value> = items.iter().take(100).map(node).collect();
+        json!({"totalCount": items.len(), "nodes": nodes})
     };
     let issues: Vec<Value> = r
         .issues
@@ -447,10 +472,16 @@ fn marker_json(name: &str, r: &FakeRepo) -> Value {
         "nameWithOwner": name,
         "pushedAt": r.commits.first().map(|c| date_of(c, "/commit/committer/date")),
         "updatedAt": format!("stars:{}", r.stars),
-        "issues": {"nodes": newest(&issues, "/updated_at")},
-        "pullRequests": {"nodes": newest(&r.pulls, "/updated_at")},
-        "releases": {"nodes": newest(&r.releases, "/created_at")},
-        "deployments": {"nodes": newest(&r.deployments, "/updated_at")},
+        "issues": newest(&issues, "/updated_at"),
+        "pullRequests": newest(&r.pulls, "/updated_at"),
+        // A release's REST form has no update time; an edit here records one.
+        "releases": first_100(&r.releases, &|v| json!({
+            "updatedAt": v.get("updated_at").unwrap_or(&v["created_at"])
+        })),
+        // The fake keeps no deployment statuses.
+        "deployments": first_100(&r.deployments, &|v| json!({
+            "updatedAt": v["updated_at"], "latestStatus": null,
+        })),
     })
 }
 

@@ -104,31 +104,76 @@ fn config_variables() -> Vec<String> {
 }
 
 /// `.env.example` holds every variable, as an environment file (`docker run --env-file`'s
-/// `KEY=VALUE` lines), and the service takes it as it is: blank values are unset.
+/// `KEY=VALUE` lines; a `#NAME=` line shows a default), and the service takes it as it is:
+/// blank values are unset.
 #[test]
 fn the_example_env_file_names_every_variable_and_loads() {
     let text = read(".env.example");
+    // What `--env-file .env` sets as the file is, and what it sets with every `#NAME=value`
+    // line (a default or an example) uncommented, as the header invites.
     let mut env: HashMap<String, String> = HashMap::new();
+    let mut uncommented: HashMap<String, String> = HashMap::new();
     for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+        let (line, commented) = match line.strip_prefix('#') {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_uppercase()) => (rest, true),
+            Some(_) => continue,
+            None if line.is_empty() => continue,
+            None => (line, false),
+        };
         let (k, v) = line
             .split_once('=')
             .unwrap_or_else(|| panic!("not KEY=VALUE: {line:?}"));
+        // Docker takes the rest of the line as the value: a note after it would become part
+        // of it.
         assert!(
-            !k.contains(' ') && !v.contains(' '),
-            "docker takes no spaces: {line:?}"
+            !k.contains(' ') && !v.contains([' ', '#', '"', '\'', '<']),
+            "docker takes no spaces, quotes or notes after a value: {line:?}"
         );
-        env.insert(k.to_owned(), v.to_owned());
+        uncommented.insert(k.to_owned(), v.to_owned());
+        if !commented {
+            env.insert(k.to_owned(), v.to_owned());
+        }
     }
     for n in config_variables() {
-        assert!(env.contains_key(&n), ".env.example lacks {n}");
+        assert!(uncommented.contains_key(&n), ".env.example lacks {n}");
     }
-    // Its HELIX_CONFIG is blank: the default file, relative to the checkout, which is where
-    // cargo runs the tests.
+    // `--env-file` replaces the image's own ENV, blank or not: a blank DATABASE_URL there
+    // put the database in /app/data, off the volume, where removing the container loses it.
+    for n in dockerfile_env() {
+        assert!(
+            !env.contains_key(&n),
+            ".env.example sets {n}, which the image sets: comment it out"
+        );
+    }
+    // It leaves HELIX_CONFIG unset: the default file, relative to the checkout, which is
+    // where cargo runs the tests.
     let config = helix_sync::config::Config::load(&env).expect(".env.example loads");
     assert!(config.secrets.api_token.is_none() && config.github_repos.is_empty());
+    if let Err(e) = helix_sync::config::Config::load(&uncommented) {
+        panic!(".env.example with its defaults and examples uncommented does not load: {e}");
+    }
+}
+
+/// The names the Dockerfile's `ENV` instructions set.
+fn dockerfile_env() -> Vec<String> {
+    let text = read("Dockerfile");
+    let mut names = Vec::new();
+    let mut in_env = false;
+    for line in text.lines().map(str::trim) {
+        let rest = match line.strip_prefix("ENV ") {
+            Some(rest) => rest,
+            None if in_env => line,
+            None => continue,
+        };
+        in_env = line.ends_with('\\');
+        for word in rest.split_whitespace() {
+            if let Some((name, _)) = word.split_once('=') {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    assert!(names.iter().any(|n| n == "DATABASE_URL"), "{names:?}");
+    names
 }
 
 /// The entrypoint as the image runs it: as root, it hands the database's folder to `helix`
@@ -137,9 +182,12 @@ fn the_example_env_file_names_every_variable_and_loads() {
 /// user (`.ci/run` creates it as the Dockerfile does).
 #[tokio::test]
 async fn the_entrypoint_drops_to_helix_and_maintenance_leaves_the_database_to_restore() {
-    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-    if !root {
-        eprintln!("SKIP: the entrypoint test runs as root, as the image's entrypoint does");
+    // As root, like the image's entrypoint; CI (HELIX_REQUIRE_TOOLS=1) fails without it.
+    let root = "root (the image's entrypoint starts as root)";
+    if !tool_available(
+        root,
+        Command::new("sh").args(["-c", "test \"$(id -u)\" = 0"]),
+    ) {
         return;
     }
     let user = "the image's user `helix` (useradd --system --uid 10001 helix)";

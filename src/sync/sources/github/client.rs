@@ -266,6 +266,12 @@ impl Client {
             serde_json::from_str(&text).map_err(|e| GithubError::decode(what, e))?;
         if let Some(e) = answer["errors"].as_array().and_then(|e| e.first()) {
             let message = e["message"].as_str().unwrap_or("GraphQL error").to_owned();
+            // GitHub answers what it could beside its errors (a repository deleted since the
+            // listing is a null node): the caller gets that part; an answer without data fails.
+            if answer["data"].is_object() {
+                tracing::warn!(what, error = %message, "GitHub answered the query in part");
+                return Ok(answer["data"].take());
+            }
             return Err(GithubError::Status {
                 what: what.to_owned(),
                 status: status.as_u16(),

@@ -218,6 +218,13 @@ impl GithubSource {
         } else {
             BTreeMap::new()
         };
+        // What is read is part of the marker: a resource added to `include` later moves every
+        // marker, so each repository is read once for it instead of skipped as unchanged.
+        let included: Vec<&str> = self.include.iter().map(|r| r.name()).collect();
+        let markers: BTreeMap<String, String> = markers
+            .into_iter()
+            .map(|(repo, m)| (repo, format!("{}|{m}", included.join(","))))
+            .collect();
         let marker_of = |repo: &str| markers.get(&repo.to_ascii_lowercase());
         let unchanged = |t: &Found| {
             known(&t.full_name)
