@@ -12,7 +12,7 @@ use helix_sync::queue::JobPayload;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::sync_fake::FakeGithub;
+use crate::sync_fake::{FakeGithub, Logged};
 use crate::sync_support::*;
 
 const APP_ID: &str = "424242";
@@ -46,6 +46,14 @@ async fn sync_now(app: &TestApp) -> helix_sync::store::RunRow {
         "{run:?}"
     );
     run
+}
+
+/// A full sync that must succeed, and what the fake GitHub was asked during it.
+async fn logged_cycle(app: &TestApp, fake: &FakeGithub) -> Vec<Logged> {
+    fake.clear_log();
+    let run = sync_now(app).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    fake.log()
 }
 
 #[tokio::test]
@@ -255,11 +263,8 @@ async fn an_unchanged_organisation_costs_no_rest_request_and_any_change_shows() 
     sync_now(&app).await;
 
     // Nothing changed: the listing answers 304 and one GraphQL query says so.
-    fake.clear_log();
     let rest_before = fake.org(|o| o.spent("installation:1", "core"));
-    let run = sync_now(&app).await;
-    assert_eq!(run.status, "succeeded");
-    let log = fake.log();
+    let log = logged_cycle(&app, &fake).await;
     assert!(
         log.iter().all(|l| !l.path.starts_with("helix/")),
         "no repository asked about: {log:?}"
@@ -339,10 +344,7 @@ async fn a_marker_query_answered_in_part_still_skips_the_repositories_it_answere
     // GitHub cannot resolve one repository's id (deleted after the listing): it answers the
     // other's marker beside a NOT_FOUND error. The answered one is skipped, the other read.
     fake.org(|o| o.unresolvable.insert("helix/b".into()));
-    fake.clear_log();
-    let run = sync_now(&app).await;
-    assert_eq!(run.status, "succeeded");
-    let log = fake.log();
+    let log = logged_cycle(&app, &fake).await;
     assert!(
         log.iter().all(|l| !l.path.starts_with("helix/a")),
         "the answered repository is skipped: {log:?}"
