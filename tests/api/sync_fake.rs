@@ -211,11 +211,6 @@ impl FakeGithub {
         });
     }
 
-    /// Deletes release `id`.
-    pub fn delete_release(&self, repo: &str, id: u64) {
-        self.with_repo(repo, |r| r.releases.retain(|v| v["id"] != id));
-    }
-
     pub fn add_deployment(&self, repo: &str, id: u64, env: &str, secs: i64) {
         self.with_repo(repo, |r| {
             r.deployments.insert(
